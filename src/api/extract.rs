@@ -1,0 +1,376 @@
+//! Request extractors that turn every client mistake into a precise problem, never a 500.
+//!
+//! - [`JsonBody<T>`]: `application/json` (or any `+json` type) up to `IKZ_MAX_BODY_BYTES`;
+//!   malformed JSON → 400, wrong media type → 415, too large → 413, and every unknown,
+//!   mistyped or invalid field → one 422 listing them all.
+//! - [`MergePatch`]: the raw JSON object of an RFC 7396 merge patch, same media types and limits.
+//! - [`Query<T>`]: query parameters; unknown or unparsable ones → one 400 naming each.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{AppError, FieldError};
+
+/// Request bodies that tidy themselves before validation (trim text, blank → absent).
+pub trait Normalize {
+    /// Trims and canonicalises fields in place.
+    fn normalize(&mut self);
+}
+
+/// Largest body accepted, shared with the extractors through app data.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body, deserialized, normalised and validated.
+pub struct JsonBody<T>(pub T);
+
+/// The JSON object of a merge-patch request (RFC 7396), not yet applied.
+pub struct MergePatch(pub serde_json::Map<String, Value>);
+
+impl<T: DeserializeOwned + Validate + Normalize + 'static> FromRequest for JsonBody<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload);
+        Box::pin(async move { decode(body.await?).map(JsonBody) })
+    }
+}
+
+impl FromRequest for MergePatch {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload);
+        Box::pin(async move {
+            match body.await? {
+                Value::Object(map) => Ok(MergePatch(map)),
+                _ => Err(AppError::invalid_field("body", "invalid_type", "must be a JSON object")),
+            }
+        })
+    }
+}
+
+/// Checks the media type, reads at most the configured number of bytes and parses JSON.
+fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = Result<Value, AppError>> + use<> {
+    let limit = req.app_data::<BodyLimit>().map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |l| l.0);
+    let media_type = check_media_type(req);
+    let declared_len =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        media_type?;
+        let too_large = || AppError::PayloadTooLarge(format!("the request body exceeds the limit of {limit} bytes"));
+        if declared_len.is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest {
+                slug: "malformed-body",
+                detail: format!("the request body could not be read: {e}"),
+                errors: vec![],
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest {
+            slug: "malformed-json",
+            detail: format!("the request body is not valid JSON: {e}"),
+            errors: vec![],
+        })
+    }
+}
+
+fn check_media_type(req: &HttpRequest) -> Result<(), AppError> {
+    let value = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let is_json = essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        let got = if essence.is_empty() { "no Content-Type".to_owned() } else { format!("`{essence}`") };
+        Err(AppError::UnsupportedMediaType(format!(
+            "expected application/json (or application/merge-patch+json for PATCH), got {got}"
+        )))
+    }
+}
+
+/// Deserializes, normalises and validates a JSON value, reporting every offending field at once.
+pub fn decode<T: DeserializeOwned + Validate + Normalize>(value: Value) -> Result<T, AppError> {
+    let (parsed, mut errors) = deserialize_collecting::<T>(value);
+    if let Some(mut input) = parsed {
+        input.normalize();
+        if let Err(invalid) = input.validate() {
+            let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+            let top = |f: &str| f.split(['.', '[']).next().unwrap_or_default().to_owned();
+            let reported: Vec<String> = reported.iter().map(|f| top(f)).collect();
+            errors.extend(flatten(&invalid, "").into_iter().filter(|e| !reported.contains(&top(&e.field))));
+        }
+        if errors.is_empty() {
+            return Ok(input);
+        }
+    }
+    Err(AppError::Validation(errors))
+}
+
+/// serde stops at the first error; this records it, puts a stand-in value of the right type in
+/// place of the offending top-level field (or removes an unknown one) and tries again, so that
+/// one answer names every unknown, missing, mistyped and rule-breaking field at once.
+fn deserialize_collecting<T: DeserializeOwned>(value: Value) -> (Option<T>, Vec<FieldError>) {
+    let Value::Object(mut map) = value else {
+        return (None, vec![FieldError::new("body", "invalid_type", "must be a JSON object")]);
+    };
+    let mut errors: Vec<FieldError> = Vec::new();
+    // Per field, the stand-ins already tried; a stand-in only has to pass serde, never validation.
+    let mut tried: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for _ in 0..(4 * map.len() + 8) {
+        let err = match serde_path_to_error::deserialize::<_, T>(Value::Object(map.clone())) {
+            Ok(parsed) => return (Some(parsed), errors),
+            Err(err) => err,
+        };
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        if let Some(field) = quoted_after(&message, "missing field `") {
+            if !errors.iter().any(|e| e.field == field) {
+                errors.push(FieldError::new(field, "required", "is required"));
+            }
+            return (None, errors);
+        }
+        if let Some(field) = quoted_after(&message, "unknown field `") {
+            let expected = message.split_once(", expected ").map_or("", |(_, rest)| rest);
+            errors.push(FieldError::new(field, "unknown_field", format!("is not a known field (expected {expected})")));
+            map.remove(field);
+            continue;
+        }
+        let field = if path == "." { "body".to_owned() } else { path };
+        let top = field.split(['.', '[']).next().unwrap_or_default().to_owned();
+        let attempt = tried.entry(top.clone()).or_insert(0);
+        if *attempt == 0 {
+            let code = if message.starts_with("unknown variant") { "invalid_value" } else { "invalid_type" };
+            errors.push(FieldError::new(field, code, message.clone()));
+        }
+        let stand_in = stand_in(&message, *attempt);
+        *attempt += 1;
+        match stand_in {
+            Some(v) if map.contains_key(&top) => {
+                map.insert(top, v);
+            }
+            _ => {
+                if map.remove(&top).is_none() {
+                    return (None, errors);
+                }
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// A value that may deserialize where the rejected one did not: the first variant serde names
+/// for an enum, else one of each JSON type in turn.
+fn stand_in(message: &str, attempt: usize) -> Option<Value> {
+    if message.starts_with("unknown variant") && attempt == 0 {
+        if let Some(variant) = message.split_once("expected one of `").and_then(|(_, r)| r.split('`').next()) {
+            return Some(Value::String(variant.to_owned()));
+        }
+        if let Some(variant) = message.split_once("expected `").and_then(|(_, r)| r.split('`').next()) {
+            return Some(Value::String(variant.to_owned()));
+        }
+    }
+    let candidates = [Value::from(0), Value::from(""), Value::from(false), Value::Array(vec![]), Value::Null];
+    candidates.into_iter().nth(attempt.saturating_sub(usize::from(message.starts_with("unknown variant"))))
+}
+
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split('`').next()
+}
+
+/// Turns validator's nested errors into a flat list with paths such as `council_refs[2]`.
+pub fn flatten(errors: &ValidationErrors, prefix: &str) -> Vec<FieldError> {
+    let mut fields: Vec<_> = errors.errors().iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::new();
+    for (name, kind) in fields {
+        let path = if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") };
+        match kind {
+            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
+                let message = e.message.as_deref().map_or_else(|| format!("fails rule `{}`", e.code), str::to_owned);
+                FieldError::new(path.clone(), e.code.to_string(), message)
+            })),
+            ValidationErrorsKind::Struct(inner) => out.extend(flatten(inner, &path)),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    out.extend(flatten(inner, &format!("{path}[{index}]")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Query parameters, all optional; anything unknown or unparsable is a 400 naming each parameter.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+/// Parses a query string; on failure finds each offending parameter by trying it alone.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let whole_error = match serde_html_form::from_str::<T>(query) {
+        Ok(parsed) => return Ok(parsed),
+        Err(err) => err.to_string(),
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    keys.dedup();
+    let mut errors = Vec::new();
+    for key in keys {
+        let alone: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter().filter(|(k, _)| k == key))
+            .finish();
+        if let Err(err) = serde_html_form::from_str::<T>(&alone) {
+            let message = err.to_string();
+            let message = if message.starts_with("unknown field") {
+                "is not a known parameter".to_owned()
+            } else {
+                format!("has an unusable value: {message}")
+            };
+            errors.push(FieldError::new(key, "invalid_parameter", message));
+        }
+    }
+    let detail = match errors.as_slice() {
+        [] => format!("the query string cannot be used: {whole_error}"),
+        [one] => format!("query parameter `{}` {}", one.field, one.message),
+        many => format!("{} query parameters cannot be used", many.len()),
+    };
+    Err(AppError::BadRequest { slug: "invalid-parameter", detail, errors })
+}
+
+/// The `If-Match` precondition of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No `If-Match` header: write unconditionally.
+    Absent,
+    /// `If-Match: *`: the resource must exist.
+    Any,
+    /// The listed entity tags; the current one must be among them.
+    Tags(Vec<String>),
+}
+
+impl IfMatch {
+    /// Reads the header from a request.
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let values: Vec<&str> = req.headers().get_all(header::IF_MATCH).filter_map(|v| v.to_str().ok()).collect();
+        if values.is_empty() {
+            return Self::Absent;
+        }
+        let tags: Vec<String> = values.iter().flat_map(|v| v.split(',')).map(|t| t.trim().to_owned()).collect();
+        if tags.iter().any(|t| t == "*") { Self::Any } else { Self::Tags(tags) }
+    }
+
+    /// Fails with 412 when the current entity tag does not satisfy the precondition.
+    pub fn check(&self, current_etag: &str) -> Result<(), AppError> {
+        match self {
+            Self::Tags(tags) if !tags.iter().any(|t| t == current_etag) => Err(AppError::PreconditionFailed(format!(
+                "the resource has changed: its current ETag is {current_etag}; fetch it again and retry"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Demo {
+        name: String,
+        count: Option<u32>,
+        flag: Option<bool>,
+    }
+
+    #[test]
+    fn collects_unknown_and_mistyped_fields_in_one_pass() {
+        let value = serde_json::json!({"name": "x", "count": "many", "flag": 3, "colour": "red"});
+        let (_, errors) = deserialize_collecting::<Demo>(value);
+        let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(fields.len(), 3, "{errors:?}");
+        assert!(fields.contains(&("count", "invalid_type")));
+        assert!(fields.contains(&("flag", "invalid_type")));
+        assert!(fields.contains(&("colour", "unknown_field")));
+    }
+
+    #[test]
+    fn a_bad_required_field_does_not_hide_the_others() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct WithEnum {
+            kind: Kind,
+            count: u32,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Town,
+            District,
+        }
+        let (parsed, errors) = deserialize_collecting::<WithEnum>(serde_json::json!({"kind": "castle", "count": "x"}));
+        assert!(parsed.is_some(), "stand-ins should let the struct build: {errors:?}");
+        let mut fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        fields.sort();
+        assert_eq!(fields, [("count", "invalid_type"), ("kind", "invalid_value")]);
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let (_, errors) = deserialize_collecting::<Demo>(serde_json::json!({}));
+        assert_eq!(errors, vec![FieldError::new("name", "required", "is required")]);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct DemoQuery {
+        limit: Option<u32>,
+        q: Option<String>,
+    }
+
+    #[test]
+    fn query_errors_name_every_bad_parameter() {
+        let Err(AppError::BadRequest { errors, .. }) = parse_query::<DemoQuery>("limit=abc&q=x&colour=red") else {
+            panic!("expected a 400");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["limit", "colour"]);
+    }
+
+    #[test]
+    fn if_match_compares_entity_tags() {
+        let tags = IfMatch::Tags(vec!["\"1\"".into(), "\"2\"".into()]);
+        assert!(tags.check("\"2\"").is_ok());
+        assert!(matches!(tags.check("\"3\""), Err(AppError::PreconditionFailed(_))));
+        assert!(IfMatch::Any.check("\"3\"").is_ok());
+        assert!(IfMatch::Absent.check("\"3\"").is_ok());
+    }
+}

@@ -1,0 +1,63 @@
+//! HTTP handlers, one module per resource, plus the extractors and helpers they share.
+
+pub mod extract;
+pub mod health;
+pub mod pagination;
+pub mod partners;
+
+use actix_web::web;
+use chrono::NaiveDateTime;
+
+use crate::db::{self, AnyConnection, Backend, DbPool};
+use crate::error::AppError;
+
+/// Shared by all workers: the pool and what start-up computed once.
+pub struct AppState {
+    /// Connection pool of the configured backend.
+    pub pool: DbPool,
+    /// Which backend the pool talks to.
+    pub backend: Backend,
+    /// The OpenAPI document, serialised once (served byte-identical to `openapi/openapi.json`).
+    pub openapi_json: String,
+}
+
+impl AppState {
+    /// Runs `f` on a pooled connection in the blocking thread pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `f` in one write transaction (see [`db::write`]): all of it or nothing.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            db::write(&mut conn, f)
+        })
+        .await?
+    }
+}
+
+/// The entity tag of a row version: its `updated_at` in microseconds since the epoch.
+pub fn etag(updated_at: NaiveDateTime) -> String {
+    format!("\"{}\"", updated_at.and_utc().timestamp_micros())
+}
+
+/// Registers every API route; the OpenAPI document is collected from the same calls.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(utoipa_actix_web::scope("/health").configure(health::configure));
+    cfg.service(utoipa_actix_web::scope("/api/v1").configure(partners::configure));
+}

@@ -1,0 +1,452 @@
+//! `/api/v1/partners`: the organisations that cooperate.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
+use super::{AppState, etag, pagination};
+use crate::db::AnyConnection;
+use crate::domain;
+use crate::error::{AppError, Problem};
+use crate::models::partners::{self as model, Partner, PartnerData, PartnerFilter, PartnerKind, PartnerSort};
+
+/// A partner as stored: an organisation taking part in cooperations.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PartnerResponse {
+    /// Server-assigned id.
+    #[schema(example = 1)]
+    pub id: i64,
+    /// Official name.
+    #[schema(example = "Stadt Königsbrück")]
+    pub name: String,
+    /// Kind of organisation.
+    pub kind: PartnerKind,
+    /// Amtlicher Gemeindeschlüssel: 8 digits, leading zeros kept.
+    #[schema(example = "14625240")]
+    pub ags: Option<String>,
+    /// ISO 3166-2 code of the state.
+    #[schema(example = "DE-SN")]
+    pub state: Option<String>,
+    /// District (Landkreis) the partner belongs to.
+    #[schema(example = "Bautzen")]
+    pub district: Option<String>,
+    /// Inhabitants.
+    #[schema(example = 4400)]
+    pub population: Option<i64>,
+    /// Website (http or https).
+    #[schema(example = "https://www.koenigsbrueck.de")]
+    pub website: Option<String>,
+    /// Central e-mail address.
+    #[schema(example = "info@koenigsbrueck.example.org")]
+    pub email: Option<String>,
+    /// Central telephone number.
+    #[schema(example = "+49 35795 123-0")]
+    pub phone: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// When the record was created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// When the record last changed (UTC); also the basis of the `ETag`.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Partner> for PartnerResponse {
+    fn from(p: Partner) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            // The CHECK constraint admits only known kinds; `other` is the safe reading regardless.
+            kind: p.kind.parse().unwrap_or(PartnerKind::Other),
+            ags: p.ags,
+            state: p.state,
+            district: p.district,
+            population: p.population,
+            website: p.website,
+            email: p.email,
+            phone: p.phone,
+            description: p.description,
+            created_at: p.created_at.and_utc(),
+            updated_at: p.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A new partner. Text is trimmed; blank optional text counts as absent.
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePartner {
+    /// Official name, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Stadt Königsbrück", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Kind of organisation.
+    pub kind: PartnerKind,
+    /// Amtlicher Gemeindeschlüssel: exactly 8 digits, unique.
+    #[validate(custom(function = "domain::validate_ags"))]
+    #[serde(default)]
+    #[schema(example = "14625240", pattern = "^[0-9]{8}$")]
+    pub ags: Option<String>,
+    /// ISO 3166-2 code, e.g. `DE-NI`, `DE-SN`, `DE-NW`.
+    #[validate(custom(function = "domain::validate_state"))]
+    #[serde(default)]
+    #[schema(example = "DE-SN", pattern = "^[A-Z]{2}-[A-Z0-9]{1,3}$")]
+    pub state: Option<String>,
+    /// District (Landkreis), up to 200 characters.
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[serde(default)]
+    #[schema(example = "Bautzen", max_length = 200)]
+    pub district: Option<String>,
+    /// Inhabitants, 0 or more.
+    #[validate(range(min = 0, message = "must not be negative"))]
+    #[serde(default)]
+    #[schema(example = 4400, minimum = 0)]
+    pub population: Option<i64>,
+    /// Website, an http or https URL.
+    #[validate(custom(function = "domain::validate_web_url"))]
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    #[serde(default)]
+    #[schema(example = "https://www.koenigsbrueck.de", format = Uri, max_length = 2000)]
+    pub website: Option<String>,
+    /// Central e-mail address.
+    #[validate(email(message = "must be an e-mail address"))]
+    #[validate(length(max = 254, message = "must be at most 254 characters"))]
+    #[serde(default)]
+    #[schema(example = "info@koenigsbrueck.example.org", format = Email, max_length = 254)]
+    pub email: Option<String>,
+    /// Central telephone number.
+    #[validate(custom(function = "domain::validate_phone"))]
+    #[serde(default)]
+    #[schema(example = "+49 35795 123-0", max_length = 40)]
+    pub phone: Option<String>,
+    /// Free text, up to 20,000 characters.
+    #[validate(length(max = 20000, message = "must be at most 20000 characters"))]
+    #[serde(default)]
+    #[schema(max_length = 20000)]
+    pub description: Option<String>,
+}
+
+/// A JSON Merge Patch (RFC 7396) for a partner: absent fields stay, `null` clears an optional
+/// field. `name` and `kind` cannot be cleared. The result must satisfy the same rules as a new
+/// partner.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON and checked as `CreatePartner`
+pub struct UpdatePartner {
+    /// Official name, 1–200 characters; cannot be null.
+    #[schema(example = "Stadt Königsbrück", min_length = 1, max_length = 200, nullable = false)]
+    name: Option<String>,
+    /// Kind of organisation; cannot be null.
+    #[schema(nullable = false)]
+    kind: Option<PartnerKind>,
+    /// Amtlicher Gemeindeschlüssel, 8 digits; null clears it.
+    #[schema(example = "14625240", pattern = "^[0-9]{8}$")]
+    ags: Option<String>,
+    /// ISO 3166-2 code; null clears it.
+    #[schema(example = "DE-SN", pattern = "^[A-Z]{2}-[A-Z0-9]{1,3}$")]
+    state: Option<String>,
+    /// District; null clears it.
+    #[schema(max_length = 200)]
+    district: Option<String>,
+    /// Inhabitants; null clears it.
+    #[schema(minimum = 0)]
+    population: Option<i64>,
+    /// Website; null clears it.
+    #[schema(format = Uri, max_length = 2000)]
+    website: Option<String>,
+    /// E-mail; null clears it.
+    #[schema(format = Email, max_length = 254)]
+    email: Option<String>,
+    /// Telephone; null clears it.
+    #[schema(max_length = 40)]
+    phone: Option<String>,
+    /// Free text; null clears it.
+    #[schema(max_length = 20000)]
+    description: Option<String>,
+}
+
+impl Normalize for CreatePartner {
+    fn normalize(&mut self) {
+        domain::trim(&mut self.name);
+        for field in [
+            &mut self.ags,
+            &mut self.state,
+            &mut self.district,
+            &mut self.website,
+            &mut self.email,
+            &mut self.phone,
+            &mut self.description,
+        ] {
+            domain::trim_opt(field);
+        }
+    }
+}
+
+impl CreatePartner {
+    fn into_data(self) -> PartnerData {
+        PartnerData {
+            name_folded: domain::fold(&self.name),
+            name: self.name,
+            kind: <&str>::from(self.kind).to_owned(),
+            ags: self.ags,
+            state: self.state,
+            district: self.district,
+            population: self.population,
+            website: self.website,
+            email: self.email,
+            phone: self.phone,
+            description: self.description,
+        }
+    }
+
+    /// The writable fields of a stored partner, as the base a merge patch applies to.
+    fn from_stored(p: &Partner) -> Self {
+        Self {
+            name: p.name.clone(),
+            kind: p.kind.parse().unwrap_or(PartnerKind::Other),
+            ags: p.ags.clone(),
+            state: p.state.clone(),
+            district: p.district.clone(),
+            population: p.population,
+            website: p.website.clone(),
+            email: p.email.clone(),
+            phone: p.phone.clone(),
+            description: p.description.clone(),
+        }
+    }
+}
+
+/// Query parameters of the partner list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PartnerListQuery {
+    /// Page size, 1–200.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<pagination::Limit>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+    /// Only partners of this kind.
+    pub kind: Option<PartnerKind>,
+    /// Only partners in this state (ISO 3166-2, e.g. `DE-SN`).
+    #[param(example = "DE-SN")]
+    pub state: Option<String>,
+    /// Only the partner with this AGS.
+    #[param(example = "14625240")]
+    pub ags: Option<String>,
+    /// Case-insensitive substring of the name (umlauts included).
+    #[param(example = "königs", max_length = 200)]
+    pub q: Option<String>,
+    /// Order; `-` means descending.
+    #[param(inline)]
+    pub sort: Option<PartnerSort>,
+}
+
+/// One page of partners.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PartnerPage {
+    /// The partners of this page.
+    pub items: Vec<PartnerResponse>,
+    /// Cursor of the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("there is no partner with id {id}"))
+}
+
+fn ensure_ags_free(conn: &mut AnyConnection, ags: Option<&str>, except: Option<i64>) -> Result<(), AppError> {
+    match ags.map(|a| model::find_by_ags(conn, a, except)).transpose()?.flatten() {
+        Some(other) => {
+            Err(AppError::Conflict(format!("AGS {} is already used by partner {other}", ags.unwrap_or_default())))
+        }
+        None => Ok(()),
+    }
+}
+
+fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> HttpResponse {
+    builder.insert_header((header::ETAG, etag(partner.updated_at)));
+    builder.json(PartnerResponse::from(partner))
+}
+
+/// List partners
+///
+/// Keyset-paginated; follow `next_cursor` (or the `Link` header) for the next page.
+#[utoipa::path(
+    tag = "partners",
+    params(PartnerListQuery),
+    responses(
+        (status = 200, description = "One page of partners", body = PartnerPage,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
+        (status = 400, description = "Unknown or unusable query parameter, or a bad cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/partners")]
+pub async fn list_partners(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Query<PartnerListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.0;
+    let limit = query.limit.unwrap_or_default().0;
+    let sort = query.sort.unwrap_or_default();
+    let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(AppError::bad_parameter("q", "must be at most 200 characters"));
+    }
+    let filter = PartnerFilter {
+        kind: query.kind,
+        state: query.state,
+        ags: query.ags,
+        name_pattern: query.q.filter(|q| !q.trim().is_empty()).map(|q| domain::contains_pattern(q.trim())),
+    };
+    let rows = state.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
+    let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |p| sort.after(p));
+    let mut response = HttpResponse::Ok();
+    if let Some(next) = &next_cursor {
+        response.insert_header((header::LINK, pagination::next_link(&req, next)));
+    }
+    let items = rows.into_iter().map(PartnerResponse::from).collect();
+    Ok(response.json(PartnerPage { items, next_cursor }))
+}
+
+/// Create a partner
+#[utoipa::path(
+    tag = "partners",
+    request_body = CreatePartner,
+    responses(
+        (status = 201, description = "Created", body = PartnerResponse,
+         headers(("Location" = String, description = "URL of the new partner"), ("ETag" = String, description = "Version for `If-Match`"))),
+        (status = 409, description = "The AGS is already used by another partner", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/partners")]
+pub async fn create_partner(
+    state: web::Data<AppState>,
+    body: JsonBody<CreatePartner>,
+) -> Result<HttpResponse, AppError> {
+    let data = body.0.into_data();
+    let partner = state
+        .write(move |conn| {
+            ensure_ags_free(conn, data.ags.as_deref(), None)?;
+            Ok(model::insert(conn, &data, crate::models::now())?)
+        })
+        .await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/v1/partners/{}", partner.id)));
+    Ok(with_etag(response, partner))
+}
+
+/// Get a partner
+///
+/// Answers 304 when `If-None-Match` names the current `ETag`.
+#[utoipa::path(
+    tag = "partners",
+    params(("id" = i64, Path, description = "Partner id")),
+    responses(
+        (status = 200, description = "The partner", body = PartnerResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` version"),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/partners/{id}")]
+pub async fn get_partner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let partner = state.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
+    let tag = etag(partner.updated_at);
+    let none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    if none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish());
+    }
+    Ok(with_etag(HttpResponse::Ok(), partner))
+}
+
+/// Update a partner (JSON Merge Patch)
+///
+/// Send only the fields to change (`application/merge-patch+json` or `application/json`);
+/// `null` clears an optional field. With `If-Match`, the update only happens if nobody changed
+/// the partner since that version (otherwise 412).
+#[utoipa::path(
+    tag = "partners",
+    params(
+        ("id" = i64, Path, description = "Partner id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
+    ),
+    request_body(content = UpdatePartner, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = PartnerResponse, headers(("ETag" = String, description = "New version"))),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The AGS is already used by another partner", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/partners/{id}")]
+pub async fn update_partner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    patch: MergePatch,
+) -> Result<HttpResponse, AppError> {
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    let partner = state
+        .write(move |conn| {
+            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(current.updated_at))?;
+            let mut merged = serde_json::to_value(CreatePartner::from_stored(&current))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
+            let data = decode::<CreatePartner>(merged)?.into_data();
+            ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
+            model::update(conn, id, &data, current.updated_at, crate::models::now())?
+                .ok_or_else(|| AppError::PreconditionFailed("the partner changed during the update; retry".into()))
+        })
+        .await?;
+    Ok(with_etag(HttpResponse::Ok(), partner))
+}
+
+/// Delete a partner
+#[utoipa::path(
+    tag = "partners",
+    params(
+        ("id" = i64, Path, description = "Partner id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still referenced by other records", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/partners/{id}")]
+pub async fn delete_partner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    state
+        .write(move |conn| {
+            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(current.updated_at))?;
+            model::delete(conn, id)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the partner routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_partners)
+        .service(create_partner)
+        .service(get_partner)
+        .service(update_partner)
+        .service(delete_partner);
+}

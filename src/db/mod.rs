@@ -1,0 +1,233 @@
+//! Database access for both backends: `AnyConnection`, the pool, migrations, write transactions.
+//!
+//! Invariants:
+//! - the backend is chosen from the URL scheme (`postgres://`/`postgresql://` → PostgreSQL, anything
+//!   else is a SQLite path, optionally prefixed `sqlite://`); no fallback between backends;
+//! - every SQLite connection runs with `busy_timeout=5000`, WAL, `foreign_keys=ON`;
+//! - writes go through [`write`], which on SQLite takes the write lock up front (`BEGIN IMMEDIATE`)
+//!   so that two writers wait for each other instead of failing with "database is locked".
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// SQLite migrations, embedded at build time.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// PostgreSQL migrations, embedded at build time (same names as the SQLite ones).
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend; diesel queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Pg(diesel::PgConnection),
+    /// SQLite.
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Pool of [`AnyConnection`]s.
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+/// A connection checked out of the pool.
+pub type DbConn = r2d2::PooledConnection<ConnectionManager>;
+
+/// Which database engine a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL (`postgres://…`).
+    Postgres,
+    /// SQLite (a file path).
+    Sqlite,
+}
+
+impl Backend {
+    /// Picks the backend from the URL scheme.
+    pub fn from_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") { Self::Postgres } else { Self::Sqlite }
+    }
+
+    /// Pool size when `IKZ_DB_POOL_SIZE` is not set.
+    pub fn default_pool_size(self) -> u32 {
+        match self {
+            Self::Postgres => 10,
+            Self::Sqlite => 8,
+        }
+    }
+
+    /// Human name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "PostgreSQL",
+            Self::Sqlite => "SQLite",
+        }
+    }
+}
+
+/// The URL with any password replaced, safe to log.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// r2d2 manager that opens the backend the URL names, never trying the other one.
+#[derive(Clone, Debug)]
+pub struct ConnectionManager {
+    url: String,
+    backend: Backend,
+}
+
+impl ConnectionManager {
+    /// A manager for the given `DATABASE_URL`.
+    pub fn new(url: &str) -> Self {
+        let backend = Backend::from_url(url);
+        let url = match backend {
+            Backend::Sqlite => url.strip_prefix("sqlite://").unwrap_or(url).to_owned(),
+            Backend::Postgres => url.to_owned(),
+        };
+        Self { url, backend }
+    }
+
+    /// Opens one connection (used by the pool and by CLI commands).
+    pub fn establish(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
+        use diesel::r2d2::Error as E;
+        match self.backend {
+            Backend::Postgres => {
+                Ok(AnyConnection::Pg(diesel::PgConnection::establish(&self.url).map_err(E::ConnectionError)?))
+            }
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url).map_err(E::ConnectionError)?;
+                // busy_timeout must come first: switching to WAL itself needs the lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(E::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        <AnyConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// Builds the pool; fails when the first connection cannot be opened.
+pub fn build_pool(url: &str, size: u32) -> Result<DbPool, r2d2::Error> {
+    r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .build(ConnectionManager::new(url))
+}
+
+/// Any failure of a migration run.
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Key of the PostgreSQL advisory lock that serialises migrations of instances starting at once.
+const MIGRATION_LOCK: i64 = 0x0069_6b7a_6d69_6772;
+
+/// Applies every pending migration of the connection's backend; returns how many ran.
+///
+/// On PostgreSQL an advisory lock makes instances that start together migrate one after the
+/// other (the later ones then find nothing pending).
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, MigrationError> {
+    let applied = match conn {
+        AnyConnection::Pg(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
+            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c)?;
+            result?
+        }
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS)?.len(),
+    };
+    Ok(applied)
+}
+
+/// Reverts every applied migration (used by the migration round-trip test and `migrate --redo`).
+pub fn revert_all_migrations(conn: &mut AnyConnection) -> Result<usize, MigrationError> {
+    let reverted = match conn {
+        AnyConnection::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS)?.len(),
+        AnyConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS)?.len(),
+    };
+    Ok(reverted)
+}
+
+/// True when migrations are still pending (readiness check).
+pub fn has_pending_migrations(conn: &mut AnyConnection) -> Result<bool, MigrationError> {
+    Ok(match conn {
+        AnyConnection::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS)?,
+        AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS)?,
+    })
+}
+
+/// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back otherwise.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE` (diesel's default `BEGIN` would take
+/// the write lock late and fail with SQLITE_BUSY instead of waiting when two writers meet).
+pub fn write<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    if !matches!(conn, AnyConnection::Sqlite(_)) {
+        return conn.transaction(f);
+    }
+    on_sqlite(conn, |c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))?;
+    match f(conn) {
+        Ok(value) => match on_sqlite(conn, AnsiTransactionManager::commit_transaction) {
+            Ok(()) => Ok(value),
+            Err(err) => {
+                let _ = on_sqlite(conn, AnsiTransactionManager::rollback_transaction);
+                Err(err.into())
+            }
+        },
+        Err(err) => {
+            on_sqlite(conn, AnsiTransactionManager::rollback_transaction)?;
+            Err(err)
+        }
+    }
+}
+
+fn on_sqlite(
+    conn: &mut AnyConnection,
+    op: impl FnOnce(&mut diesel::SqliteConnection) -> diesel::QueryResult<()>,
+) -> diesel::QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => op(c),
+        AnyConnection::Pg(_) => Ok(()),
+    }
+}
+
+/// Dispatches one expression to the concrete connection, for SQL that `AnyConnection` cannot
+/// express generically (e.g. `INSERT … RETURNING`).
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Pg($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}

@@ -1,0 +1,170 @@
+//! Domain rules that the validator crate cannot express, each with its unit tests.
+
+use std::borrow::Cow;
+
+use unicode_normalization::UnicodeNormalization;
+use validator::ValidationError;
+
+fn error(code: &'static str, message: &'static str) -> ValidationError {
+    ValidationError::new(code).with_message(Cow::Borrowed(message))
+}
+
+/// Amtlicher Gemeindeschlüssel: exactly 8 ASCII digits, leading zeros significant (`01001000`).
+pub fn validate_ags(ags: &str) -> Result<(), ValidationError> {
+    if ags.len() == 8 && ags.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(error("ags", "must be exactly 8 digits (Amtlicher Gemeindeschlüssel), e.g. 14625240"))
+    }
+}
+
+/// The 16 German states as ISO 3166-2 subdivision codes.
+pub const GERMAN_STATES: [&str; 16] = [
+    "DE-BB", "DE-BE", "DE-BW", "DE-BY", "DE-HB", "DE-HE", "DE-HH", "DE-MV", "DE-NI", "DE-NW", "DE-RP", "DE-SH",
+    "DE-SL", "DE-SN", "DE-ST", "DE-TH",
+];
+
+/// ISO 3166-2 subdivision code: `CC-XXX` (country, hyphen, 1–3 letters or digits), upper case.
+/// German codes must name one of the 16 states; other countries are accepted by form, because
+/// cross-border cooperations (Euregio) include Dutch, Austrian or Polish partners.
+pub fn validate_state(code: &str) -> Result<(), ValidationError> {
+    let well_formed = matches!(code.split_once('-'), Some((country, sub))
+        if country.len() == 2
+            && country.bytes().all(|b| b.is_ascii_uppercase())
+            && (1..=3).contains(&sub.len())
+            && sub.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+    if !well_formed {
+        return Err(error("state", "must be an ISO 3166-2 code such as DE-NI"));
+    }
+    if code.starts_with("DE-") && !GERMAN_STATES.contains(&code) {
+        return Err(error("state", "is not one of the 16 German states (DE-BB … DE-TH)"));
+    }
+    Ok(())
+}
+
+/// An absolute http or https URL with a host.
+pub fn validate_web_url(value: &str) -> Result<(), ValidationError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(error("url", "must be an absolute http or https URL")),
+    }
+}
+
+/// A telephone number as people write it: digits, spaces and `+ - / ( ) .`, with 3 to 20 digits.
+pub fn validate_phone(value: &str) -> Result<(), ValidationError> {
+    let allowed = value.chars().all(|c| c.is_ascii_digit() || " +-/().".contains(c));
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let plus_ok = value.rfind('+').is_none_or(|i| i == 0);
+    if allowed && plus_ok && (3..=20).contains(&digits) {
+        Ok(())
+    } else {
+        Err(error("phone", "must be a telephone number such as +49 35795 123-0"))
+    }
+}
+
+/// The search form of a text: Unicode-normalised (NFKC), lower-cased, `ß` as `ss`.
+///
+/// Stored beside names so that `q` finds "Königsbrück" from `KÖNIGSBRÜCK` or `königs` on both
+/// backends alike (SQLite's LIKE folds ASCII only, PostgreSQL's depends on the database locale).
+pub fn fold(text: &str) -> String {
+    text.nfkc().flat_map(char::to_lowercase).collect::<String>().replace('ß', "ss")
+}
+
+/// A LIKE pattern matching `needle` anywhere, with `\` as escape character for `%`, `_` and `\`.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in fold(needle).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Trims a required text field.
+pub fn trim(value: &mut String) {
+    let trimmed = value.trim();
+    if trimmed.len() != value.len() {
+        *value = trimmed.to_owned();
+    }
+}
+
+/// Trims an optional text field; a blank value becomes absent.
+pub fn trim_opt(value: &mut Option<String>) {
+    if let Some(v) = value {
+        trim(v);
+        if v.is_empty() {
+            *value = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ags_needs_exactly_eight_digits_and_keeps_leading_zeros() {
+        assert!(validate_ags("01001000").is_ok());
+        assert!(validate_ags("14625240").is_ok());
+        for bad in ["1462524", "146252400", "1462524a", "", "１４６２５２４０"] {
+            assert!(validate_ags(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn state_must_be_iso_3166_2_and_german_codes_must_exist() {
+        for ok in ["DE-NI", "DE-SN", "DE-NW", "NL-LI", "AT-9", "PL-02"] {
+            assert!(validate_state(ok).is_ok(), "{ok} rejected");
+        }
+        for bad in ["DE-XX", "de-ni", "DE", "Niedersachsen", "DE-NIED", "D-NI", "DE_NI"] {
+            assert!(validate_state(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn website_must_be_http_or_https() {
+        assert!(validate_web_url("https://www.koenigsbrueck.de").is_ok());
+        assert!(validate_web_url("http://example.org/path?x=1").is_ok());
+        for bad in ["ftp://example.org", "www.example.org", "javascript:alert(1)", "https://", "mailto:a@b.de"] {
+            assert!(validate_web_url(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn phone_accepts_german_notations_only() {
+        for ok in ["+49 35795 123-0", "035795/1230", "(0351) 12 34 56", "110"] {
+            assert!(validate_phone(ok).is_ok(), "{ok} rejected");
+        }
+        for bad in ["12", "call me", "+49 +49 123", "0351 12345 ext. 4", "1234567890123456789012"] {
+            assert!(validate_phone(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn folding_matches_umlauts_in_any_case_and_normal_form() {
+        assert_eq!(fold("KÖNIGSBRÜCK"), fold("Königsbrück"));
+        assert!(fold("Königsbrück").contains(&fold("königs")));
+        // "ö" written as o + combining diaeresis (as macOS clients send it) folds to the same.
+        assert_eq!(fold("Ko\u{0308}nigsbru\u{0308}ck"), fold("Königsbrück"));
+        assert_eq!(fold("Großenhain"), fold("GROSSENHAIN"));
+    }
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(contains_pattern("50%_A\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn blank_optional_text_becomes_absent() {
+        let mut v = Some("   ".to_owned());
+        trim_opt(&mut v);
+        assert_eq!(v, None);
+        let mut w = Some("  Bautzen ".to_owned());
+        trim_opt(&mut w);
+        assert_eq!(w.as_deref(), Some("Bautzen"));
+    }
+}

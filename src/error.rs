@@ -1,0 +1,298 @@
+//! `AppError`: every failure a handler can return, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Invariants: each kind has a stable `type` URI (`/problems/<slug>`) that clients may switch on;
+//! a 500 never reveals its cause to the client (it is logged with the request path instead);
+//! `instance` is filled with the request path by `startup::problem_instance`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// RFC 9457 problem details, the body of every error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "2 fields are invalid",
+    "instance": "/api/v1/partners",
+    "errors": [
+        {"field": "ags", "code": "ags", "message": "must be exactly 8 digits (Amtlicher Gemeindeschlüssel)"},
+        {"field": "website", "code": "url", "message": "must be an http or https URL"}
+    ]
+}))]
+pub struct Problem {
+    /// Stable identifier of the problem kind, e.g. `/problems/validation`; switch on this.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short human summary of the problem kind.
+    pub title: String,
+    /// HTTP status code, repeated for convenience.
+    pub status: u16,
+    /// Human explanation of this occurrence.
+    pub detail: String,
+    /// Path of the request that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// For validation problems: every offending field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(nullable = false)]
+    pub errors: Vec<FieldError>,
+}
+
+/// One offending field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Field name or path, e.g. `name` or `council_refs[2]`; a query parameter's name for 400s.
+    pub field: String,
+    /// Machine-readable rule that failed, e.g. `length`, `required`, `unknown_field`, `invalid_type`.
+    pub code: String,
+    /// Human explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    /// Builds a field error from its three parts.
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// Every error a request can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request cannot be read (malformed JSON, bad query parameter, bad cursor).
+    #[error("{detail}")]
+    BadRequest { slug: &'static str, detail: String, errors: Vec<FieldError> },
+    /// 422: the request was read but its content breaks the rules; lists every offending field.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// 404: no such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with stored data (duplicate key, referenced row).
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` did not match the current version.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 413: the body is larger than `IKZ_MAX_BODY_BYTES`.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 503: the database is busy or unreachable; the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; the cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Any other status (405, …) produced by the framework, with its own detail.
+    #[error("{detail}")]
+    Other { status: StatusCode, detail: String },
+}
+
+impl AppError {
+    /// 400 for a query parameter (or other non-body input) that cannot be used.
+    pub fn bad_parameter(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::BadRequest {
+            slug: "invalid-parameter",
+            detail: format!("query parameter `{field}` {message}"),
+            errors: vec![FieldError::new(field, "invalid_parameter", message)],
+        }
+    }
+
+    /// 422 for a single field.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    fn slug_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest { slug, .. } => (slug, "Bad request"),
+            Self::Validation(_) => ("validation", "Validation failed"),
+            Self::NotFound(_) => ("not-found", "Not found"),
+            Self::Conflict(_) => ("conflict", "Conflict"),
+            Self::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
+            Self::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::Internal(_) => ("internal", "Internal server error"),
+            Self::Other { status, .. } => match *status {
+                StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+                StatusCode::NOT_ACCEPTABLE => ("not-acceptable", "Not acceptable"),
+                _ => ("http", "HTTP error"),
+            },
+        }
+    }
+
+    /// The problem body for this error, without `instance`.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.slug_title();
+        let status = self.status_code();
+        let (detail, errors) = match self {
+            Self::BadRequest { detail, errors, .. } => (detail.clone(), errors.clone()),
+            Self::Validation(errors) => {
+                let detail = match errors.as_slice() {
+                    [one] => format!("`{}` {}", one.field, one.message),
+                    many => format!("{} fields are invalid", many.len()),
+                };
+                (detail, errors.clone())
+            }
+            Self::Internal(_) => ("The server failed to handle the request; the cause is logged.".into(), vec![]),
+            other => (other.to_string(), vec![]),
+        };
+        Problem {
+            problem_type: format!("/problems/{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            instance: None,
+            errors,
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Other { status, .. } => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        problem_response(&self.problem())
+    }
+}
+
+/// Renders a problem as an HTTP response with the problem+json media type.
+pub fn problem_response(problem: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(PROBLEM_JSON);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        builder.insert_header((header::RETRY_AFTER, "1"));
+    }
+    builder.body(serde_json::to_string(problem).unwrap_or_default())
+}
+
+impl From<DieselError> for AppError {
+    fn from(err: DieselError) -> Self {
+        match err {
+            DieselError::NotFound => Self::NotFound("no such resource".into()),
+            DieselError::DatabaseError(kind, info) => match kind {
+                DatabaseErrorKind::UniqueViolation => {
+                    Self::Conflict("the request conflicts with an existing record (duplicate value)".into())
+                }
+                DatabaseErrorKind::ForeignKeyViolation => Self::Conflict(
+                    "the request conflicts with related records (a referenced record is missing or still in use)"
+                        .into(),
+                ),
+                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                    Self::Validation(vec![FieldError::new(
+                        info.column_name().unwrap_or("body"),
+                        "constraint",
+                        format!("violates a database rule: {}", info.message()),
+                    )])
+                }
+                DatabaseErrorKind::SerializationFailure => {
+                    Self::Unavailable("a concurrent change interfered; retry the request".into())
+                }
+                _ if is_busy(info.message()) => Self::Unavailable("the database is busy; retry the request".into()),
+                _ => Self::Internal(format!("database error: {}", info.message())),
+            },
+            other => Self::Internal(format!("database error: {other}")),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(err: r2d2::Error) -> Self {
+        log::warn!("database pool: {err}");
+        Self::Unavailable("no database connection available; retry the request".into())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Internal(format!("blocking task failed: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_problem_has_pinned_json() {
+        let err = AppError::Validation(vec![
+            FieldError::new("name", "length", "must be 1 to 200 characters"),
+            FieldError::new("ags", "ags", "must be exactly 8 digits"),
+        ]);
+        let json = serde_json::to_value(err.problem()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "/problems/validation",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "2 fields are invalid",
+                "errors": [
+                    {"field": "name", "code": "length", "message": "must be 1 to 200 characters"},
+                    {"field": "ags", "code": "ags", "message": "must be exactly 8 digits"}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn internal_problem_hides_its_cause() {
+        let json = serde_json::to_value(AppError::Internal("secret password in url".into()).problem()).unwrap();
+        assert_eq!(json["status"], 500);
+        assert_eq!(json["type"], "/problems/internal");
+        assert!(!json.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn each_kind_has_its_status_and_type() {
+        let cases = [
+            (AppError::bad_parameter("limit", "must be 1 to 200"), 400, "/problems/invalid-parameter"),
+            (AppError::NotFound("no partner 7".into()), 404, "/problems/not-found"),
+            (AppError::Conflict("dup".into()), 409, "/problems/conflict"),
+            (AppError::PreconditionFailed("etag".into()), 412, "/problems/precondition-failed"),
+            (AppError::PayloadTooLarge("big".into()), 413, "/problems/payload-too-large"),
+            (AppError::UnsupportedMediaType("xml".into()), 415, "/problems/unsupported-media-type"),
+            (AppError::Unavailable("busy".into()), 503, "/problems/unavailable"),
+        ];
+        for (err, status, ty) in cases {
+            let p = err.problem();
+            assert_eq!((p.status, p.problem_type.as_str()), (status, ty));
+        }
+    }
+
+    #[test]
+    fn sqlite_busy_maps_to_503_not_500() {
+        assert!(is_busy("database is locked"));
+        assert!(!is_busy("no such table: partners"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Diesel structs and plain query functions, one module per resource.
+
+pub mod partners;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// Current UTC time truncated to microseconds, the precision both backends store, so that a
+/// value read back equals the value written (ETags and cursors depend on it).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

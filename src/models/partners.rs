@@ -1,0 +1,208 @@
+//! Partners: the organisations that cooperate.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::pagination::{After, parse_timestamp_key};
+use crate::db::AnyConnection;
+use crate::db::schema::partners;
+use crate::error::AppError;
+use crate::{keyset, per_backend};
+
+/// What kind of organisation a partner is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum PartnerKind {
+    /// Gemeinde, Stadt, Samtgemeinde, Verbandsgemeinde.
+    Municipality,
+    /// Landkreis.
+    District,
+    /// Ministry or other state authority.
+    StateAgency,
+    /// Zweckverband, Planungsverband, Verein.
+    Association,
+    /// Company, e.g. the consultancy that moderates a cooperation.
+    Company,
+    /// Anything else.
+    Other,
+}
+
+/// A stored partner row.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Partner {
+    pub id: i64,
+    pub name: String,
+    pub name_folded: String,
+    pub kind: String,
+    pub ags: Option<String>,
+    pub state: Option<String>,
+    pub district: Option<String>,
+    pub population: Option<i64>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The writable columns of a partner, for insert and full update.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = partners, treat_none_as_null = true)]
+pub struct PartnerData {
+    pub name: String,
+    pub name_folded: String,
+    pub kind: String,
+    pub ags: Option<String>,
+    pub state: Option<String>,
+    pub district: Option<String>,
+    pub population: Option<i64>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Filters of the partner list; all optional and combined with AND.
+#[derive(Debug, Default, Clone)]
+pub struct PartnerFilter {
+    pub kind: Option<PartnerKind>,
+    pub state: Option<String>,
+    pub ags: Option<String>,
+    /// LIKE pattern on the folded name (see `domain::contains_pattern`).
+    pub name_pattern: Option<String>,
+}
+
+/// Orders of the partner list; each is a keyset on (column, id).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema, strum::IntoStaticStr)]
+pub enum PartnerSort {
+    /// Name A–Z (case- and umlaut-insensitive).
+    #[default]
+    #[serde(rename = "name")]
+    #[strum(serialize = "name")]
+    Name,
+    /// Name Z–A.
+    #[serde(rename = "-name")]
+    #[strum(serialize = "-name")]
+    NameDesc,
+    /// Oldest first.
+    #[serde(rename = "created_at")]
+    #[strum(serialize = "created_at")]
+    CreatedAt,
+    /// Newest first.
+    #[serde(rename = "-created_at")]
+    #[strum(serialize = "-created_at")]
+    CreatedAtDesc,
+    /// Least recently changed first (what a sync job wants).
+    #[serde(rename = "updated_at")]
+    #[strum(serialize = "updated_at")]
+    UpdatedAt,
+    /// Most recently changed first.
+    #[serde(rename = "-updated_at")]
+    #[strum(serialize = "-updated_at")]
+    UpdatedAtDesc,
+}
+
+impl PartnerSort {
+    /// The value clients send, e.g. `-name`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The keyset position after a row in this order.
+    pub fn after(self, row: &Partner) -> After {
+        let key = match self {
+            Self::Name | Self::NameDesc => row.name_folded.clone(),
+            Self::CreatedAt | Self::CreatedAtDesc => crate::api::pagination::timestamp_key(row.created_at),
+            Self::UpdatedAt | Self::UpdatedAtDesc => crate::api::pagination::timestamp_key(row.updated_at),
+        };
+        After { key, id: row.id }
+    }
+}
+
+/// Inserts a partner and returns the stored row.
+pub fn insert(conn: &mut AnyConnection, data: &PartnerData, now: NaiveDateTime) -> QueryResult<Partner> {
+    let values = (data, partners::created_at.eq(now), partners::updated_at.eq(now));
+    per_backend!(conn, |c| diesel::insert_into(partners::table)
+        .values(values)
+        .returning(Partner::as_returning())
+        .get_result(c))
+}
+
+/// Loads one partner.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Partner>> {
+    partners::table.find(id).select(Partner::as_select()).first(conn).optional()
+}
+
+/// Finds the partner holding an AGS, other than `except`.
+pub fn find_by_ags(conn: &mut AnyConnection, ags: &str, except: Option<i64>) -> QueryResult<Option<i64>> {
+    let mut query = partners::table.select(partners::id).filter(partners::ags.eq(ags)).into_boxed();
+    if let Some(id) = except {
+        query = query.filter(partners::id.ne(id));
+    }
+    query.first(conn).optional()
+}
+
+/// Replaces the writable columns if the row is still at version `seen_updated_at`;
+/// returns `None` when it changed or vanished in between.
+pub fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    data: &PartnerData,
+    seen_updated_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Partner>> {
+    let target = partners::table.find(id).filter(partners::updated_at.eq(seen_updated_at));
+    let changed = diesel::update(target).set((data, partners::updated_at.eq(now))).execute(conn)?;
+    if changed == 0 { Ok(None) } else { find(conn, id) }
+}
+
+/// Deletes a partner; returns whether a row was removed.
+pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(partners::table.find(id)).execute(conn)? > 0)
+}
+
+/// One page of partners (`limit + 1` rows, so that the caller can tell whether more follow).
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &PartnerFilter,
+    sort: PartnerSort,
+    after: Option<After>,
+    limit: i64,
+) -> Result<Vec<Partner>, AppError> {
+    let mut query = partners::table.select(Partner::as_select()).into_boxed();
+    if let Some(kind) = filter.kind {
+        query = query.filter(partners::kind.eq(<&str>::from(kind)));
+    }
+    if let Some(state) = &filter.state {
+        query = query.filter(partners::state.eq(state.clone()));
+    }
+    if let Some(ags) = &filter.ags {
+        query = query.filter(partners::ags.eq(ags.clone()));
+    }
+    if let Some(pattern) = &filter.name_pattern {
+        query = query.filter(partners::name_folded.like(pattern.clone()).escape('\\'));
+    }
+    let id = partners::id;
+    let query = match sort {
+        PartnerSort::Name | PartnerSort::NameDesc => {
+            let after = after.map(|a| (a.key, a.id));
+            keyset!(query, partners::name_folded, id, sort == PartnerSort::NameDesc, after)
+        }
+        PartnerSort::CreatedAt | PartnerSort::CreatedAtDesc => {
+            let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
+            keyset!(query, partners::created_at, id, sort == PartnerSort::CreatedAtDesc, after)
+        }
+        PartnerSort::UpdatedAt | PartnerSort::UpdatedAtDesc => {
+            let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
+            keyset!(query, partners::updated_at, id, sort == PartnerSort::UpdatedAtDesc, after)
+        }
+    };
+    Ok(query.limit(limit + 1).load(conn)?)
+}

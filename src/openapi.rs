@@ -1,0 +1,90 @@
+//! The OpenAPI 3.1 document: collected from the handlers' `#[utoipa::path]` attributes through
+//! the same `api::configure` that registers the routes, plus info, tags and the error responses
+//! every operation shares. `openapi/openapi.json` is this document, committed.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, PROBLEM_JSON, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ikz-api",
+        description = "REST/JSON API for inter-municipal cooperation (Interkommunale Zusammenarbeit): \
+partners, fields of action, cooperations, measures and contacts.\n\n\
+Conventions: JSON field names in `snake_case`, timestamps RFC 3339 UTC, dates `YYYY-MM-DD`. Lists are \
+keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATCH` takes a JSON Merge Patch \
+(RFC 7396). Writes accept `If-Match` with the `ETag` of the version they change. Every error is \
+`application/problem+json` (RFC 9457) with a stable `type`.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2")
+    ),
+    tags(
+        (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
+        (name = "health", description = "Liveness and readiness probes."),
+    ),
+    components(schemas(Problem, FieldError))
+)]
+struct ApiDoc;
+
+/// Builds the complete document.
+pub fn document() -> Document {
+    let (_, mut doc) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::api::configure).split_for_parts();
+    add_shared_responses(&mut doc);
+    doc
+}
+
+/// The document as served and committed: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut json = serde_json::to_string_pretty(&document()).expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+const SHARED: [(&str, &str, &str); 6] = [
+    ("BadRequest", "400", "Malformed JSON, or an unknown or unusable parameter"),
+    ("PayloadTooLarge", "413", "The body exceeds the configured limit (`IKZ_MAX_BODY_BYTES`)"),
+    ("UnsupportedMediaType", "415", "The body is not `application/json`"),
+    ("ValidationFailed", "422", "Unknown, missing or invalid fields; `errors` lists every one"),
+    ("InternalError", "500", "Unexpected failure; the cause is logged, not sent"),
+    ("Unavailable", "503", "The database is busy or unreachable; retry after `Retry-After` seconds"),
+];
+
+/// Adds the error responses that follow from an operation's shape, so that no operation can
+/// forget one: 400 for any parameter, 413/415/422 for a body, 500 and 503 for all.
+fn add_shared_responses(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, _, description) in SHARED {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+        let response = ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build();
+        components.responses.insert(name.to_owned(), RefOr::T(response));
+    }
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = operation.request_body.is_some();
+            if has_params || has_body {
+                add(operation, "BadRequest");
+            }
+            if has_body {
+                add(operation, "PayloadTooLarge");
+                add(operation, "UnsupportedMediaType");
+                add(operation, "ValidationFailed");
+            }
+            add(operation, "InternalError");
+            add(operation, "Unavailable");
+        }
+    }
+}
+
+fn add(operation: &mut Operation, name: &str) {
+    let status = SHARED.iter().find(|(n, _, _)| *n == name).map(|(_, s, _)| *s).unwrap_or("500");
+    operation.responses.responses.entry(status.to_owned()).or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+}

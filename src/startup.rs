@@ -1,0 +1,150 @@
+//! Builds the application exactly as production runs it; the tests start it the same way.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{Compress, DefaultHeaders, Logger};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::AppState;
+use crate::api::extract::BodyLimit;
+use crate::config::Config;
+use crate::db::{self, Backend};
+use crate::error::{AppError, PROBLEM_JSON, problem_response};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] r2d2::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migration(db::MigrationError),
+    /// The listen address cannot be used.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the pool, applies pending migrations and binds the listener.
+    pub fn build(config: &Config) -> Result<Self, StartupError> {
+        let backend = Backend::from_url(&config.database_url);
+        let pool = db::build_pool(&config.database_url, config.db_pool_size)?;
+        let applied = db::run_migrations(&mut *pool.get()?).map_err(StartupError::Migration)?;
+        log::info!(
+            "database: {} {} ({applied} migrations applied now)",
+            backend.name(),
+            db::redacted_url(&config.database_url)
+        );
+        let listener = TcpListener::bind(config.bind)?;
+        let address = listener.local_addr()?;
+        let state = web::Data::new(AppState { pool, backend, openapi_json: crate::openapi::document_json() });
+        let limit = BodyLimit(config.max_body_bytes);
+        let server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(limit)
+                .app_data(web::PathConfig::default().error_handler(|err, _| {
+                    AppError::bad_parameter("id", format!("must be a whole number ({err})")).into()
+                }))
+                .configure(crate::api::configure)
+                .into_app()
+                .service(web::resource("/api-docs/openapi.json").get(serve_openapi))
+                .service(web::resource("/swagger-ui").get(redirect_to("/swagger-ui/")))
+                .service(web::resource("/").get(redirect_to("/swagger-ui/")))
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}").config(
+                        utoipa_swagger_ui::Config::new(["/api-docs/openapi.json"])
+                            .try_it_out_enabled(true)
+                            .persist_authorization(true),
+                    ),
+                )
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(AppError::NotFound("there is no such endpoint; see /swagger-ui/".into()))
+                }))
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service;
+                    let path = req.path().to_owned();
+                    let response = srv.call(req);
+                    async move { Ok(as_problem(response.await?, path)) }
+                })
+                .wrap(Compress::default())
+                .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+        })
+        .workers(config.workers.max(1))
+        .shutdown_timeout(5)
+        .client_request_timeout(Duration::from_secs(30))
+        .listen(listener)?
+        .run();
+        log::info!("listening on http://{address} (Swagger UI: http://{address}/swagger-ui/)");
+        Ok(Self { port: address.port(), server })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn serve_openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
+}
+
+fn redirect_to(location: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+    move || std::future::ready(HttpResponse::PermanentRedirect().insert_header((header::LOCATION, location)).finish())
+}
+
+/// Makes every 4xx/5xx answer a problem+json body with `instance` set to the request path,
+/// whoever produced it (our handlers, actix's extractors, routing); logs 500s with their cause.
+fn as_problem<B: MessageBody + 'static>(res: ServiceResponse<B>, path: String) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return res.map_into_boxed_body();
+    }
+    let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
+    let mut problem = match (app_error, res.response().error()) {
+        (Some(err), _) => {
+            if let AppError::Internal(cause) = err {
+                log::error!("{} {path}: {cause}", res.request().method());
+            }
+            err.problem()
+        }
+        (None, Some(other)) => AppError::Other { status, detail: other.to_string() }.problem(),
+        (None, None) => {
+            let is_problem = res.headers().get(header::CONTENT_TYPE) == Some(&HeaderValue::from_static(PROBLEM_JSON));
+            if is_problem {
+                return res.map_into_boxed_body();
+            }
+            let detail = status.canonical_reason().unwrap_or("HTTP error").to_owned();
+            AppError::Other { status, detail }.problem()
+        }
+    };
+    problem.instance = Some(path);
+    let (req, original) = res.into_parts();
+    let mut response = problem_response(&problem);
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, response)
+}

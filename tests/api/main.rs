@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a real database (SQLite, or PostgreSQL when
+//! `IKZ_TEST_POSTGRES_URL` is set), one fresh database per test.
+
+mod health;
+mod helpers;
+mod migrations;
+mod openapi;
+mod partners;
+mod partners_errors;

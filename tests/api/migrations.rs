@@ -1,0 +1,45 @@
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
+use ikz_api::db::{self, ConnectionManager};
+
+use crate::helpers::TestDb;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn partner_count(conn: &mut db::AnyConnection) -> Result<i64, diesel::result::Error> {
+    diesel::sql_query("SELECT COUNT(*) AS n FROM partners").get_result::<Count>(conn).map(|c| c.n)
+}
+
+#[test]
+fn every_migration_runs_up_down_and_up_again() {
+    let test_db = TestDb::new();
+    let mut conn = ConnectionManager::new(&test_db.url()).establish().expect("connect");
+
+    let applied = db::run_migrations(&mut conn).expect("first up");
+    assert!(applied > 0);
+    assert!(!db::has_pending_migrations(&mut conn).unwrap());
+    assert_eq!(partner_count(&mut conn).unwrap(), 0);
+
+    let reverted = db::revert_all_migrations(&mut conn).expect("down");
+    assert_eq!(reverted, applied);
+    assert!(db::has_pending_migrations(&mut conn).unwrap());
+    assert!(partner_count(&mut conn).is_err(), "the partners table should be gone after down");
+
+    assert_eq!(db::run_migrations(&mut conn).expect("second up"), applied);
+    assert_eq!(partner_count(&mut conn).unwrap(), 0);
+}
+
+#[test]
+fn migration_folders_have_the_same_names_for_both_backends() {
+    let names = |dir: &str| {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("migrations/sqlite"), names("migrations/postgres"));
+}
