@@ -49,11 +49,19 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             bind: parse_env("IKZ_BIND", "127.0.0.1:8080".parse().expect("valid literal"))?,
-            workers: parse_env("IKZ_WORKERS", cores)?,
-            db_pool_size: parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size())?,
+            workers: positive("IKZ_WORKERS", parse_env("IKZ_WORKERS", cores)?)?,
+            db_pool_size: positive("IKZ_DB_POOL_SIZE", parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size())?)?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             database_url,
         })
+    }
+}
+
+fn positive<T: PartialOrd + Default + ToString>(name: &'static str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError { name, value: value.to_string(), reason: "must be at least 1".into() })
     }
 }
 
