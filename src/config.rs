@@ -8,8 +8,19 @@
 //! | `IKZ_DB_POOL_SIZE` | 8 (SQLite) / 10 (PostgreSQL) | database connections per instance |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
+//! | `IKZ_JWT_SECRET` | generated once, kept in the database | HS256 secret, at least 32 bytes |
+//! | `IKZ_TOKEN_TTL_SECONDS` | `3600` | lifetime of tokens from `POST /api/v1/auth/token` |
+//! | `IKZ_BOOTSTRAP_ADMIN_PASSWORD` | random, printed once | password of the first `admin` on an empty database |
+//! | `IKZ_PUBLIC_READ` | `true` | anonymous read of partners, fields, cooperations and measures |
+//! | `IKZ_CORS_ORIGINS` | empty (CORS off) | comma-separated origins allowed to call from a browser |
+//! | `IKZ_TRUST_FORWARDED_FOR` | `false` | take the client address from `X-Forwarded-For`/`Forwarded` (behind a proxy) |
+//! | `IKZ_OIDC_ISSUER`, `IKZ_OIDC_AUDIENCE` | unset | accept tokens of this OpenID Connect provider |
+//! | `IKZ_OIDC_PUBLIC_KEY_FILE` / `IKZ_OIDC_JWKS_FILE` | unset | its public key (PEM, RS256 or ES256) or key set (JWKS) |
+//! | `IKZ_OIDC_ROLE_CLAIM` | `ikz_role` | claim (dotted path, e.g. `realm_access.roles`) holding `admin`/`editor`/`viewer` |
+//! | `IKZ_OIDC_PARTNERS_CLAIM` | `ikz_partner_ids` | claim holding the partner ids the caller acts for |
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::db::Backend;
 
@@ -29,6 +40,37 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// HS256 secret; `None` means: generate once and keep it in the database.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of issued access tokens in seconds.
+    pub token_ttl_seconds: i64,
+    /// Password for the first admin on an empty database; `None` means random, printed once.
+    pub bootstrap_admin_password: Option<String>,
+    /// Whether anonymous callers may read non-personal data.
+    pub public_read: bool,
+    /// Origins allowed by CORS; empty turns CORS off.
+    pub cors_origins: Vec<String>,
+    /// Whether to take the client address from forwarding headers (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// External OpenID Connect provider, if configured.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// Settings for accepting tokens of an external OpenID Connect provider.
+#[derive(Clone, Debug)]
+pub struct OidcConfig {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// PEM public key file (RSA or EC P-256).
+    pub public_key_file: Option<PathBuf>,
+    /// JWKS file.
+    pub jwks_file: Option<PathBuf>,
+    /// Dotted path of the claim holding the role(s).
+    pub role_claim: String,
+    /// Dotted path of the claim holding partner ids.
+    pub partners_claim: String,
 }
 
 /// A setting that is present but unusable; start-up stops with this message.
@@ -41,6 +83,25 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// Defaults for everything but the database (what tests and embedders start from).
+    pub fn new(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
+        Self {
+            bind: "127.0.0.1:8080".parse().expect("valid literal"),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            db_pool_size: Backend::from_url(&database_url).default_pool_size(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            jwt_secret: None,
+            token_ttl_seconds: 3600,
+            bootstrap_admin_password: None,
+            public_read: true,
+            cors_origins: Vec::new(),
+            trust_forwarded_for: false,
+            oidc: None,
+            database_url,
+        }
+    }
+
     /// Reads the settings from the process environment (after loading `.env` if present).
     pub fn from_env() -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
@@ -52,9 +113,59 @@ impl Config {
             workers: positive("IKZ_WORKERS", parse_env("IKZ_WORKERS", cores)?)?,
             db_pool_size: positive("IKZ_DB_POOL_SIZE", parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size())?)?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            jwt_secret: jwt_secret()?,
+            token_ttl_seconds: positive("IKZ_TOKEN_TTL_SECONDS", parse_env("IKZ_TOKEN_TTL_SECONDS", 3600)?)?,
+            bootstrap_admin_password: non_empty("IKZ_BOOTSTRAP_ADMIN_PASSWORD"),
+            public_read: parse_env("IKZ_PUBLIC_READ", true)?,
+            cors_origins: non_empty("IKZ_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
+            trust_forwarded_for: parse_env("IKZ_TRUST_FORWARDED_FOR", false)?,
+            oidc: oidc()?,
             database_url,
         })
     }
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn jwt_secret() -> Result<Option<String>, ConfigError> {
+    match non_empty("IKZ_JWT_SECRET") {
+        Some(secret) if secret.len() < 32 => Err(ConfigError {
+            name: "IKZ_JWT_SECRET",
+            value: "(hidden)".into(),
+            reason: format!("must be at least 32 bytes, got {}", secret.len()),
+        }),
+        other => Ok(other),
+    }
+}
+
+fn oidc() -> Result<Option<OidcConfig>, ConfigError> {
+    let Some(issuer) = non_empty("IKZ_OIDC_ISSUER") else { return Ok(None) };
+    let audience = non_empty("IKZ_OIDC_AUDIENCE").ok_or_else(|| ConfigError {
+        name: "IKZ_OIDC_AUDIENCE",
+        value: String::new(),
+        reason: "is required when IKZ_OIDC_ISSUER is set".into(),
+    })?;
+    let public_key_file = non_empty("IKZ_OIDC_PUBLIC_KEY_FILE").map(PathBuf::from);
+    let jwks_file = non_empty("IKZ_OIDC_JWKS_FILE").map(PathBuf::from);
+    if public_key_file.is_none() && jwks_file.is_none() {
+        return Err(ConfigError {
+            name: "IKZ_OIDC_PUBLIC_KEY_FILE",
+            value: String::new(),
+            reason: "IKZ_OIDC_PUBLIC_KEY_FILE or IKZ_OIDC_JWKS_FILE is required when IKZ_OIDC_ISSUER is set".into(),
+        });
+    }
+    Ok(Some(OidcConfig {
+        issuer,
+        audience,
+        public_key_file,
+        jwks_file,
+        role_claim: non_empty("IKZ_OIDC_ROLE_CLAIM").unwrap_or_else(|| "ikz_role".into()),
+        partners_claim: non_empty("IKZ_OIDC_PARTNERS_CLAIM").unwrap_or_else(|| "ikz_partner_ids".into()),
+    }))
 }
 
 fn positive<T: PartialOrd + Default + ToString>(name: &'static str, value: T) -> Result<T, ConfigError> {

@@ -39,6 +39,10 @@ pub struct Problem {
     /// Path of the request that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// The request's `X-Request-Id`, to quote when asking for support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub request_id: Option<String>,
     /// For validation problems: every offending field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(nullable = false)]
@@ -72,6 +76,15 @@ pub enum AppError {
     /// 422: the request was read but its content breaks the rules; lists every offending field.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// 401: no, or no valid, credentials; answered with `WWW-Authenticate: Bearer`.
+    #[error("{detail}")]
+    Unauthorized { detail: String, invalid_token: bool },
+    /// 403: authenticated, but without the right for this action; the detail names the right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429: too many failed attempts; retry after the given number of seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: i64 },
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -118,6 +131,9 @@ impl AppError {
         match self {
             Self::BadRequest { slug, .. } => (slug, "Bad request"),
             Self::Validation(_) => ("validation", "Validation failed"),
+            Self::Unauthorized { .. } => ("unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => ("forbidden", "Forbidden"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
@@ -155,6 +171,7 @@ impl AppError {
             status: status.as_u16(),
             detail,
             instance: None,
+            request_id: None,
             errors,
         }
     }
@@ -165,6 +182,9 @@ impl ResponseError for AppError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -177,7 +197,27 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        problem_response(&self.problem())
+        let mut response = problem_response(&self.problem());
+        let extra = match self {
+            Self::Unauthorized { invalid_token: false, .. } => {
+                Some((header::WWW_AUTHENTICATE, r#"Bearer realm="ikz-api""#.to_owned()))
+            }
+            Self::Unauthorized { invalid_token: true, detail } => Some((
+                header::WWW_AUTHENTICATE,
+                format!(
+                    r#"Bearer realm="ikz-api", error="invalid_token", error_description="{}""#,
+                    detail.replace('"', "'")
+                ),
+            )),
+            Self::TooManyRequests { retry_after, .. } => Some((header::RETRY_AFTER, retry_after.to_string())),
+            _ => None,
+        };
+        if let Some((name, value)) = extra
+            && let Ok(value) = header::HeaderValue::from_str(&value)
+        {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
@@ -277,6 +317,9 @@ mod tests {
     fn each_kind_has_its_status_and_type() {
         let cases = [
             (AppError::bad_parameter("limit", "must be 1 to 200"), 400, "/problems/invalid-parameter"),
+            (AppError::Unauthorized { detail: "x".into(), invalid_token: true }, 401, "/problems/unauthorized"),
+            (AppError::Forbidden("x".into()), 403, "/problems/forbidden"),
+            (AppError::TooManyRequests { detail: "x".into(), retry_after: 9 }, 429, "/problems/too-many-requests"),
             (AppError::NotFound("no partner 7".into()), 404, "/problems/not-found"),
             (AppError::Conflict("dup".into()), 409, "/problems/conflict"),
             (AppError::PreconditionFailed("etag".into()), 412, "/problems/precondition-failed"),
@@ -288,6 +331,19 @@ mod tests {
             let p = err.problem();
             assert_eq!((p.status, p.problem_type.as_str()), (status, ty));
         }
+    }
+
+    #[test]
+    fn unauthorized_and_throttled_answers_carry_their_headers() {
+        let missing = AppError::Unauthorized { detail: "no token".into(), invalid_token: false }.error_response();
+        assert_eq!(missing.headers().get(header::WWW_AUTHENTICATE).unwrap(), r#"Bearer realm="ikz-api""#);
+        let bad =
+            AppError::Unauthorized { detail: "the token has expired".into(), invalid_token: true }.error_response();
+        assert!(
+            bad.headers().get(header::WWW_AUTHENTICATE).unwrap().to_str().unwrap().contains(r#"error="invalid_token""#)
+        );
+        let throttled = AppError::TooManyRequests { detail: "wait".into(), retry_after: 42 }.error_response();
+        assert_eq!(throttled.headers().get(header::RETRY_AFTER).unwrap(), "42");
     }
 
     #[test]

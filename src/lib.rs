@@ -4,6 +4,7 @@
 //! integration tests start exactly what production starts (see `startup`).
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -23,6 +23,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage local accounts from the shell (passwords are read from standard input).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Exit 0 when the local service answers `GET /health/live` (for container health checks).
     Healthcheck,
     /// Write the OpenAPI document (to stdout, or to a file).
@@ -33,12 +38,44 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account; its password is the first line of standard input.
+    Create {
+        /// Login name.
+        username: String,
+        /// admin, editor or viewer.
+        #[arg(long)]
+        role: String,
+        /// A partner the account acts for (repeatable).
+        #[arg(long = "partner")]
+        partner_ids: Vec<i64>,
+        /// Name shown to people.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set a new password, read from standard input.
+    SetPassword {
+        /// Login name.
+        username: String,
+    },
+    /// Deactivate an account: it can no longer log in and its tokens stop working.
+    Deactivate {
+        /// Login name.
+        username: String,
+    },
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
         Command::Migrate => migrate(),
+        Command::User { action } => user(action),
         Command::Healthcheck => healthcheck(),
         Command::Openapi { output } => openapi(output),
     };
@@ -67,6 +104,52 @@ fn migrate() -> Result<(), AnyError> {
     let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
     let applied = db::run_migrations(&mut conn)?;
     log::info!("{applied} migrations applied to {}", db::redacted_url(&config.database_url));
+    Ok(())
+}
+
+fn read_password() -> Result<String, AnyError> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn user(action: UserAction) -> Result<(), AnyError> {
+    use ikz_api::api::{extract, users};
+    use ikz_api::models::{accounts, now};
+    let config = Config::from_env()?;
+    let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
+    db::run_migrations(&mut conn)?;
+    let show =
+        |e: ikz_api::error::AppError| -> AnyError { serde_json::to_string(&e.problem()).unwrap_or_default().into() };
+    let find = |conn: &mut db::AnyConnection, name: &str| -> Result<accounts::User, AnyError> {
+        accounts::find_user_by_name(conn, &name.to_lowercase())?.ok_or_else(|| format!("no user named {name}").into())
+    };
+    match action {
+        UserAction::Create { username, role, partner_ids, display_name, email } => {
+            let body = serde_json::json!({
+                "username": username, "password": read_password()?, "role": role,
+                "partner_ids": partner_ids, "display_name": display_name, "email": email,
+            });
+            let input = extract::decode::<users::CreateUser>(body).map_err(show)?;
+            let created = db::write(&mut conn, |c| users::save(c, input, None)).map_err(show)?;
+            log::info!("created user {} (id {}, role {:?})", created.username, created.id, created.role);
+        }
+        UserAction::SetPassword { username } => {
+            let user = find(&mut conn, &username)?;
+            let password = read_password()?;
+            if !(12..=1024).contains(&password.chars().count()) {
+                return Err("the password must be 12 to 1024 characters".into());
+            }
+            let hash = ikz_api::auth::hash_password(&password).map_err(show)?;
+            accounts::set_password(&mut conn, user.id, &hash, now())?;
+            log::info!("set a new password for {}", user.username);
+        }
+        UserAction::Deactivate { username } => {
+            let user = find(&mut conn, &username)?;
+            accounts::set_active(&mut conn, user.id, false, now())?;
+            log::info!("deactivated {}; its tokens are refused from now on", user.username);
+        }
+    }
     Ok(())
 }
 

@@ -3,11 +3,12 @@
 //! every operation shares. `openapi/openapi.json` is this document, committed.
 
 use actix_web::App;
-use utoipa::OpenApi;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, PROBLEM_JSON, Problem};
@@ -25,12 +26,32 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         license(name = "EUPL-1.2", identifier = "EUPL-1.2")
     ),
     tags(
+        (name = "auth", description = "Log in for a bearer token; see who you are."),
+        (name = "users", description = "Local accounts (admins only)."),
+        (name = "service-tokens", description = "Long-lived tokens for sync jobs (admins only)."),
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
-    components(schemas(Problem, FieldError))
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
+
+/// Declares the bearer scheme so that Swagger UI's "Authorize" accepts a token.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut Document) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT or ikz_st_… service token")
+            .description(Some(
+                "A token from `POST /api/v1/auth/token`, a service token (`ikz_st_…`), or a token of the configured OpenID Connect provider",
+            ))
+            .build();
+        doc.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// Builds the complete document.
 pub fn document() -> Document {
@@ -47,8 +68,10 @@ pub fn document_json() -> String {
     json
 }
 
-const SHARED: [(&str, &str, &str); 6] = [
+const SHARED: [(&str, &str, &str); 8] = [
     ("BadRequest", "400", "Malformed JSON, or an unknown or unusable parameter"),
+    ("Unauthorized", "401", "No token where one is needed, or an invalid, expired or revoked one"),
+    ("Forbidden", "403", "The caller's role or partner scope does not allow this; `detail` names the missing right"),
     ("PayloadTooLarge", "413", "The body exceeds the configured limit (`IKZ_MAX_BODY_BYTES`)"),
     ("UnsupportedMediaType", "415", "The body is not `application/json`"),
     ("ValidationFailed", "422", "Unknown, missing or invalid fields; `errors` lists every one"),
@@ -72,6 +95,10 @@ fn add_shared_responses(doc: &mut Document) {
             let has_body = operation.request_body.is_some();
             if has_params || has_body {
                 add(operation, "BadRequest");
+            }
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add(operation, "Unauthorized");
+                add(operation, "Forbidden");
             }
             if has_body {
                 add(operation, "PayloadTooLarge");

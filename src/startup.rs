@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{Compress, DefaultHeaders, Logger};
+use actix_web::middleware::{Compress, Condition, DefaultHeaders, Logger};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -26,6 +27,9 @@ pub enum StartupError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(db::MigrationError),
+    /// Accounts or token keys could not be set up.
+    #[error("cannot set up authentication: {0}")]
+    Auth(String),
     /// The listen address cannot be used.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
@@ -48,9 +52,18 @@ impl Application {
             backend.name(),
             db::redacted_url(&config.database_url)
         );
+        let tokens = crate::auth::bootstrap(&mut *pool.get()?, config).map_err(StartupError::Auth)?;
         let listener = TcpListener::bind(config.bind)?;
         let address = listener.local_addr()?;
-        let state = web::Data::new(AppState { pool, backend, openapi_json: crate::openapi::document_json() });
+        let state = web::Data::new(AppState {
+            pool,
+            backend,
+            openapi_json: crate::openapi::document_json(),
+            tokens,
+            public_read: config.public_read,
+            trust_forwarded_for: config.trust_forwarded_for,
+        });
+        let cors_origins = config.cors_origins.clone();
         let limit = BodyLimit(config.max_body_bytes);
         let server = HttpServer::new(move || {
             App::new()
@@ -82,8 +95,20 @@ impl Application {
                     async move { Ok(as_problem(response.await?, path)) }
                 })
                 .wrap(Compress::default())
+                .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
                 .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .wrap(Logger::new(r#"%{x-request-id}i %a "%r" %s %b %Dms"#))
+                .wrap_fn(|mut req, srv| {
+                    use actix_web::dev::Service;
+                    let id = request_id(req.headers().get(X_REQUEST_ID));
+                    req.headers_mut().insert(X_REQUEST_ID, id.clone());
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        response.headers_mut().insert(X_REQUEST_ID, id);
+                        Ok(response)
+                    }
+                })
         })
         .workers(config.workers.max(1))
         .shutdown_timeout(5)
@@ -103,6 +128,32 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The client's request id if it is short, visible ASCII; a new UUID otherwise.
+fn request_id(given: Option<&HeaderValue>) -> HeaderValue {
+    given
+        .filter(|v| (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a header value"))
+}
+
+/// CORS for the configured origins: the methods and headers the API uses, and the response
+/// headers a browser client needs to read.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let cors = origins.iter().fold(actix_cors::Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    cors.allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            X_REQUEST_ID,
+        ])
+        .expose_headers([header::ETAG, header::LOCATION, header::LINK, header::RETRY_AFTER, X_REQUEST_ID])
+        .max_age(3600)
 }
 
 async fn serve_openapi(state: web::Data<AppState>) -> HttpResponse {
@@ -139,6 +190,7 @@ fn as_problem<B: MessageBody + 'static>(res: ServiceResponse<B>, path: String) -
         }
     };
     problem.instance = Some(path);
+    problem.request_id = res.request().headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (req, original) = res.into_parts();
     let mut response = problem_response(&problem);
     for (name, value) in original.headers() {

@@ -1,9 +1,12 @@
 //! HTTP handlers, one module per resource, plus the extractors and helpers they share.
 
+pub mod auth;
 pub mod extract;
 pub mod health;
 pub mod pagination;
 pub mod partners;
+pub mod service_tokens;
+pub mod users;
 
 use actix_web::web;
 use chrono::NaiveDateTime;
@@ -19,6 +22,12 @@ pub struct AppState {
     pub backend: Backend,
     /// The OpenAPI document, serialised once (served byte-identical to `openapi/openapi.json`).
     pub openapi_json: String,
+    /// Token keys and rules.
+    pub tokens: crate::auth::TokenKeys,
+    /// `IKZ_PUBLIC_READ`.
+    pub public_read: bool,
+    /// `IKZ_TRUST_FORWARDED_FOR`.
+    pub trust_forwarded_for: bool,
 }
 
 impl AppState {
@@ -59,5 +68,11 @@ pub fn etag(updated_at: NaiveDateTime) -> String {
 /// Registers every API route; the OpenAPI document is collected from the same calls.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(utoipa_actix_web::scope("/health").configure(health::configure));
-    cfg.service(utoipa_actix_web::scope("/api/v1").configure(partners::configure));
+    cfg.service(
+        utoipa_actix_web::scope("/api/v1")
+            .configure(auth::configure)
+            .configure(partners::configure)
+            .configure(users::configure)
+            .configure(service_tokens::configure),
+    );
 }

@@ -9,6 +9,7 @@ use validator::Validate;
 
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
 use super::{AppState, etag, pagination};
+use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
 use crate::domain;
 use crate::error::{AppError, Problem};
@@ -277,6 +278,7 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> H
 #[utoipa::path(
     tag = "partners",
     params(PartnerListQuery),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "One page of partners", body = PartnerPage,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
@@ -287,8 +289,10 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> H
 pub async fn list_partners(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     query: Query<PartnerListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    caller.may_read_public()?;
     let query = query.0;
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
@@ -312,10 +316,11 @@ pub async fn list_partners(
     Ok(response.json(PartnerPage { items, next_cursor }))
 }
 
-/// Create a partner
+/// Create a partner (admins)
 #[utoipa::path(
     tag = "partners",
     request_body = CreatePartner,
+    security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = PartnerResponse,
          headers(("Location" = String, description = "URL of the new partner"), ("ETag" = String, description = "Version for `If-Match`"))),
@@ -325,8 +330,10 @@ pub async fn list_partners(
 #[post("/partners")]
 pub async fn create_partner(
     state: web::Data<AppState>,
+    caller: Caller,
     body: JsonBody<CreatePartner>,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "create partners")?;
     let data = body.0.into_data();
     let partner = state
         .write(move |conn| {
@@ -345,6 +352,7 @@ pub async fn create_partner(
 #[utoipa::path(
     tag = "partners",
     params(("id" = i64, Path, description = "Partner id")),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The partner", body = PartnerResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
         (status = 304, description = "Unchanged since the `If-None-Match` version"),
@@ -355,8 +363,10 @@ pub async fn create_partner(
 pub async fn get_partner(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    caller.may_read_public()?;
     let id = id.into_inner();
     let partner = state.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
     let tag = etag(partner.updated_at);
@@ -367,7 +377,7 @@ pub async fn get_partner(
     Ok(with_etag(HttpResponse::Ok(), partner))
 }
 
-/// Update a partner (JSON Merge Patch)
+/// Update a partner (JSON Merge Patch; admins, or editors acting for this partner)
 ///
 /// Send only the fields to change (`application/merge-patch+json` or `application/json`);
 /// `null` clears an optional field. With `If-Match`, the update only happens if nobody changed
@@ -379,6 +389,7 @@ pub async fn get_partner(
         ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
     ),
     request_body(content = UpdatePartner, content_type = "application/merge-patch+json"),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "Updated", body = PartnerResponse, headers(("ETag" = String, description = "New version"))),
         (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
@@ -390,10 +401,12 @@ pub async fn get_partner(
 pub async fn update_partner(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    caller.require_partner(id, "change partners")?;
     let partner = state
         .write(move |conn| {
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -410,13 +423,14 @@ pub async fn update_partner(
     Ok(with_etag(HttpResponse::Ok(), partner))
 }
 
-/// Delete a partner
+/// Delete a partner (admins)
 #[utoipa::path(
     tag = "partners",
     params(
         ("id" = i64, Path, description = "Partner id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
     ),
+    security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
@@ -428,8 +442,10 @@ pub async fn update_partner(
 pub async fn delete_partner(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "delete partners")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     state
         .write(move |conn| {

@@ -18,3 +18,74 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        display_name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        role -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_partners (user_id, partner_id) {
+        user_id -> BigInt,
+        partner_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    service_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        role -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    service_token_partners (token_id, partner_id) {
+        token_id -> BigInt,
+        partner_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    login_failures (key) {
+        key -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_partners -> users (user_id));
+diesel::joinable!(user_partners -> partners (partner_id));
+diesel::joinable!(service_token_partners -> service_tokens (token_id));
+diesel::joinable!(service_token_partners -> partners (partner_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    partners,
+    users,
+    user_partners,
+    service_tokens,
+    service_token_partners,
+    settings,
+    login_failures
+);

@@ -1,5 +1,6 @@
 //! Diesel structs and plain query functions, one module per resource.
 
+pub mod accounts;
 pub mod partners;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -3,10 +3,10 @@
 use std::sync::Once;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use ikz_api::config::{Config, DEFAULT_MAX_BODY_BYTES};
+use ikz_api::config::Config;
 use ikz_api::startup::Application;
 use rand::Rng;
-use reqwest::{Client, Response};
+use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 
 /// A fresh database for one test, removed when dropped.
@@ -55,12 +55,19 @@ impl Drop for TestDb {
     }
 }
 
+/// Password of the bootstrap admin in every test app.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+/// HS256 secret of every test app (tests sign their own tokens with it).
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
 /// A running service and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// HTTP client.
     pub client: Client,
+    /// A token of the bootstrap admin; the write helpers send it.
+    pub admin_token: String,
     /// Kept so the database lives as long as the test.
     pub _db: TestDb,
 }
@@ -80,18 +87,46 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
             .try_init();
     });
     let db = TestDb::new();
-    let mut config = Config {
-        database_url: db.url(),
-        bind: "127.0.0.1:0".parse().unwrap(),
-        workers: 1,
-        db_pool_size: 4,
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-    };
+    let mut config = test_config(&db);
     adjust(&mut config);
-    let app = Application::build(&config).expect("the application starts");
+    let address = start(&config);
+    let client = Client::new();
+    let admin_token = login(&client, &address, "admin", ADMIN_PASSWORD).await.expect("the bootstrap admin can log in");
+    TestApp { address, client, admin_token, _db: db }
+}
+
+/// The configuration tests start from: port 0, one worker, known admin password and secret.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut config = Config::new(db.url());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.workers = 1;
+    config.db_pool_size = 4;
+    config.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
+    config.jwt_secret = Some(JWT_SECRET.into());
+    config
+}
+
+/// Starts the service with `config` and returns its base URL.
+pub fn start(config: &Config) -> String {
+    let app = Application::build(config).expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: Client::new(), _db: db }
+    address
+}
+
+/// Logs in; the token, or the failed response.
+pub async fn login(client: &Client, address: &str, username: &str, password: &str) -> Result<String, Response> {
+    let response = client
+        .post(format!("{address}/api/v1/auth/token"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("request sent");
+    if response.status() != 200 {
+        return Err(response);
+    }
+    let body: Value = response.json().await.expect("token JSON");
+    Ok(body["access_token"].as_str().expect("access_token").to_owned())
 }
 
 impl TestApp {
@@ -100,20 +135,33 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// GET a path.
+    /// A request with an optional bearer token.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// A request as the bootstrap admin.
+    pub fn as_admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path, Some(&self.admin_token))
+    }
+
+    /// GET a path anonymously (public read).
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
-    /// POST a JSON body.
+    /// POST a JSON body as admin.
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+        self.as_admin(Method::POST, path).json(body).send().await.expect("request sent")
     }
 
-    /// PATCH with a merge-patch body.
+    /// PATCH with a merge-patch body as admin.
     pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .patch(self.url(path))
+        self.as_admin(Method::PATCH, path)
             .header("Content-Type", "application/merge-patch+json")
             .body(body.to_string())
             .send()
@@ -121,9 +169,19 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// DELETE a path.
+    /// DELETE a path as admin.
     pub async fn delete(&self, path: &str) -> Response {
-        self.client.delete(self.url(path)).send().await.expect("request sent")
+        self.as_admin(Method::DELETE, path).send().await.expect("request sent")
+    }
+
+    /// Creates an account with `role` acting for `partner_ids` and returns its token.
+    pub async fn token_for(&self, username: &str, role: &str, partner_ids: &[i64]) -> String {
+        let password = format!("{username}-password-123");
+        let body =
+            serde_json::json!({"username": username, "password": password, "role": role, "partner_ids": partner_ids});
+        let response = self.post_json("/api/v1/users", &body).await;
+        assert_eq!(response.status(), 201, "creating user {username}: {}", response.text().await.unwrap_or_default());
+        login(&self.client, &self.address, username, &password).await.expect("the new user can log in")
     }
 
     /// Creates a partner and returns its JSON; fails the test unless the answer is 201.

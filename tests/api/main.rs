@@ -1,6 +1,8 @@
 //! Integration tests: the real server on a real database (SQLite, or PostgreSQL when
 //! `IKZ_TEST_POSTGRES_URL` is set), one fresh database per test.
 
+mod auth_rules;
+mod auth_tokens;
 mod health;
 mod helpers;
 mod migrations;

@@ -1,3 +1,4 @@
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
@@ -168,7 +169,7 @@ async fn merge_patch_changes_given_fields_clears_nulls_and_keeps_the_rest() {
     assert_ne!(updated["updated_at"], created["updated_at"]);
 
     // Plain application/json is accepted for PATCH as well.
-    let plain = app.client.patch(app.url(&path)).json(&json!({"kind": "district"})).send().await.unwrap();
+    let plain = app.as_admin(Method::PATCH, &path).json(&json!({"kind": "district"})).send().await.unwrap();
     assert_eq!(plain.status(), 200);
     let fetched: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(fetched["kind"], "district");
@@ -183,8 +184,7 @@ async fn if_match_guards_updates_and_deletes_against_lost_changes() {
     let etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
 
     let first = app
-        .client
-        .patch(app.url(&path))
+        .as_admin(Method::PATCH, &path)
         .header("If-Match", &etag)
         .json(&json!({"population": 1}))
         .send()
@@ -195,20 +195,19 @@ async fn if_match_guards_updates_and_deletes_against_lost_changes() {
     assert_ne!(new_etag, etag);
 
     let stale = app
-        .client
-        .patch(app.url(&path))
+        .as_admin(Method::PATCH, &path)
         .header("If-Match", &etag)
         .json(&json!({"population": 2}))
         .send()
         .await
         .unwrap();
     assert_problem(stale, 412, "/problems/precondition-failed").await;
-    let stale_delete = app.client.delete(app.url(&path)).header("If-Match", &etag).send().await.unwrap();
+    let stale_delete = app.as_admin(Method::DELETE, &path).header("If-Match", &etag).send().await.unwrap();
     assert_problem(stale_delete, 412, "/problems/precondition-failed").await;
     let kept: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(kept["population"], 1, "the stale writes changed nothing");
 
-    let delete = app.client.delete(app.url(&path)).header("If-Match", &new_etag).send().await.unwrap();
+    let delete = app.as_admin(Method::DELETE, &path).header("If-Match", &new_etag).send().await.unwrap();
     assert_eq!(delete.status(), 204);
 }
 
@@ -242,16 +241,9 @@ async fn concurrent_creates_all_succeed() {
     let app = spawn_app().await;
     let mut tasks = Vec::new();
     for i in 0..24 {
-        let client = app.client.clone();
-        let url = app.url("/api/v1/partners");
+        let request = app.as_admin(Method::POST, "/api/v1/partners");
         tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"name": format!("Parallel {i}"), "kind": "other"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
+            request.json(&json!({"name": format!("Parallel {i}"), "kind": "other"})).send().await.unwrap().status()
         }));
     }
     for task in tasks {

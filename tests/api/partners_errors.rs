@@ -1,5 +1,6 @@
 //! Bad input: a precise problem answer, and nothing stored or changed.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app, spawn_app_with};
@@ -60,8 +61,7 @@ async fn malformed_json_is_400() {
     let app = spawn_app().await;
     for body in ["{\"name\": ", "not json", "", "[1,2"] {
         let response = app
-            .client
-            .post(app.url("/api/v1/partners"))
+            .as_admin(Method::POST, "/api/v1/partners")
             .header("Content-Type", "application/json")
             .body(body)
             .send()
@@ -78,7 +78,7 @@ async fn malformed_json_is_400() {
 async fn a_body_that_is_not_json_is_415() {
     let app = spawn_app().await;
     for content_type in [Some("text/plain"), Some("application/xml"), Some("application/x-www-form-urlencoded"), None] {
-        let mut request = app.client.post(app.url("/api/v1/partners")).body(r#"{"name":"X","kind":"other"}"#);
+        let mut request = app.as_admin(Method::POST, "/api/v1/partners").body(r#"{"name":"X","kind":"other"}"#);
         if let Some(ct) = content_type {
             request = request.header("Content-Type", ct);
         }

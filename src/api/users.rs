@@ -1,0 +1,358 @@
+//! `/api/v1/users`: local accounts (admins only). Passwords are write-only.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
+use super::pagination::{self, After, Limit};
+use super::{AppState, etag};
+use crate::auth::{self, Caller, Principal, Role};
+use crate::db::AnyConnection;
+use crate::db::schema::{partners, users};
+use crate::domain;
+use crate::error::{AppError, FieldError, Problem};
+use crate::models::accounts::{self, User, UserData};
+
+/// An account (never with its password).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserResponse {
+    /// Server-assigned id.
+    pub id: i64,
+    /// Login name.
+    #[schema(example = "m.mustermann")]
+    pub username: String,
+    /// Name shown to people.
+    #[schema(example = "Maria Mustermann")]
+    pub display_name: Option<String>,
+    /// E-mail address.
+    #[schema(example = "m.mustermann@koenigsbrueck.example.org")]
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Partners this account acts for (what an editor may write).
+    pub partner_ids: Vec<i64>,
+    /// Deactivated accounts cannot log in, and their tokens stop working at once.
+    pub active: bool,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserResponse {
+    fn new(user: User, partner_ids: Vec<i64>) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            email: user.email,
+            role: user.role.parse().unwrap_or(Role::Viewer),
+            partner_ids,
+            active: user.active,
+            created_at: user.created_at.and_utc(),
+            updated_at: user.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A new account. For a change (`PATCH`) the same fields apply; a `password` there sets a new one.
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Login name: 3–64 of `a-z 0-9 . _ - @`, stored in lower case.
+    #[validate(custom(function = "validate_username"))]
+    #[schema(example = "m.mustermann", min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9._@-]{2,63}$")]
+    pub username: String,
+    /// Password, 12–1024 characters; required on create, write-only.
+    #[validate(length(min = 12, max = 1024, message = "must be 12 to 1024 characters"))]
+    #[serde(default, skip_serializing)]
+    #[schema(format = Password, min_length = 12, max_length = 1024, write_only)]
+    pub password: Option<String>,
+    /// Name shown to people.
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub display_name: Option<String>,
+    /// E-mail address.
+    #[validate(email(message = "must be an e-mail address"))]
+    #[serde(default)]
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Partners the account acts for.
+    #[serde(default)]
+    pub partner_ids: Vec<i64>,
+    /// Whether the account may log in (default true).
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn validate_username(name: &str) -> Result<(), validator::ValidationError> {
+    let ok = (3..=64).contains(&name.len())
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("username").with_message("must be 3 to 64 of a-z 0-9 . _ - @".into()))
+    }
+}
+
+impl Normalize for CreateUser {
+    fn normalize(&mut self) {
+        self.username = self.username.trim().to_lowercase();
+        domain::trim_opt(&mut self.display_name);
+        domain::trim_opt(&mut self.email);
+        self.partner_ids.sort_unstable();
+        self.partner_ids.dedup();
+    }
+}
+
+/// Query parameters of the user list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// Page size, 1–200.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+}
+
+/// One page of accounts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    /// The accounts of this page, by id.
+    pub items: Vec<UserResponse>,
+    /// Cursor of the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("there is no user with id {id}"))
+}
+
+/// Checks the parts of an account that need the database: unique name, existing partners.
+fn check_references(conn: &mut AnyConnection, input: &CreateUser, id: Option<i64>) -> Result<(), AppError> {
+    use diesel::prelude::*;
+    let mut clash = users::table.filter(users::username.eq(&input.username)).select(users::id).into_boxed();
+    if let Some(id) = id {
+        clash = clash.filter(users::id.ne(id));
+    }
+    if clash.first::<i64>(conn).optional()?.is_some() {
+        return Err(AppError::Conflict(format!("the username `{}` is taken", input.username)));
+    }
+    let known: Vec<i64> =
+        partners::table.filter(partners::id.eq_any(&input.partner_ids)).select(partners::id).load(conn)?;
+    let unknown: Vec<FieldError> = input
+        .partner_ids
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !known.contains(p))
+        .map(|(i, p)| {
+            FieldError::new(format!("partner_ids[{i}]"), "unknown_partner", format!("there is no partner {p}"))
+        })
+        .collect();
+    if unknown.is_empty() { Ok(()) } else { Err(AppError::Validation(unknown)) }
+}
+
+/// Refuses a change that would leave no active admin.
+fn keep_an_admin(conn: &mut AnyConnection) -> Result<(), AppError> {
+    use diesel::prelude::*;
+    let admins: i64 =
+        users::table.filter(users::role.eq("admin")).filter(users::active.eq(true)).count().get_result(conn)?;
+    if admins == 0 {
+        return Err(AppError::Conflict("at least one active admin must remain".into()));
+    }
+    Ok(())
+}
+
+/// Validates references, hashes the password and stores the account (API and CLI alike).
+pub fn save(conn: &mut AnyConnection, input: CreateUser, current: Option<&User>) -> Result<UserResponse, AppError> {
+    check_references(conn, &input, current.map(|u| u.id))?;
+    let password_hash = match (&input.password, current) {
+        (Some(password), _) => auth::hash_password(password)?,
+        (None, Some(user)) => user.password_hash.clone(),
+        (None, None) => return Err(AppError::invalid_field("password", "required", "is required")),
+    };
+    let data = UserData {
+        username: input.username,
+        password_hash,
+        display_name: input.display_name,
+        email: input.email,
+        role: input.role.as_str().into(),
+        active: input.active,
+    };
+    let now = crate::models::now();
+    let user = match current {
+        None => accounts::insert_user(conn, &data, now)?,
+        Some(user) => accounts::update_user(conn, user.id, &data, user.updated_at, now)?
+            .ok_or_else(|| AppError::PreconditionFailed("the user changed during the update; retry".into()))?,
+    };
+    accounts::set_user_partners(conn, user.id, &input.partner_ids)?;
+    keep_an_admin(conn)?;
+    Ok(UserResponse::new(user, input.partner_ids))
+}
+
+fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> HttpResponse {
+    builder.insert_header((header::ETAG, etag(user.updated_at.naive_utc())));
+    builder.json(user)
+}
+
+/// List users
+#[utoipa::path(tag = "users", params(UserListQuery), security(("bearer" = [])),
+    responses((status = 200, description = "One page of users", body = UserPage)))]
+#[get("/users")]
+pub async fn list_users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: Query<UserListQuery>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "manage users")?;
+    let limit = query.0.limit.unwrap_or_default().0;
+    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (rows, next_cursor) = state
+        .read(move |conn| {
+            let rows = accounts::list_users(conn, after, limit)?;
+            let (rows, next) = pagination::paginate(rows, limit, "id", |u| After { key: String::new(), id: u.id });
+            let mut items = Vec::with_capacity(rows.len());
+            for user in rows {
+                let partners = accounts::user_partner_ids(conn, user.id)?;
+                items.push(UserResponse::new(user, partners));
+            }
+            Ok((items, next))
+        })
+        .await?;
+    let mut response = HttpResponse::Ok();
+    if let Some(next) = &next_cursor {
+        response.insert_header((header::LINK, pagination::next_link(&req, next)));
+    }
+    Ok(response.json(UserPage { items: rows, next_cursor }))
+}
+
+/// Create a user
+#[utoipa::path(tag = "users", request_body = CreateUser, security(("bearer" = [])), responses(
+    (status = 201, description = "Created", body = UserResponse, headers(("Location" = String, description = "URL of the new user"))),
+    (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateUser>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "manage users")?;
+    let input = body.0;
+    let user = state.write(move |conn| save(conn, input, None)).await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
+    Ok(respond(response, user))
+}
+
+/// Get a user
+#[utoipa::path(tag = "users", params(("id" = i64, Path, description = "User id")), security(("bearer" = [])), responses(
+    (status = 200, description = "The user", body = UserResponse),
+    (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let own = matches!(caller.principal, Principal::User { id: me, .. } if me == id);
+    if !own {
+        caller.require(Role::Admin, "see other users")?;
+    }
+    let user = state
+        .read(move |conn| {
+            let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
+            let partners = accounts::user_partner_ids(conn, id)?;
+            Ok(UserResponse::new(user, partners))
+        })
+        .await?;
+    Ok(respond(HttpResponse::Ok(), user))
+}
+
+/// Update a user (JSON Merge Patch)
+///
+/// `password` sets a new password; `partner_ids` replaces the scope. Refused (409) if no active
+/// admin would remain.
+#[utoipa::path(tag = "users", params(("id" = i64, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on")),
+    request_body(content = CreateUser, content_type = "application/merge-patch+json",
+        description = "Any subset of the fields; `null` clears `display_name` or `email`"),
+    security(("bearer" = [])), responses(
+    (status = 200, description = "Updated", body = UserResponse),
+    (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Username taken, or no active admin would remain", body = Problem, content_type = "application/problem+json"),
+    (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    patch: MergePatch,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "manage users")?;
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    let user = state
+        .write(move |conn| {
+            let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(current.updated_at))?;
+            let base = UserResponse::new(current.clone(), accounts::user_partner_ids(conn, id)?);
+            let mut merged = serde_json::json!({
+                "username": base.username, "display_name": base.display_name, "email": base.email,
+                "role": base.role, "partner_ids": base.partner_ids, "active": base.active,
+            });
+            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
+            save(conn, decode::<CreateUser>(merged)?, Some(&current))
+        })
+        .await?;
+    Ok(respond(HttpResponse::Ok(), user))
+}
+
+/// Delete a user
+#[utoipa::path(tag = "users", params(("id" = i64, Path, description = "User id")), security(("bearer" = [])), responses(
+    (status = 204, description = "Deleted"),
+    (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "No active admin would remain", body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "manage users")?;
+    let id = id.into_inner();
+    state
+        .write(move |conn| {
+            if !accounts::delete_user(conn, id)? {
+                return Err(not_found(id));
+            }
+            keep_an_admin(conn)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the user routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_users).service(create_user).service(get_user).service(update_user).service(delete_user);
+}
