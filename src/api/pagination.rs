@@ -116,6 +116,15 @@ pub fn next_link(req: &HttpRequest, next_cursor: &str) -> String {
     format!("<{}?{}>; rel=\"next\"", req.path(), query)
 }
 
+/// 200 with a page body and, when another page follows, the `Link: rel="next"` header.
+pub fn page_response(req: &HttpRequest, next_cursor: Option<&str>, page: &impl Serialize) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::Ok();
+    if let Some(next) = next_cursor {
+        response.insert_header((actix_web::http::header::LINK, next_link(req, next)));
+    }
+    response.json(page)
+}
+
 /// Applies keyset order and the "after" condition for one sort column, ascending or descending.
 #[macro_export]
 macro_rules! keyset {

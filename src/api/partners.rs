@@ -12,7 +12,7 @@ use super::{AppState, etag, pagination};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
 use crate::domain;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, FieldError, Problem};
 use crate::models::partners::{self as model, Partner, PartnerData, PartnerFilter, PartnerKind, PartnerSort};
 
 /// A partner as stored: an organisation taking part in cooperations.
@@ -254,6 +254,17 @@ pub struct PartnerPage {
     pub next_cursor: Option<String>,
 }
 
+/// One error per entry of a `partner_ids` list that names no partner (`partner_ids[i]`).
+pub fn unknown_partner_errors(conn: &mut AnyConnection, field: &str, ids: &[i64]) -> Result<Vec<FieldError>, AppError> {
+    let missing = model::missing_ids(conn, ids)?;
+    Ok(ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| missing.contains(id))
+        .map(|(i, id)| FieldError::new(format!("{field}[{i}]"), "unknown_partner", format!("there is no partner {id}")))
+        .collect())
+}
+
 fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("there is no partner with id {id}"))
 }
@@ -308,12 +319,12 @@ pub async fn list_partners(
     };
     let rows = state.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
     let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |p| sort.after(p));
-    let mut response = HttpResponse::Ok();
-    if let Some(next) = &next_cursor {
-        response.insert_header((header::LINK, pagination::next_link(&req, next)));
-    }
     let items = rows.into_iter().map(PartnerResponse::from).collect();
-    Ok(response.json(PartnerPage { items, next_cursor }))
+    Ok(pagination::page_response(
+        &req,
+        next_cursor.as_deref(),
+        &PartnerPage { items, next_cursor: next_cursor.clone() },
+    ))
 }
 
 /// Create a partner (admins)

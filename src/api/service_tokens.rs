@@ -12,7 +12,6 @@ use super::extract::{JsonBody, Normalize, Query};
 use super::pagination::{self, After, Limit};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
-use crate::db::schema::partners;
 use crate::domain;
 use crate::error::{AppError, FieldError, Problem};
 use crate::models::accounts::{self, NewServiceToken, ServiceToken};
@@ -111,18 +110,7 @@ fn not_found(id: i64) -> AppError {
 }
 
 fn check(conn: &mut AnyConnection, input: &CreateServiceToken) -> Result<(), AppError> {
-    use diesel::prelude::*;
-    let known: Vec<i64> =
-        partners::table.filter(partners::id.eq_any(&input.partner_ids)).select(partners::id).load(conn)?;
-    let mut errors: Vec<FieldError> = input
-        .partner_ids
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !known.contains(p))
-        .map(|(i, p)| {
-            FieldError::new(format!("partner_ids[{i}]"), "unknown_partner", format!("there is no partner {p}"))
-        })
-        .collect();
+    let mut errors = super::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
     if input.expires_at.is_some_and(|t| t <= Utc::now()) {
         errors.push(FieldError::new("expires_at", "in_past", "must lie in the future"));
     }
@@ -154,11 +142,11 @@ pub async fn list_service_tokens(
             Ok((items, next))
         })
         .await?;
-    let mut response = HttpResponse::Ok();
-    if let Some(next) = &next_cursor {
-        response.insert_header((header::LINK, pagination::next_link(&req, next)));
-    }
-    Ok(response.json(ServiceTokenPage { items, next_cursor }))
+    Ok(pagination::page_response(
+        &req,
+        next_cursor.as_deref(),
+        &ServiceTokenPage { items, next_cursor: next_cursor.clone() },
+    ))
 }
 
 /// Create a service token

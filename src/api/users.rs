@@ -12,9 +12,9 @@ use super::pagination::{self, After, Limit};
 use super::{AppState, etag};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
-use crate::db::schema::{partners, users};
+use crate::db::schema::users;
 use crate::domain;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, Problem};
 use crate::models::accounts::{self, User, UserData};
 
 /// An account (never with its password).
@@ -153,17 +153,7 @@ fn check_references(conn: &mut AnyConnection, input: &CreateUser, id: Option<i64
     if clash.first::<i64>(conn).optional()?.is_some() {
         return Err(AppError::Conflict(format!("the username `{}` is taken", input.username)));
     }
-    let known: Vec<i64> =
-        partners::table.filter(partners::id.eq_any(&input.partner_ids)).select(partners::id).load(conn)?;
-    let unknown: Vec<FieldError> = input
-        .partner_ids
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !known.contains(p))
-        .map(|(i, p)| {
-            FieldError::new(format!("partner_ids[{i}]"), "unknown_partner", format!("there is no partner {p}"))
-        })
-        .collect();
+    let unknown = super::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
     if unknown.is_empty() { Ok(()) } else { Err(AppError::Validation(unknown)) }
 }
 
@@ -235,11 +225,11 @@ pub async fn list_users(
             Ok((items, next))
         })
         .await?;
-    let mut response = HttpResponse::Ok();
-    if let Some(next) = &next_cursor {
-        response.insert_header((header::LINK, pagination::next_link(&req, next)));
-    }
-    Ok(response.json(UserPage { items: rows, next_cursor }))
+    Ok(pagination::page_response(
+        &req,
+        next_cursor.as_deref(),
+        &UserPage { items: rows, next_cursor: next_cursor.clone() },
+    ))
 }
 
 /// Create a user

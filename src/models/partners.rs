@@ -149,6 +149,12 @@ pub fn find_by_ags(conn: &mut AnyConnection, ags: &str, except: Option<i64>) -> 
     query.first(conn).optional()
 }
 
+/// Those of `ids` that name no partner, in the given order.
+pub fn missing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    let known: Vec<i64> = partners::table.filter(partners::id.eq_any(ids)).select(partners::id).load(conn)?;
+    Ok(ids.iter().copied().filter(|id| !known.contains(id)).collect())
+}
+
 /// Replaces the writable columns if the row is still at version `seen_updated_at`;
 /// returns `None` when it changed or vanished in between.
 pub fn update(
