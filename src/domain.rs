@@ -18,6 +18,17 @@ pub fn validate_ags(ags: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// A stable key: lower-case letters and digits in words joined by single `-`, 1–64 characters.
+pub fn validate_key(key: &str) -> Result<(), ValidationError> {
+    let ok = (1..=64).contains(&key.len())
+        && key.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(error("key", "must be lower-case words of a-z and 0-9 joined by -, e.g. fire-brigade"))
+    }
+}
+
 /// The 16 German states as ISO 3166-2 subdivision codes.
 pub const GERMAN_STATES: [&str; 16] = [
     "DE-BB", "DE-BE", "DE-BW", "DE-BY", "DE-HB", "DE-HE", "DE-HH", "DE-MV", "DE-NI", "DE-NW", "DE-RP", "DE-SH",
@@ -112,6 +123,16 @@ mod tests {
         assert!(validate_ags("14625240").is_ok());
         for bad in ["1462524", "146252400", "1462524a", "", "１４６２５２４０"] {
             assert!(validate_ags(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn keys_are_lower_case_words_joined_by_hyphens() {
+        for ok in ["bauhof", "fire-brigade", "it-egovernment", "land-climate2"] {
+            assert!(validate_key(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Bauhof", "fire_brigade", "-x", "x-", "a--b", "ä"] {
+            assert!(validate_key(bad).is_err(), "{bad}");
         }
     }
 

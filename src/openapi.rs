@@ -29,6 +29,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "auth", description = "Log in for a bearer token; see who you are."),
         (name = "users", description = "Local accounts (admins only)."),
         (name = "service-tokens", description = "Long-lived tokens for sync jobs (admins only)."),
+        (name = "fields", description = "Fields of action (Handlungsfelder) such as Bauhof, Feuerwehr or IT und E-Government; keys are stable."),
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
         (name = "health", description = "Liveness and readiness probes."),
     ),

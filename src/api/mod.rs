@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod fields;
 pub mod health;
 pub mod pagination;
 pub mod partners;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         utoipa_actix_web::scope("/api/v1")
             .configure(auth::configure)
             .configure(partners::configure)
+            .configure(fields::configure)
             .configure(users::configure)
             .configure(service_tokens::configure),
     );

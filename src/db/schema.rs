@@ -81,6 +81,7 @@ diesel::joinable!(service_token_partners -> service_tokens (token_id));
 diesel::joinable!(service_token_partners -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    fields,
     partners,
     users,
     user_partners,
@@ -89,3 +90,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     login_failures
 );
+
+diesel::table! {
+    fields (id) {
+        id -> BigInt,
+        key -> Text,
+        name_de -> Text,
+        name_en -> Text,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

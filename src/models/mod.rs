@@ -1,7 +1,9 @@
 //! Diesel structs and plain query functions, one module per resource.
 
 pub mod accounts;
+pub mod fields;
 pub mod partners;
+pub mod usage;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

@@ -3,6 +3,7 @@
 
 mod auth_rules;
 mod auth_tokens;
+mod fields;
 mod health;
 mod helpers;
 mod migrations;

@@ -26,7 +26,7 @@ async fn every_operation_is_documented_for_integrators() {
     let doc: Value = app.get("/api-docs/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
-    for expected in ["/api/v1/partners", "/api/v1/partners/{id}", "/health/live", "/health/ready"] {
+    for expected in ["/api/v1/partners", "/api/v1/partners/{id}", "/api/v1/fields", "/health/live", "/health/ready"] {
         assert!(paths.contains_key(expected), "{expected} missing");
     }
     let mut operation_ids = Vec::new();

@@ -1,0 +1,258 @@
+//! `/api/v1/fields`: the fields of action (Öffentlichkeitsarbeit, Bauhof, Feuerwehr, …).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
+use super::pagination::{self, After, Limit};
+use super::{AppState, etag};
+use crate::auth::{Caller, Role};
+use crate::db::AnyConnection;
+use crate::domain;
+use crate::error::{AppError, Problem};
+use crate::models::fields::{self as model, Field, FieldData};
+
+/// A field of action.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FieldResponse {
+    /// Server-assigned id.
+    #[schema(example = 4)]
+    pub id: i64,
+    /// Stable key for clients, e.g. `bauhof`; never changes.
+    #[schema(example = "bauhof")]
+    pub key: String,
+    /// German name.
+    #[schema(example = "Bauhof")]
+    pub name_de: String,
+    /// English name.
+    #[schema(example = "Municipal building yard")]
+    pub name_en: String,
+    /// What the field covers.
+    pub description: Option<String>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Field> for FieldResponse {
+    fn from(f: Field) -> Self {
+        Self {
+            id: f.id,
+            key: f.key,
+            name_de: f.name_de,
+            name_en: f.name_en,
+            description: f.description,
+            created_at: f.created_at.and_utc(),
+            updated_at: f.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A new field of action (a PATCH takes the same fields, except that `key` cannot change).
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateField {
+    /// Stable key: lower-case words joined by `-`, 1–64 characters.
+    #[validate(custom(function = "domain::validate_key"))]
+    #[schema(example = "tourism", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64)]
+    pub key: String,
+    /// German name, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Tourismus", min_length = 1, max_length = 200)]
+    pub name_de: String,
+    /// English name, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Tourism", min_length = 1, max_length = 200)]
+    pub name_en: String,
+    /// What the field covers.
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+}
+
+impl Normalize for CreateField {
+    fn normalize(&mut self) {
+        domain::trim(&mut self.key);
+        domain::trim(&mut self.name_de);
+        domain::trim(&mut self.name_en);
+        domain::trim_opt(&mut self.description);
+    }
+}
+
+impl CreateField {
+    fn into_data(self) -> FieldData {
+        FieldData { key: self.key, name_de: self.name_de, name_en: self.name_en, description: self.description }
+    }
+}
+
+/// Query parameters of the field list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FieldListQuery {
+    /// Page size, 1–200.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+}
+
+/// One page of fields.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FieldPage {
+    /// The fields of this page, by id.
+    pub items: Vec<FieldResponse>,
+    /// Cursor of the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("there is no field with id {id}"))
+}
+
+fn ensure_key_free(conn: &mut AnyConnection, key: &str) -> Result<(), AppError> {
+    match model::find_by_key(conn, key)? {
+        Some(other) => Err(AppError::Conflict(format!("the key `{key}` is already used by field {}", other.id))),
+        None => Ok(()),
+    }
+}
+
+fn respond(mut builder: actix_web::HttpResponseBuilder, field: Field) -> HttpResponse {
+    builder.insert_header((header::ETAG, etag(field.updated_at)));
+    builder.json(FieldResponse::from(field))
+}
+
+/// List fields of action
+#[utoipa::path(tag = "fields", params(FieldListQuery), security((), ("bearer" = [])),
+    responses((status = 200, description = "One page of fields", body = FieldPage)))]
+#[get("/fields")]
+pub async fn list_fields(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: Query<FieldListQuery>,
+) -> Result<HttpResponse, AppError> {
+    caller.may_read_public()?;
+    let limit = query.0.limit.unwrap_or_default().0;
+    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let rows = state.read(move |conn| Ok(model::list(conn, after, limit)?)).await?;
+    let (rows, next_cursor) = pagination::paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id });
+    let items = rows.into_iter().map(FieldResponse::from).collect();
+    Ok(pagination::page_response(&req, next_cursor.as_deref(), &FieldPage { items, next_cursor: next_cursor.clone() }))
+}
+
+/// Create a field of action (admins)
+#[utoipa::path(tag = "fields", request_body = CreateField, security(("bearer" = [])), responses(
+    (status = 201, description = "Created", body = FieldResponse, headers(("Location" = String, description = "URL of the new field"))),
+    (status = 409, description = "The key is taken", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/fields")]
+pub async fn create_field(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateField>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "create fields")?;
+    let data = body.0.into_data();
+    let field = state
+        .write(move |conn| {
+            ensure_key_free(conn, &data.key)?;
+            Ok(model::insert(conn, &data, crate::models::now())?)
+        })
+        .await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/v1/fields/{}", field.id)));
+    Ok(respond(response, field))
+}
+
+/// Get a field of action
+#[utoipa::path(tag = "fields", params(("id" = i64, Path, description = "Field id")), security((), ("bearer" = [])), responses(
+    (status = 200, description = "The field", body = FieldResponse),
+    (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/fields/{id}")]
+pub async fn get_field(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    caller.may_read_public()?;
+    let id = id.into_inner();
+    let field = state.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
+    Ok(respond(HttpResponse::Ok(), field))
+}
+
+/// Update a field of action (JSON Merge Patch; admins)
+#[utoipa::path(tag = "fields",
+    params(("id" = i64, Path, description = "Field id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on")),
+    request_body(content = CreateField, content_type = "application/merge-patch+json", description = "Any subset of the fields; `key` must stay as it is"),
+    security(("bearer" = [])), responses(
+    (status = 200, description = "Updated", body = FieldResponse),
+    (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
+    (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/fields/{id}")]
+pub async fn update_field(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    patch: MergePatch,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "change fields")?;
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    let field = state
+        .write(move |conn| {
+            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(current.updated_at))?;
+            let mut merged = serde_json::json!({
+                "key": current.key, "name_de": current.name_de, "name_en": current.name_en, "description": current.description,
+            });
+            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
+            let data = decode::<CreateField>(merged)?.into_data();
+            if data.key != current.key {
+                return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
+            }
+            model::update(conn, id, &data, current.updated_at, crate::models::now())?
+                .ok_or_else(|| AppError::PreconditionFailed("the field changed during the update; retry".into()))
+        })
+        .await?;
+    Ok(respond(HttpResponse::Ok(), field))
+}
+
+/// Delete a field of action (admins; only while unused)
+#[utoipa::path(tag = "fields", params(("id" = i64, Path, description = "Field id")), security(("bearer" = [])), responses(
+    (status = 204, description = "Deleted"),
+    (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Measures or contacts still use the field", body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/fields/{id}")]
+pub async fn delete_field(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "delete fields")?;
+    let id = id.into_inner();
+    state
+        .write(move |conn| {
+            let field = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            crate::models::usage::ensure_field_unused(conn, &field)?;
+            model::delete(conn, id)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the field routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_fields).service(create_field).service(get_field).service(update_field).service(delete_field);
+}
