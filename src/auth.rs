@@ -149,6 +149,24 @@ impl Caller {
         }
     }
 
+    /// Admin, or an editor acting for one of `member_ids` (the partners of a cooperation).
+    pub fn require_member(&self, member_ids: &[i64], action: &str) -> Result<(), AppError> {
+        match self.role {
+            Some(Role::Admin) => Ok(()),
+            Some(Role::Editor) if member_ids.iter().any(|id| self.partner_ids.contains(id)) => Ok(()),
+            Some(Role::Editor) => Err(AppError::Forbidden(format!(
+                "you may {action} only in cooperations that one of your partners ({}) belongs to",
+                list(&self.partner_ids)
+            ))),
+            _ => Err(self.refuse_with(Role::Editor, action)),
+        }
+    }
+
+    /// Whether the caller is an admin (who needs no scope check).
+    pub fn is_admin(&self) -> bool {
+        self.role == Some(Role::Admin)
+    }
+
     fn refuse(&self, action: &str) -> AppError {
         self.refuse_with(Role::Viewer, action)
     }

@@ -18,6 +18,22 @@ pub fn validate_ags(ags: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// An end date must not lie before its start; blames `end_field`.
+pub fn validate_date_order(
+    start: Option<chrono::NaiveDate>,
+    end: Option<chrono::NaiveDate>,
+    end_field: &'static str,
+) -> Result<(), ValidationError> {
+    match (start, end) {
+        (Some(start), Some(end)) if end < start => {
+            let mut err = error("date_order", "must not lie before the start date");
+            err.add_param(Cow::Borrowed("field"), &end_field);
+            Err(err)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A stable key: lower-case letters and digits in words joined by single `-`, 1–64 characters.
 pub fn validate_key(key: &str) -> Result<(), ValidationError> {
     let ok = (1..=64).contains(&key.len())

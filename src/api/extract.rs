@@ -207,7 +207,12 @@ pub fn flatten(errors: &ValidationErrors, prefix: &str) -> Vec<FieldError> {
         match kind {
             ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
                 let message = e.message.as_deref().map_or_else(|| format!("fails rule `{}`", e.code), str::to_owned);
-                FieldError::new(path.clone(), e.code.to_string(), message)
+                // Rules across fields (`#[validate(schema(…))]`) name the field they blame in a param.
+                let path = match e.params.get("field").and_then(|f| f.as_str()) {
+                    Some(field) if name == "__all__" => field.to_owned(),
+                    _ => path.clone(),
+                };
+                FieldError::new(path, e.code.to_string(), message)
             })),
             ValidationErrorsKind::Struct(inner) => out.extend(flatten(inner, &path)),
             ValidationErrorsKind::List(items) => {
@@ -262,6 +267,15 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
         many => format!("{} query parameters cannot be used", many.len()),
     };
     Err(AppError::BadRequest { slug: "invalid-parameter", detail, errors })
+}
+
+/// The LIKE pattern for a `q`-style search parameter: `None` when blank, 400 when over 200 characters.
+pub fn search_pattern(parameter: &str, value: Option<&str>) -> Result<Option<String>, AppError> {
+    match value.map(str::trim) {
+        Some(q) if q.chars().count() > 200 => Err(AppError::bad_parameter(parameter, "must be at most 200 characters")),
+        Some(q) if !q.is_empty() => Ok(Some(crate::domain::contains_pattern(q))),
+        _ => Ok(None),
+    }
 }
 
 /// The `If-Match` precondition of a write.

@@ -1,9 +1,11 @@
 //! HTTP handlers, one module per resource, plus the extractors and helpers they share.
 
 pub mod auth;
+pub mod cooperations;
 pub mod extract;
 pub mod fields;
 pub mod health;
+pub mod members;
 pub mod pagination;
 pub mod partners;
 pub mod service_tokens;
@@ -74,6 +76,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(auth::configure)
             .configure(partners::configure)
             .configure(fields::configure)
+            .configure(cooperations::configure)
+            .configure(members::configure)
             .configure(users::configure)
             .configure(service_tokens::configure),
     );

@@ -308,14 +308,11 @@ pub async fn list_partners(
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
     let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
-    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        return Err(AppError::bad_parameter("q", "must be at most 200 characters"));
-    }
     let filter = PartnerFilter {
         kind: query.kind,
         state: query.state,
         ags: query.ags,
-        name_pattern: query.q.filter(|q| !q.trim().is_empty()).map(|q| domain::contains_pattern(q.trim())),
+        name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
     };
     let rows = state.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
     let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |p| sort.after(p));
@@ -462,6 +459,7 @@ pub async fn delete_partner(
         .write(move |conn| {
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
+            crate::models::usage::ensure_partner_unused(conn, id)?;
             model::delete(conn, id)?;
             Ok(())
         })

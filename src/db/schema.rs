@@ -81,6 +81,8 @@ diesel::joinable!(service_token_partners -> service_tokens (token_id));
 diesel::joinable!(service_token_partners -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    cooperations,
+    cooperation_members,
     fields,
     partners,
     users,
@@ -102,3 +104,34 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    cooperations (id) {
+        id -> BigInt,
+        name -> Text,
+        name_folded -> Text,
+        description -> Nullable<Text>,
+        status -> Text,
+        started_on -> Nullable<Date>,
+        ended_on -> Nullable<Date>,
+        funding_programme -> Nullable<Text>,
+        funding_amount_eur -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cooperation_members (id) {
+        id -> BigInt,
+        cooperation_id -> BigInt,
+        partner_id -> BigInt,
+        role -> Text,
+        joined_on -> Nullable<Date>,
+        left_on -> Nullable<Date>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(cooperation_members -> cooperations (cooperation_id));
+diesel::joinable!(cooperation_members -> partners (partner_id));

@@ -3,6 +3,7 @@
 
 mod auth_rules;
 mod auth_tokens;
+mod cooperations;
 mod fields;
 mod health;
 mod helpers;

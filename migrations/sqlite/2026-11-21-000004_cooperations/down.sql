@@ -1,0 +1,2 @@
+DROP TABLE cooperation_members;
+DROP TABLE cooperations;

@@ -1,0 +1,313 @@
+//! Cooperations and their members.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::pagination::{After, parse_timestamp_key, timestamp_key};
+use crate::db::AnyConnection;
+use crate::db::schema::{cooperation_members, cooperations, partners};
+use crate::error::AppError;
+use crate::{keyset, per_backend};
+
+/// Where a cooperation stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CooperationStatus {
+    /// Partners are exploring whether and what to do together.
+    Exploring,
+    /// The cooperation works.
+    Active,
+    /// Paused for now.
+    Paused,
+    /// Ended.
+    Ended,
+}
+
+/// A partner's role in a cooperation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum MemberRole {
+    /// Leads the cooperation (organisation lead).
+    Lead,
+    /// Ordinary member.
+    Member,
+    /// Advises, e.g. the moderating consultancy.
+    Advisor,
+    /// Funds it, e.g. a state programme.
+    Funder,
+    /// Supports it without being a member, e.g. the district.
+    Supporter,
+}
+
+/// A stored cooperation.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = cooperations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Cooperation {
+    pub id: i64,
+    pub name: String,
+    pub name_folded: String,
+    pub description: Option<String>,
+    pub status: String,
+    pub started_on: Option<NaiveDate>,
+    pub ended_on: Option<NaiveDate>,
+    pub funding_programme: Option<String>,
+    pub funding_amount_eur: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The writable columns of a cooperation.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = cooperations, treat_none_as_null = true)]
+pub struct CooperationData {
+    pub name: String,
+    pub name_folded: String,
+    pub description: Option<String>,
+    pub status: String,
+    pub started_on: Option<NaiveDate>,
+    pub ended_on: Option<NaiveDate>,
+    pub funding_programme: Option<String>,
+    pub funding_amount_eur: Option<i64>,
+}
+
+/// A stored membership, with the partner's name.
+#[derive(Debug, Clone, Queryable)]
+pub struct Member {
+    pub id: i64,
+    pub cooperation_id: i64,
+    pub partner_id: i64,
+    pub role: String,
+    pub joined_on: Option<NaiveDate>,
+    pub left_on: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+    pub partner_name: String,
+}
+
+/// A new membership.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = cooperation_members)]
+pub struct NewMember {
+    pub cooperation_id: i64,
+    pub partner_id: i64,
+    pub role: String,
+    pub joined_on: Option<NaiveDate>,
+    pub left_on: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Filters of the cooperation list.
+#[derive(Debug, Default, Clone)]
+pub struct CooperationFilter {
+    pub status: Option<CooperationStatus>,
+    /// Only cooperations this partner currently belongs to.
+    pub partner_id: Option<i64>,
+    /// LIKE pattern on the folded name.
+    pub name_pattern: Option<String>,
+}
+
+/// Orders of the cooperation list.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema, strum::IntoStaticStr)]
+pub enum CooperationSort {
+    /// Name A–Z.
+    #[default]
+    #[serde(rename = "name")]
+    #[strum(serialize = "name")]
+    Name,
+    /// Name Z–A.
+    #[serde(rename = "-name")]
+    #[strum(serialize = "-name")]
+    NameDesc,
+    /// Oldest first.
+    #[serde(rename = "created_at")]
+    #[strum(serialize = "created_at")]
+    CreatedAt,
+    /// Least recently changed first.
+    #[serde(rename = "updated_at")]
+    #[strum(serialize = "updated_at")]
+    UpdatedAt,
+    /// Most recently changed first.
+    #[serde(rename = "-updated_at")]
+    #[strum(serialize = "-updated_at")]
+    UpdatedAtDesc,
+}
+
+impl CooperationSort {
+    /// The value clients send.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The keyset position after a row.
+    pub fn after(self, row: &Cooperation) -> After {
+        let key = match self {
+            Self::Name | Self::NameDesc => row.name_folded.clone(),
+            Self::CreatedAt => timestamp_key(row.created_at),
+            Self::UpdatedAt | Self::UpdatedAtDesc => timestamp_key(row.updated_at),
+        };
+        After { key, id: row.id }
+    }
+}
+
+/// Inserts a cooperation.
+pub fn insert(conn: &mut AnyConnection, data: &CooperationData, now: NaiveDateTime) -> QueryResult<Cooperation> {
+    let values = (data, cooperations::created_at.eq(now), cooperations::updated_at.eq(now));
+    per_backend!(conn, |c| diesel::insert_into(cooperations::table)
+        .values(values)
+        .returning(Cooperation::as_returning())
+        .get_result(c))
+}
+
+/// Loads one cooperation.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Cooperation>> {
+    cooperations::table.find(id).select(Cooperation::as_select()).first(conn).optional()
+}
+
+/// Replaces a cooperation's columns if it is still at version `seen`.
+pub fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    data: &CooperationData,
+    seen: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Cooperation>> {
+    let target = cooperations::table.find(id).filter(cooperations::updated_at.eq(seen));
+    let changed = diesel::update(target).set((data, cooperations::updated_at.eq(now))).execute(conn)?;
+    if changed == 0 { Ok(None) } else { find(conn, id) }
+}
+
+/// Deletes a cooperation and its memberships.
+pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(cooperations::table.find(id)).execute(conn)? > 0)
+}
+
+/// One page of cooperations (`limit + 1` rows).
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &CooperationFilter,
+    sort: CooperationSort,
+    after: Option<After>,
+    limit: i64,
+) -> Result<Vec<Cooperation>, AppError> {
+    let mut query = cooperations::table.select(Cooperation::as_select()).into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(cooperations::status.eq(<&str>::from(status)));
+    }
+    if let Some(partner_id) = filter.partner_id {
+        let member_of = cooperation_members::table
+            .filter(cooperation_members::partner_id.eq(partner_id))
+            .filter(cooperation_members::left_on.is_null())
+            .select(cooperation_members::cooperation_id);
+        query = query.filter(cooperations::id.eq_any(member_of));
+    }
+    if let Some(pattern) = &filter.name_pattern {
+        query = query.filter(cooperations::name_folded.like(pattern.clone()).escape('\\'));
+    }
+    let id = cooperations::id;
+    let desc = matches!(sort, CooperationSort::NameDesc | CooperationSort::UpdatedAtDesc);
+    let query = match sort {
+        CooperationSort::Name | CooperationSort::NameDesc => {
+            keyset!(query, cooperations::name_folded, id, desc, after.map(|a| (a.key, a.id)))
+        }
+        CooperationSort::CreatedAt => {
+            let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
+            keyset!(query, cooperations::created_at, id, desc, after)
+        }
+        CooperationSort::UpdatedAt | CooperationSort::UpdatedAtDesc => {
+            let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
+            keyset!(query, cooperations::updated_at, id, desc, after)
+        }
+    };
+    Ok(query.limit(limit + 1).load(conn)?)
+}
+
+/// The partners that currently belong to a cooperation.
+pub fn current_member_ids(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<Vec<i64>> {
+    cooperation_members::table
+        .filter(cooperation_members::cooperation_id.eq(cooperation_id))
+        .filter(cooperation_members::left_on.is_null())
+        .select(cooperation_members::partner_id)
+        .order(cooperation_members::partner_id)
+        .load(conn)
+}
+
+fn member_columns() -> (
+    cooperation_members::id,
+    cooperation_members::cooperation_id,
+    cooperation_members::partner_id,
+    cooperation_members::role,
+    cooperation_members::joined_on,
+    cooperation_members::left_on,
+    cooperation_members::created_at,
+    partners::name,
+) {
+    (
+        cooperation_members::id,
+        cooperation_members::cooperation_id,
+        cooperation_members::partner_id,
+        cooperation_members::role,
+        cooperation_members::joined_on,
+        cooperation_members::left_on,
+        cooperation_members::created_at,
+        partners::name,
+    )
+}
+
+/// Adds a membership.
+pub fn insert_member(conn: &mut AnyConnection, member: &NewMember) -> QueryResult<Member> {
+    let id: i64 = per_backend!(&mut *conn, |c| diesel::insert_into(cooperation_members::table)
+        .values(member)
+        .returning(cooperation_members::id)
+        .get_result(c))?;
+    cooperation_members::table
+        .inner_join(partners::table)
+        .filter(cooperation_members::id.eq(id))
+        .select(member_columns())
+        .first(conn)
+}
+
+/// One page of a cooperation's memberships by id (`limit + 1` rows).
+pub fn list_members(
+    conn: &mut AnyConnection,
+    cooperation_id: i64,
+    after_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Member>> {
+    let mut query = cooperation_members::table
+        .inner_join(partners::table)
+        .filter(cooperation_members::cooperation_id.eq(cooperation_id))
+        .select(member_columns())
+        .order(cooperation_members::id)
+        .into_boxed();
+    if let Some(id) = after_id {
+        query = query.filter(cooperation_members::id.gt(id));
+    }
+    query.limit(limit + 1).load(conn)
+}
+
+/// Removes every membership of a partner in a cooperation; returns how many there were.
+pub fn delete_member(conn: &mut AnyConnection, cooperation_id: i64, partner_id: i64) -> QueryResult<usize> {
+    diesel::delete(
+        cooperation_members::table
+            .filter(cooperation_members::cooperation_id.eq(cooperation_id))
+            .filter(cooperation_members::partner_id.eq(partner_id)),
+    )
+    .execute(conn)
+}
+
+/// Names of the cooperations a partner is or was a member of (for explaining a refusal).
+pub fn cooperations_of_partner(conn: &mut AnyConnection, partner_id: i64) -> QueryResult<Vec<String>> {
+    cooperation_members::table
+        .inner_join(cooperations::table)
+        .filter(cooperation_members::partner_id.eq(partner_id))
+        .select(cooperations::name)
+        .distinct()
+        .load(conn)
+}
