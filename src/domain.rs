@@ -89,6 +89,21 @@ pub fn validate_phone(value: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// A telephone number in one comparable form: `+`, country code, digits. National numbers
+/// (leading `0`) are taken as German (+49); `00` is read as `+`.
+pub fn normalize_phone(value: &str) -> String {
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    if value.trim_start().starts_with('+') {
+        format!("+{digits}")
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        format!("+{rest}")
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        format!("+49{rest}")
+    } else {
+        digits
+    }
+}
+
 /// The search form of a text: Unicode-normalised (NFKC), lower-cased, `ß` as `ss`.
 ///
 /// Stored beside names so that `q` finds "Königsbrück" from `KÖNIGSBRÜCK` or `königs` on both
@@ -179,6 +194,15 @@ mod tests {
         for bad in ["12", "call me", "+49 +49 123", "0351 12345 ext. 4", "1234567890123456789012"] {
             assert!(validate_phone(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn phone_numbers_normalise_to_international_form() {
+        assert_eq!(normalize_phone("+49 35795 123-0"), "+49357951230");
+        assert_eq!(normalize_phone("035795/1230"), "+49357951230");
+        assert_eq!(normalize_phone("0049 (35795) 1230"), "+49357951230");
+        assert_eq!(normalize_phone("+31 43 123 45 67"), "+31431234567");
+        assert_eq!(normalize_phone("110"), "110");
     }
 
     #[test]

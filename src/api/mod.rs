@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, plus the extractors and helpers they share.
 
 pub mod auth;
+pub mod contacts;
 pub mod cooperations;
 pub mod extract;
 pub mod fields;
@@ -78,6 +79,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(fields::configure)
             .configure(cooperations::configure)
             .configure(members::configure)
+            .configure(contacts::configure)
             .configure(users::configure)
             .configure(service_tokens::configure),
     );

@@ -53,6 +53,10 @@ pub struct PartnerResponse {
     pub created_at: DateTime<Utc>,
     /// When the record last changed (UTC); also the basis of the `ETag`.
     pub updated_at: DateTime<Utc>,
+    /// The partner's contacts, only with `?include=contacts` (needs a role).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
+    pub contacts: Option<Vec<super::contacts::ContactResponse>>,
 }
 
 impl From<Partner> for PartnerResponse {
@@ -72,6 +76,7 @@ impl From<Partner> for PartnerResponse {
             description: p.description,
             created_at: p.created_at.and_utc(),
             updated_at: p.updated_at.and_utc(),
+            contacts: None,
         }
     }
 }
@@ -245,6 +250,24 @@ pub struct PartnerListQuery {
     pub sort: Option<PartnerSort>,
 }
 
+/// What `GET /partners/{id}` may embed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerInclude {
+    /// The partner's contacts (personal data; needs a role).
+    Contacts,
+}
+
+/// Query parameters of a single partner.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PartnerGetQuery {
+    /// `contacts` embeds the partner's contacts.
+    #[param(inline)]
+    pub include: Option<PartnerInclude>,
+}
+
 /// One page of partners.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PartnerPage {
@@ -359,7 +382,7 @@ pub async fn create_partner(
 /// Answers 304 when `If-None-Match` names the current `ETag`.
 #[utoipa::path(
     tag = "partners",
-    params(("id" = i64, Path, description = "Partner id")),
+    params(("id" = i64, Path, description = "Partner id"), PartnerGetQuery),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The partner", body = PartnerResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
@@ -373,16 +396,34 @@ pub async fn get_partner(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
+    query: Query<PartnerGetQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
+    let with_contacts = query.0.include == Some(PartnerInclude::Contacts);
+    if with_contacts {
+        caller.require(Role::Viewer, "include contacts (personal data)")?;
+    }
     let id = id.into_inner();
-    let partner = state.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
+    let (partner, contacts) = state
+        .read(move |conn| {
+            let partner = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            let contacts = if with_contacts {
+                let rows = crate::models::contacts::of_partner(conn, id)?;
+                Some(rows.into_iter().map(|c| super::contacts::load(conn, c)).collect::<Result<Vec<_>, _>>()?)
+            } else {
+                None
+            };
+            Ok((partner, contacts))
+        })
+        .await?;
     let tag = etag(partner.updated_at);
     let none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     if none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish());
     }
-    Ok(with_etag(HttpResponse::Ok(), partner))
+    let mut response = PartnerResponse::from(partner);
+    response.contacts = contacts;
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, tag)).json(response))
 }
 
 /// Update a partner (JSON Merge Patch; admins, or editors acting for this partner)

@@ -81,6 +81,8 @@ diesel::joinable!(service_token_partners -> service_tokens (token_id));
 diesel::joinable!(service_token_partners -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    contacts,
+    contact_fields,
     cooperations,
     cooperation_members,
     fields,
@@ -135,3 +137,30 @@ diesel::table! {
 
 diesel::joinable!(cooperation_members -> cooperations (cooperation_id));
 diesel::joinable!(cooperation_members -> partners (partner_id));
+
+diesel::table! {
+    contacts (id) {
+        id -> BigInt,
+        partner_id -> BigInt,
+        name -> Text,
+        name_folded -> Text,
+        function -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        phone_normalized -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_fields (contact_id, field_id) {
+        contact_id -> BigInt,
+        field_id -> BigInt,
+    }
+}
+
+diesel::joinable!(contacts -> partners (partner_id));
+diesel::joinable!(contact_fields -> contacts (contact_id));
+diesel::joinable!(contact_fields -> fields (field_id));

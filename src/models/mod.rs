@@ -1,6 +1,7 @@
 //! Diesel structs and plain query functions, one module per resource.
 
 pub mod accounts;
+pub mod contacts;
 pub mod cooperations;
 pub mod fields;
 pub mod partners;

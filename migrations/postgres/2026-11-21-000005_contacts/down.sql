@@ -1,0 +1,2 @@
+DROP TABLE contact_fields;
+DROP TABLE contacts;

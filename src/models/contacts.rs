@@ -1,0 +1,154 @@
+//! Contacts: people at partners. Personal data: readable only with a role, and erasable.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::api::pagination::After;
+use crate::db::AnyConnection;
+use crate::db::schema::{contact_fields, contacts};
+use crate::{keyset, per_backend};
+
+/// A stored contact.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Contact {
+    pub id: i64,
+    pub partner_id: i64,
+    pub name: String,
+    pub name_folded: String,
+    pub function: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub phone_normalized: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The writable columns of a contact.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+pub struct ContactData {
+    pub partner_id: i64,
+    pub name: String,
+    pub name_folded: String,
+    pub function: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub phone_normalized: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Filters of the contact list.
+#[derive(Debug, Default, Clone)]
+pub struct ContactFilter {
+    pub partner_id: Option<i64>,
+    pub field_id: Option<i64>,
+    /// LIKE pattern on the folded name.
+    pub name_pattern: Option<String>,
+}
+
+/// Inserts a contact with its fields.
+pub fn insert(
+    conn: &mut AnyConnection,
+    data: &ContactData,
+    field_ids: &[i64],
+    now: NaiveDateTime,
+) -> QueryResult<Contact> {
+    let values = (data, contacts::created_at.eq(now), contacts::updated_at.eq(now));
+    let contact = per_backend!(&mut *conn, |c| diesel::insert_into(contacts::table)
+        .values(values)
+        .returning(Contact::as_returning())
+        .get_result(c))?;
+    set_fields(conn, contact.id, field_ids)?;
+    Ok(contact)
+}
+
+/// Loads one contact.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Contact>> {
+    contacts::table.find(id).select(Contact::as_select()).first(conn).optional()
+}
+
+/// The fields a contact is responsible for, ascending.
+pub fn field_ids(conn: &mut AnyConnection, contact_id: i64) -> QueryResult<Vec<i64>> {
+    contact_fields::table
+        .filter(contact_fields::contact_id.eq(contact_id))
+        .select(contact_fields::field_id)
+        .order(contact_fields::field_id)
+        .load(conn)
+}
+
+/// Replaces a contact's fields.
+pub fn set_fields(conn: &mut AnyConnection, contact_id: i64, field_ids: &[i64]) -> QueryResult<()> {
+    diesel::delete(contact_fields::table.filter(contact_fields::contact_id.eq(contact_id))).execute(conn)?;
+    for field_id in field_ids {
+        diesel::insert_into(contact_fields::table)
+            .values((contact_fields::contact_id.eq(contact_id), contact_fields::field_id.eq(field_id)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces a contact's columns and fields if it is still at version `seen`.
+pub fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    data: &ContactData,
+    field_ids: &[i64],
+    seen: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Contact>> {
+    let target = contacts::table.find(id).filter(contacts::updated_at.eq(seen));
+    if diesel::update(target).set((data, contacts::updated_at.eq(now))).execute(conn)? == 0 {
+        return Ok(None);
+    }
+    set_fields(conn, id, field_ids)?;
+    find(conn, id)
+}
+
+/// Erases a contact; returns whether one was removed.
+pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(contacts::table.find(id)).execute(conn)? > 0)
+}
+
+/// One page of contacts by name (`limit + 1` rows).
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &ContactFilter,
+    after: Option<After>,
+    limit: i64,
+) -> QueryResult<Vec<Contact>> {
+    let mut query = contacts::table.select(Contact::as_select()).into_boxed();
+    if let Some(partner_id) = filter.partner_id {
+        query = query.filter(contacts::partner_id.eq(partner_id));
+    }
+    if let Some(field_id) = filter.field_id {
+        let responsible =
+            contact_fields::table.filter(contact_fields::field_id.eq(field_id)).select(contact_fields::contact_id);
+        query = query.filter(contacts::id.eq_any(responsible));
+    }
+    if let Some(pattern) = &filter.name_pattern {
+        query = query.filter(contacts::name_folded.like(pattern.clone()).escape('\\'));
+    }
+    let query = keyset!(query, contacts::name_folded, contacts::id, false, after.map(|a| (a.key, a.id)));
+    query.limit(limit + 1).load(conn)
+}
+
+/// All contacts of one partner, by name (for `?include=contacts`).
+pub fn of_partner(conn: &mut AnyConnection, partner_id: i64) -> QueryResult<Vec<Contact>> {
+    contacts::table
+        .filter(contacts::partner_id.eq(partner_id))
+        .select(Contact::as_select())
+        .order((contacts::name_folded, contacts::id))
+        .load(conn)
+}
+
+/// How many contacts a partner has, and how many contacts are responsible for a field.
+pub fn count_of_partner(conn: &mut AnyConnection, partner_id: i64) -> QueryResult<i64> {
+    contacts::table.filter(contacts::partner_id.eq(partner_id)).count().get_result(conn)
+}
+
+/// How many contacts name a field.
+pub fn count_with_field(conn: &mut AnyConnection, field_id: i64) -> QueryResult<i64> {
+    contact_fields::table.filter(contact_fields::field_id.eq(field_id)).count().get_result(conn)
+}
