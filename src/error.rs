@@ -91,6 +91,9 @@ pub enum AppError {
     /// 409: the request conflicts with stored data (duplicate key, referenced row).
     #[error("{0}")]
     Conflict(String),
+    /// 409 that also names the fields behind the conflict (e.g. scores missing for a transition).
+    #[error("{detail}")]
+    ConflictFields { detail: String, errors: Vec<FieldError> },
     /// 412: `If-Match` did not match the current version.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -135,7 +138,7 @@ impl AppError {
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::NotFound(_) => ("not-found", "Not found"),
-            Self::Conflict(_) => ("conflict", "Conflict"),
+            Self::Conflict(_) | Self::ConflictFields { .. } => ("conflict", "Conflict"),
             Self::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
@@ -154,7 +157,9 @@ impl AppError {
         let (slug, title) = self.slug_title();
         let status = self.status_code();
         let (detail, errors) = match self {
-            Self::BadRequest { detail, errors, .. } => (detail.clone(), errors.clone()),
+            Self::BadRequest { detail, errors, .. } | Self::ConflictFields { detail, errors } => {
+                (detail.clone(), errors.clone())
+            }
             Self::Validation(errors) => {
                 let detail = match errors.as_slice() {
                     [one] => format!("`{}` {}", one.field, one.message),
@@ -186,7 +191,7 @@ impl ResponseError for AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictFields { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -32,6 +32,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "fields", description = "Fields of action (Handlungsfelder) such as Bauhof, Feuerwehr or IT und E-Government; keys are stable."),
         (name = "cooperations", description = "Cooperations of partners, their members and their portfolio."),
         (name = "contacts", description = "People at partners. Personal data: only for signed-in callers, erasable."),
+        (name = "measures", description = "Cooperation ideas and projects: assessment, priority, status workflow and history."),
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
         (name = "health", description = "Liveness and readiness probes."),
     ),

@@ -347,7 +347,7 @@ pub async fn delete_contact(
         .write(move |conn| {
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             caller.require_partner(current.partner_id, "erase contacts")?;
-            crate::models::usage::before_erasing_contact(conn, id)?;
+            crate::models::usage::before_erasing_contact(conn, id, &super::measures::actor(&caller))?;
             model::delete(conn, id)?;
             Ok(())
         })

@@ -23,6 +23,12 @@ use crate::error::{AppError, FieldError};
 pub trait Normalize {
     /// Trims and canonicalises fields in place.
     fn normalize(&mut self);
+
+    /// Rules the validator derive cannot express per item (e.g. each entry of a list), reported
+    /// together with the derive's own errors.
+    fn check(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
 }
 
 /// Largest body accepted, shared with the extractors through app data.
@@ -112,12 +118,14 @@ pub fn decode<T: DeserializeOwned + Validate + Normalize>(value: Value) -> Resul
     let (parsed, mut errors) = deserialize_collecting::<T>(value);
     if let Some(mut input) = parsed {
         input.normalize();
+        let extra = input.check();
         if let Err(invalid) = input.validate() {
             let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
             let top = |f: &str| f.split(['.', '[']).next().unwrap_or_default().to_owned();
             let reported: Vec<String> = reported.iter().map(|f| top(f)).collect();
             errors.extend(flatten(&invalid, "").into_iter().filter(|e| !reported.contains(&top(&e.field))));
         }
+        errors.extend(extra);
         if errors.is_empty() {
             return Ok(input);
         }

@@ -6,6 +6,8 @@ pub mod cooperations;
 pub mod extract;
 pub mod fields;
 pub mod health;
+pub mod measure_workflow;
+pub mod measures;
 pub mod members;
 pub mod pagination;
 pub mod partners;
@@ -80,6 +82,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(cooperations::configure)
             .configure(members::configure)
             .configure(contacts::configure)
+            .configure(measures::configure)
+            .configure(measure_workflow::configure)
             .configure(users::configure)
             .configure(service_tokens::configure),
     );

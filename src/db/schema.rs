@@ -92,7 +92,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_tokens,
     service_token_partners,
     settings,
-    login_failures
+    login_failures,
+    measures,
+    measure_partners,
+    measure_history
 );
 
 diesel::table! {
@@ -164,3 +167,61 @@ diesel::table! {
 diesel::joinable!(contacts -> partners (partner_id));
 diesel::joinable!(contact_fields -> contacts (contact_id));
 diesel::joinable!(contact_fields -> fields (field_id));
+
+diesel::table! {
+    measures (id) {
+        id -> BigInt,
+        cooperation_id -> BigInt,
+        field_id -> BigInt,
+        parent_id -> Nullable<BigInt>,
+        title -> Text,
+        title_folded -> Text,
+        summary -> Nullable<Text>,
+        description -> Nullable<Text>,
+        status -> Text,
+        resume_status -> Nullable<Text>,
+        horizon -> Nullable<Text>,
+        benefit -> Nullable<Integer>,
+        cost -> Nullable<Integer>,
+        effort -> Nullable<Integer>,
+        estimated_cost_eur -> Nullable<BigInt>,
+        priority_score -> Nullable<Integer>,
+        priority_rank -> Integer,
+        lead_partner_id -> Nullable<BigInt>,
+        responsible_partner_id -> Nullable<BigInt>,
+        responsible_contact_id -> Nullable<BigInt>,
+        planned_start -> Nullable<Date>,
+        planned_end -> Nullable<Date>,
+        planned_end_rank -> Date,
+        description_signed_on -> Nullable<Date>,
+        progress -> Integer,
+        council_refs -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    measure_partners (measure_id, partner_id) {
+        measure_id -> BigInt,
+        partner_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    measure_history (id) {
+        id -> BigInt,
+        measure_id -> BigInt,
+        event -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        comment -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(measures -> cooperations (cooperation_id));
+diesel::joinable!(measures -> fields (field_id));
+diesel::joinable!(measure_partners -> measures (measure_id));
+diesel::joinable!(measure_history -> measures (measure_id));

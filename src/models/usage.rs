@@ -6,40 +6,62 @@ use crate::error::AppError;
 use crate::models::contacts;
 use crate::models::cooperations::{self, Cooperation};
 use crate::models::fields::Field;
+use crate::models::measures;
 
 /// Refuses to delete a field that measures or contacts still use.
 pub fn ensure_field_unused(conn: &mut AnyConnection, field: &Field) -> Result<(), AppError> {
+    let measures = measures::count_in_field(conn, field.id)?;
     let contacts = contacts::count_with_field(conn, field.id)?;
-    if contacts > 0 {
+    if measures + contacts > 0 {
         return Err(AppError::Conflict(format!(
-            "field `{}` is in use: {contacts} contact(s) are responsible for it",
+            "field `{}` is in use by {measures} measure(s) and {contacts} contact(s); move them to another field first",
             field.key
         )));
     }
     Ok(())
 }
 
-/// Prepares the erasure of a contact: nothing refers to contacts yet but their fields (cascaded).
-pub fn before_erasing_contact(_conn: &mut AnyConnection, _contact_id: i64) -> Result<(), AppError> {
-    // Measures, which name a responsible contact, arrive with a later migration.
+/// Prepares the erasure of a contact: measures that named it keep working without it, and their
+/// history notes the erasure (without the person's name).
+pub fn before_erasing_contact(conn: &mut AnyConnection, contact_id: i64, actor: &str) -> Result<(), AppError> {
+    measures::forget_contact(conn, contact_id, actor, crate::models::now())?;
     Ok(())
 }
 
 /// Refuses to delete a cooperation that still has measures.
-pub fn ensure_cooperation_unused(_conn: &mut AnyConnection, _cooperation: &Cooperation) -> Result<(), AppError> {
-    // Measures, the only records that refer to cooperations, arrive with a later migration.
+pub fn ensure_cooperation_unused(conn: &mut AnyConnection, cooperation: &Cooperation) -> Result<(), AppError> {
+    let count = measures::count_in_cooperation(conn, cooperation.id)?;
+    if count > 0 {
+        return Err(AppError::Conflict(format!(
+            "cooperation \"{}\" still has {count} measure(s); delete them first",
+            cooperation.name
+        )));
+    }
     Ok(())
 }
 
 /// Refuses to remove a member that still leads or takes part in measures of the cooperation.
-pub fn ensure_member_unused(_conn: &mut AnyConnection, _cooperation_id: i64, _partner_id: i64) -> Result<(), AppError> {
-    // Measures arrive with a later migration.
+pub fn ensure_member_unused(conn: &mut AnyConnection, cooperation_id: i64, partner_id: i64) -> Result<(), AppError> {
+    let ids = measures::referring_to_partner(conn, partner_id, Some(cooperation_id))?;
+    if !ids.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "partner {partner_id} still leads, takes part in or is responsible for measure(s) {} of this cooperation",
+            joined(&ids)
+        )));
+    }
     Ok(())
 }
 
-/// Refuses to delete a partner that cooperations (or, later, measures and contacts) refer to.
+/// Refuses to delete a partner that measures, contacts or cooperations refer to.
 pub fn ensure_partner_unused(conn: &mut AnyConnection, partner_id: i64) -> Result<(), AppError> {
     let cooperations = cooperations::cooperations_of_partner(conn, partner_id)?;
+    let ids = measures::referring_to_partner(conn, partner_id, None)?;
+    if !ids.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "partner {partner_id} still leads, takes part in or is responsible for measure(s) {}",
+            joined(&ids)
+        )));
+    }
     let contacts = contacts::count_of_partner(conn, partner_id)?;
     if contacts > 0 {
         return Err(AppError::Conflict(format!(
@@ -54,6 +76,10 @@ pub fn ensure_partner_unused(conn: &mut AnyConnection, partner_id: i64) -> Resul
         )));
     }
     Ok(())
+}
+
+fn joined(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 fn quoted(names: &[String]) -> String {

@@ -8,6 +8,7 @@ mod cooperations;
 mod fields;
 mod health;
 mod helpers;
+mod measures;
 mod migrations;
 mod openapi;
 mod partners;

@@ -1,5 +1,7 @@
 //! Domain rules that the validator crate cannot express, each with its unit tests.
 
+pub mod measures;
+
 use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;

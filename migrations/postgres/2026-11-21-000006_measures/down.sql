@@ -1,0 +1,3 @@
+DROP TABLE measure_history;
+DROP TABLE measure_partners;
+DROP TABLE measures;

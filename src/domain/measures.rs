@@ -1,0 +1,144 @@
+//! The rules of measures: the status workflow and the priority score.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where a measure stands in its workflow.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum MeasureStatus {
+    /// Collected idea.
+    Idea,
+    /// Assessed by benefit, cost and effort.
+    Assessed,
+    /// Project description (Projektsteckbrief) written.
+    Planned,
+    /// Approved by the councils.
+    Approved,
+    /// Being carried out.
+    InProgress,
+    /// Done.
+    Completed,
+    /// Paused; can go back to where it was.
+    OnHold,
+    /// Not pursued; can go back to where it was.
+    Rejected,
+}
+
+/// Every status, in workflow order.
+pub const ALL_STATUSES: [MeasureStatus; 8] = [
+    MeasureStatus::Idea,
+    MeasureStatus::Assessed,
+    MeasureStatus::Planned,
+    MeasureStatus::Approved,
+    MeasureStatus::InProgress,
+    MeasureStatus::Completed,
+    MeasureStatus::OnHold,
+    MeasureStatus::Rejected,
+];
+
+impl MeasureStatus {
+    /// The stored and transmitted name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Open states: the steps from idea to in progress.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Idea | Self::Assessed | Self::Planned | Self::Approved | Self::InProgress)
+    }
+
+    fn next(self) -> Option<Self> {
+        match self {
+            Self::Idea => Some(Self::Assessed),
+            Self::Assessed => Some(Self::Planned),
+            Self::Planned => Some(Self::Approved),
+            Self::Approved => Some(Self::InProgress),
+            Self::InProgress => Some(Self::Completed),
+            _ => None,
+        }
+    }
+
+    /// The statuses a measure may move to from here. `resume` is where an on-hold or rejected
+    /// measure came from (it may go back there and nowhere else).
+    pub fn allowed_next(self, resume: Option<Self>) -> Vec<Self> {
+        if self.is_open() {
+            let mut allowed: Vec<Self> = self.next().into_iter().collect();
+            allowed.extend([Self::OnHold, Self::Rejected]);
+            return allowed;
+        }
+        match self {
+            Self::OnHold | Self::Rejected => resume.filter(|r| r.is_open()).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// How soon a measure can be carried out.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Horizon {
+    /// Within a year, e.g. a joint purchase of consumables.
+    Short,
+    /// One to three years.
+    Medium,
+    /// Longer, e.g. implementing an e-government law together.
+    Long,
+}
+
+/// The priority score: `(2·benefit − cost − effort + 8) × 100 / 16`, rounded down, from 0 to 100;
+/// higher benefit and lower cost and effort rank first. `None` until all three are assessed.
+pub fn priority_score(benefit: Option<i32>, cost: Option<i32>, effort: Option<i32>) -> Option<i32> {
+    let (b, c, e) = (benefit?, cost?, effort?);
+    Some((2 * b - c - e + 8) * 100 / 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MeasureStatus::*;
+    use super::*;
+
+    #[test]
+    fn the_workflow_allows_exactly_the_documented_transitions() {
+        let expected: [(MeasureStatus, &[MeasureStatus]); 6] = [
+            (Idea, &[Assessed, OnHold, Rejected]),
+            (Assessed, &[Planned, OnHold, Rejected]),
+            (Planned, &[Approved, OnHold, Rejected]),
+            (Approved, &[InProgress, OnHold, Rejected]),
+            (InProgress, &[Completed, OnHold, Rejected]),
+            (Completed, &[]),
+        ];
+        for (from, allowed) in expected {
+            for to in ALL_STATUSES {
+                assert_eq!(from.allowed_next(None).contains(&to), allowed.contains(&to), "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn on_hold_and_rejected_go_back_only_where_they_came_from() {
+        for paused in [OnHold, Rejected] {
+            assert_eq!(paused.allowed_next(Some(Planned)), vec![Planned]);
+            assert_eq!(paused.allowed_next(Some(InProgress)), vec![InProgress]);
+            assert!(paused.allowed_next(None).is_empty());
+            assert!(paused.allowed_next(Some(Completed)).is_empty());
+        }
+    }
+
+    #[test]
+    fn priority_rewards_benefit_and_punishes_cost_and_effort() {
+        assert_eq!(priority_score(Some(5), Some(1), Some(1)), Some(100));
+        assert_eq!(priority_score(Some(1), Some(5), Some(5)), Some(0));
+        assert_eq!(priority_score(Some(3), Some(3), Some(3)), Some(50));
+        assert_eq!(priority_score(Some(4), Some(2), Some(3)), Some(68));
+        assert!(priority_score(Some(5), Some(2), Some(2)) > priority_score(Some(4), Some(2), Some(2)));
+        assert!(priority_score(Some(4), Some(1), Some(2)) > priority_score(Some(4), Some(2), Some(2)));
+        assert_eq!(priority_score(Some(5), None, Some(1)), None);
+    }
+}

@@ -1,0 +1,473 @@
+//! Measures: cooperation ideas and projects, their participants and history.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::api::pagination::{After, parse_timestamp_key, timestamp_key};
+use crate::db::AnyConnection;
+use crate::db::schema::{fields, measure_history, measure_partners, measures};
+use crate::error::AppError;
+use crate::{keyset, per_backend};
+
+/// A stored measure.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = measures, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Measure {
+    pub id: i64,
+    pub cooperation_id: i64,
+    pub field_id: i64,
+    pub parent_id: Option<i64>,
+    pub title: String,
+    pub title_folded: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub status: String,
+    pub resume_status: Option<String>,
+    pub horizon: Option<String>,
+    pub benefit: Option<i32>,
+    pub cost: Option<i32>,
+    pub effort: Option<i32>,
+    pub estimated_cost_eur: Option<i64>,
+    pub priority_score: Option<i32>,
+    pub priority_rank: i32,
+    pub lead_partner_id: Option<i64>,
+    pub responsible_partner_id: Option<i64>,
+    pub responsible_contact_id: Option<i64>,
+    pub planned_start: Option<NaiveDate>,
+    pub planned_end: Option<NaiveDate>,
+    pub planned_end_rank: NaiveDate,
+    pub description_signed_on: Option<NaiveDate>,
+    pub progress: i32,
+    pub council_refs: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The writable columns of a measure, derived ones included.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = measures, treat_none_as_null = true)]
+pub struct MeasureData {
+    pub cooperation_id: i64,
+    pub field_id: i64,
+    pub parent_id: Option<i64>,
+    pub title: String,
+    pub title_folded: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub status: String,
+    pub resume_status: Option<String>,
+    pub horizon: Option<String>,
+    pub benefit: Option<i32>,
+    pub cost: Option<i32>,
+    pub effort: Option<i32>,
+    pub estimated_cost_eur: Option<i64>,
+    pub priority_score: Option<i32>,
+    pub priority_rank: i32,
+    pub lead_partner_id: Option<i64>,
+    pub responsible_partner_id: Option<i64>,
+    pub responsible_contact_id: Option<i64>,
+    pub planned_start: Option<NaiveDate>,
+    pub planned_end: Option<NaiveDate>,
+    pub planned_end_rank: NaiveDate,
+    pub description_signed_on: Option<NaiveDate>,
+    pub progress: i32,
+    pub council_refs: String,
+}
+
+/// One entry of a measure's history.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = measure_history, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub measure_id: i64,
+    pub event: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub comment: Option<String>,
+    pub actor: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Filters of the measure list; all combined with AND.
+#[derive(Debug, Default, Clone)]
+pub struct MeasureFilter {
+    pub cooperation_id: Option<i64>,
+    pub field_id: Option<i64>,
+    pub field_key: Option<String>,
+    pub statuses: Vec<String>,
+    pub horizon: Option<String>,
+    /// Lead, participating or responsible partner.
+    pub partner_id: Option<i64>,
+    /// LIKE pattern on the folded title.
+    pub title_pattern: Option<String>,
+    pub min_priority: Option<i32>,
+}
+
+/// Orders of the measure list.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema, strum::IntoStaticStr)]
+pub enum MeasureSort {
+    /// Highest priority first; unassessed measures last.
+    #[default]
+    #[serde(rename = "-priority_score")]
+    #[strum(serialize = "-priority_score")]
+    PriorityDesc,
+    /// Lowest priority first; unassessed measures first.
+    #[serde(rename = "priority_score")]
+    #[strum(serialize = "priority_score")]
+    Priority,
+    /// Least recently changed first.
+    #[serde(rename = "updated_at")]
+    #[strum(serialize = "updated_at")]
+    UpdatedAt,
+    /// Most recently changed first.
+    #[serde(rename = "-updated_at")]
+    #[strum(serialize = "-updated_at")]
+    UpdatedAtDesc,
+    /// Title A–Z.
+    #[serde(rename = "title")]
+    #[strum(serialize = "title")]
+    Title,
+    /// Title Z–A.
+    #[serde(rename = "-title")]
+    #[strum(serialize = "-title")]
+    TitleDesc,
+    /// Earliest planned end first; unplanned last.
+    #[serde(rename = "planned_end")]
+    #[strum(serialize = "planned_end")]
+    PlannedEnd,
+    /// Latest planned end first; unplanned first.
+    #[serde(rename = "-planned_end")]
+    #[strum(serialize = "-planned_end")]
+    PlannedEndDesc,
+}
+
+impl MeasureSort {
+    /// The value clients send.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, Self::PriorityDesc | Self::UpdatedAtDesc | Self::TitleDesc | Self::PlannedEndDesc)
+    }
+
+    /// The keyset position after a row.
+    pub fn after(self, row: &Measure) -> After {
+        let key = match self {
+            Self::Priority | Self::PriorityDesc => row.priority_rank.to_string(),
+            Self::UpdatedAt | Self::UpdatedAtDesc => timestamp_key(row.updated_at),
+            Self::Title | Self::TitleDesc => row.title_folded.clone(),
+            Self::PlannedEnd | Self::PlannedEndDesc => row.planned_end_rank.to_string(),
+        };
+        After { key, id: row.id }
+    }
+}
+
+fn bad_cursor() -> AppError {
+    AppError::BadRequest {
+        slug: "invalid-cursor",
+        detail: "the cursor is not valid: bad position; use `next_cursor` of the previous page unchanged".into(),
+        errors: vec![],
+    }
+}
+
+/// Inserts a measure with its participating partners.
+pub fn insert(
+    conn: &mut AnyConnection,
+    data: &MeasureData,
+    partner_ids: &[i64],
+    now: NaiveDateTime,
+) -> QueryResult<Measure> {
+    let values = (data, measures::created_at.eq(now), measures::updated_at.eq(now));
+    let measure = per_backend!(&mut *conn, |c| diesel::insert_into(measures::table)
+        .values(values)
+        .returning(Measure::as_returning())
+        .get_result(c))?;
+    set_partners(conn, measure.id, partner_ids)?;
+    Ok(measure)
+}
+
+/// Loads one measure.
+pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Measure>> {
+    measures::table.find(id).select(Measure::as_select()).first(conn).optional()
+}
+
+/// Replaces a measure's columns if it is still at version `seen`.
+pub fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    data: &MeasureData,
+    seen: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Measure>> {
+    let target = measures::table.find(id).filter(measures::updated_at.eq(seen));
+    if diesel::update(target).set((data, measures::updated_at.eq(now))).execute(conn)? == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
+}
+
+/// Sets status, resume status and progress if the measure is still at version `seen`.
+pub fn set_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: &str,
+    resume: Option<&str>,
+    progress: i32,
+    seen: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let target = measures::table.find(id).filter(measures::updated_at.eq(seen));
+    let changed = diesel::update(target)
+        .set((
+            measures::status.eq(status),
+            measures::resume_status.eq(resume),
+            measures::progress.eq(progress),
+            measures::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// Detaches the erased contact from the measures that named it and notes it in their history.
+pub fn forget_contact(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+    actor: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let named = naming_contact(conn, contact_id)?;
+    for (id, status) in &named {
+        diesel::update(measures::table.find(id))
+            .set((measures::responsible_contact_id.eq(None::<i64>), measures::updated_at.eq(now)))
+            .execute(conn)?;
+        record(
+            conn,
+            *id,
+            "contact_erased",
+            Some(status),
+            status,
+            Some("the responsible contact was erased"),
+            actor,
+            now,
+        )?;
+    }
+    Ok(named.len())
+}
+
+/// Deletes a measure (its sub-measures keep existing without parent).
+pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(measures::table.find(id)).execute(conn)? > 0)
+}
+
+/// The partners taking part in a measure, ascending.
+pub fn partner_ids(conn: &mut AnyConnection, measure_id: i64) -> QueryResult<Vec<i64>> {
+    measure_partners::table
+        .filter(measure_partners::measure_id.eq(measure_id))
+        .select(measure_partners::partner_id)
+        .order(measure_partners::partner_id)
+        .load(conn)
+}
+
+/// Replaces the partners taking part in a measure.
+pub fn set_partners(conn: &mut AnyConnection, measure_id: i64, partner_ids: &[i64]) -> QueryResult<()> {
+    diesel::delete(measure_partners::table.filter(measure_partners::measure_id.eq(measure_id))).execute(conn)?;
+    for partner_id in partner_ids {
+        diesel::insert_into(measure_partners::table)
+            .values((measure_partners::measure_id.eq(measure_id), measure_partners::partner_id.eq(partner_id)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records an event in a measure's history.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    conn: &mut AnyConnection,
+    measure_id: i64,
+    event: &str,
+    from: Option<&str>,
+    to: &str,
+    comment: Option<&str>,
+    actor: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(measure_history::table)
+        .values((
+            measure_history::measure_id.eq(measure_id),
+            measure_history::event.eq(event),
+            measure_history::from_status.eq(from),
+            measure_history::to_status.eq(to),
+            measure_history::comment.eq(comment),
+            measure_history::actor.eq(actor),
+            measure_history::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// One page of a measure's history, oldest first (`limit + 1` rows).
+pub fn history(
+    conn: &mut AnyConnection,
+    measure_id: i64,
+    after_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<HistoryEntry>> {
+    let mut query = measure_history::table
+        .filter(measure_history::measure_id.eq(measure_id))
+        .select(HistoryEntry::as_select())
+        .order(measure_history::id)
+        .into_boxed();
+    if let Some(id) = after_id {
+        query = query.filter(measure_history::id.gt(id));
+    }
+    query.limit(limit + 1).load(conn)
+}
+
+/// One page of measures (`limit + 1` rows).
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &MeasureFilter,
+    sort: MeasureSort,
+    after: Option<After>,
+    limit: i64,
+) -> Result<Vec<Measure>, AppError> {
+    let mut query = measures::table.select(Measure::as_select()).into_boxed();
+    if let Some(id) = filter.cooperation_id {
+        query = query.filter(measures::cooperation_id.eq(id));
+    }
+    if let Some(id) = filter.field_id {
+        query = query.filter(measures::field_id.eq(id));
+    }
+    if let Some(key) = &filter.field_key {
+        query = query
+            .filter(measures::field_id.eq_any(fields::table.filter(fields::key.eq(key.clone())).select(fields::id)));
+    }
+    if !filter.statuses.is_empty() {
+        query = query.filter(measures::status.eq_any(filter.statuses.clone()));
+    }
+    if let Some(horizon) = &filter.horizon {
+        query = query.filter(measures::horizon.eq(horizon.clone()));
+    }
+    if let Some(p) = filter.partner_id {
+        let participating =
+            measure_partners::table.filter(measure_partners::partner_id.eq(p)).select(measure_partners::measure_id);
+        query = query.filter(
+            measures::lead_partner_id
+                .eq(p)
+                .or(measures::responsible_partner_id.eq(p))
+                .or(measures::id.eq_any(participating)),
+        );
+    }
+    if let Some(pattern) = &filter.title_pattern {
+        query = query.filter(measures::title_folded.like(pattern.clone()).escape('\\'));
+    }
+    if let Some(min) = filter.min_priority {
+        query = query.filter(measures::priority_rank.ge(min));
+    }
+    let (id, desc) = (measures::id, sort.descending());
+    let query = match sort {
+        MeasureSort::Priority | MeasureSort::PriorityDesc => {
+            let after = after.map(|a| a.key.parse::<i32>().map(|k| (k, a.id)).map_err(|_| bad_cursor())).transpose()?;
+            keyset!(query, measures::priority_rank, id, desc, after)
+        }
+        MeasureSort::UpdatedAt | MeasureSort::UpdatedAtDesc => {
+            let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
+            keyset!(query, measures::updated_at, id, desc, after)
+        }
+        MeasureSort::Title | MeasureSort::TitleDesc => {
+            keyset!(query, measures::title_folded, id, desc, after.map(|a| (a.key, a.id)))
+        }
+        MeasureSort::PlannedEnd | MeasureSort::PlannedEndDesc => {
+            let after =
+                after.map(|a| a.key.parse::<NaiveDate>().map(|k| (k, a.id)).map_err(|_| bad_cursor())).transpose()?;
+            keyset!(query, measures::planned_end_rank, id, desc, after)
+        }
+    };
+    Ok(query.limit(limit + 1).load(conn)?)
+}
+
+/// Counts and totals of a cooperation's measures for its portfolio summary.
+pub struct Totals {
+    pub by_status: Vec<(String, i64)>,
+    pub by_field: Vec<(String, i64)>,
+    pub assessed: i64,
+    pub signed: i64,
+    pub estimated_cost_eur: i64,
+}
+
+/// The portfolio figures of one cooperation.
+pub fn totals(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<Totals> {
+    let of_coop = measures::cooperation_id.eq(cooperation_id);
+    let by_status = measures::table
+        .filter(of_coop)
+        .group_by(measures::status)
+        .select((measures::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let by_field = measures::table
+        .inner_join(fields::table)
+        .filter(of_coop)
+        .group_by(fields::key)
+        .select((fields::key, diesel::dsl::count_star()))
+        .load(conn)?;
+    let assessed = measures::table
+        .filter(of_coop)
+        .filter(measures::benefit.is_not_null().and(measures::cost.is_not_null()).and(measures::effort.is_not_null()))
+        .count()
+        .get_result(conn)?;
+    let signed = measures::table
+        .filter(of_coop)
+        .filter(measures::description_signed_on.is_not_null())
+        .count()
+        .get_result(conn)?;
+    // Summed here rather than in SQL: PostgreSQL's SUM(bigint) is NUMERIC, which the shared schema avoids.
+    let costs: Vec<Option<i64>> = measures::table.filter(of_coop).select(measures::estimated_cost_eur).load(conn)?;
+    let estimated_cost_eur = costs.into_iter().flatten().fold(0i64, i64::saturating_add);
+    Ok(Totals { by_status, by_field, assessed, signed, estimated_cost_eur })
+}
+
+/// Ids of measures that still refer to a partner (lead, responsible or participating), optionally
+/// only within one cooperation.
+pub fn referring_to_partner(
+    conn: &mut AnyConnection,
+    partner_id: i64,
+    cooperation_id: Option<i64>,
+) -> QueryResult<Vec<i64>> {
+    let participating = measure_partners::table
+        .filter(measure_partners::partner_id.eq(partner_id))
+        .select(measure_partners::measure_id);
+    let mut query = measures::table
+        .filter(
+            measures::lead_partner_id
+                .eq(partner_id)
+                .or(measures::responsible_partner_id.eq(partner_id))
+                .or(measures::id.eq_any(participating)),
+        )
+        .select(measures::id)
+        .order(measures::id)
+        .into_boxed();
+    if let Some(coop) = cooperation_id {
+        query = query.filter(measures::cooperation_id.eq(coop));
+    }
+    query.limit(20).load(conn)
+}
+
+/// How many measures are in a field, and in a cooperation.
+pub fn count_in_field(conn: &mut AnyConnection, field_id: i64) -> QueryResult<i64> {
+    measures::table.filter(measures::field_id.eq(field_id)).count().get_result(conn)
+}
+
+/// How many measures a cooperation has.
+pub fn count_in_cooperation(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<i64> {
+    measures::table.filter(measures::cooperation_id.eq(cooperation_id)).count().get_result(conn)
+}
+
+/// Measures naming a contact as responsible, with their status.
+pub fn naming_contact(conn: &mut AnyConnection, contact_id: i64) -> QueryResult<Vec<(i64, String)>> {
+    measures::table
+        .filter(measures::responsible_contact_id.eq(contact_id))
+        .select((measures::id, measures::status))
+        .load(conn)
+}

@@ -1,0 +1,430 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
+
+/// A cooperation with two members (lead and member) and a partner outside it (a ministry).
+struct Setup {
+    coop: i64,
+    lead: i64,
+    member: i64,
+    outsider: i64,
+    bauhof: i64,
+    it: i64,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let id = |v: Value| v["id"].as_i64().unwrap();
+    let lead = id(app.create_partner(json!({"name": "Königsbrück", "kind": "municipality"})).await);
+    let member = id(app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await);
+    let outsider = id(app.create_partner(json!({"name": "Staatsministerium", "kind": "state_agency"})).await);
+    let coop =
+        id(app.post_json("/api/v1/cooperations", &json!({"name": "IKZ Westlausitz"})).await.json().await.unwrap());
+    for (partner, role) in [(lead, "lead"), (member, "member")] {
+        let added = app
+            .post_json(&format!("/api/v1/cooperations/{coop}/members"), &json!({"partner_id": partner, "role": role}))
+            .await;
+        assert_eq!(added.status(), 201);
+    }
+    let fields = app.collect_all("/api/v1/fields?limit=200").await;
+    let field = |key: &str| fields.iter().find(|f| f["key"] == key).unwrap()["id"].as_i64().unwrap();
+    Setup { coop, lead, member, outsider, bauhof: field("bauhof"), it: field("it-egovernment") }
+}
+
+async fn measure(app: &TestApp, body: Value) -> Value {
+    let response = app.post_json("/api/v1/measures", &body).await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+    response.json().await.unwrap()
+}
+
+async fn transition(app: &TestApp, id: &Value, to: &str) -> reqwest::Response {
+    app.post_json(&format!("/api/v1/measures/{id}/transitions"), &json!({"to": to, "comment": format!("to {to}")}))
+        .await
+}
+
+#[tokio::test]
+async fn a_new_measure_is_an_idea_with_a_derived_priority_and_a_history() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let created = measure(
+        &app,
+        json!({
+            "cooperation_id": s.coop, "field_id": s.bauhof, "title": "Gemeinsame Beschaffung von Streusalz",
+            "horizon": "short", "benefit": 4, "cost": 2, "effort": 3, "estimated_cost_eur": 25000,
+            "lead_partner_id": s.lead, "partner_ids": [s.member], "responsible_partner_id": s.outsider,
+            "planned_start": "2026-01-01", "planned_end": "2026-06-30",
+            "council_refs": ["https://ris.example.org/oparl/v1/paper/17"]
+        }),
+    )
+    .await;
+    assert_eq!(created["status"], "idea");
+    assert_eq!(created["priority_score"], 68, "(2·4 − 2 − 3 + 8) × 100 / 16");
+    assert_eq!(created["partner_ids"], json!([s.member]));
+    assert_eq!(created["council_refs"], json!(["https://ris.example.org/oparl/v1/paper/17"]));
+    assert_eq!(created["progress"], 0);
+    let history: Value = app.get(&format!("/api/v1/measures/{}/history", created["id"])).await.json().await.unwrap();
+    assert_eq!(history["items"][0]["event"], "created");
+    assert_eq!(history["items"][0]["by"], Value::Null, "anonymous readers do not see who");
+
+    let unassessed = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.it, "title": "E-Akte"})).await;
+    assert_eq!(unassessed["priority_score"], Value::Null);
+}
+
+#[tokio::test]
+async fn every_broken_rule_and_reference_is_named() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let rules = json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "", "benefit": 6, "progress": 101,
+        "planned_start": "2026-06-01", "planned_end": "2026-01-01", "council_refs": ["https://ok.example.org", "not a url"],
+        "estimated_cost_eur": -5});
+    let problem = assert_problem(app.post_json("/api/v1/measures", &rules).await, 422, "/problems/validation").await;
+    assert_eq!(
+        error_fields(&problem),
+        ["benefit", "council_refs[1]", "estimated_cost_eur", "planned_end", "progress", "title"]
+    );
+
+    let other_coop =
+        app.post_json("/api/v1/cooperations", &json!({"name": "Other"})).await.json::<Value>().await.unwrap()["id"]
+            .clone();
+    let foreign =
+        measure(&app, json!({"cooperation_id": other_coop, "field_id": s.bauhof, "title": "Elsewhere"})).await;
+    let references = json!({"cooperation_id": s.coop, "field_id": 999, "title": "X", "lead_partner_id": s.outsider,
+        "partner_ids": [s.member, s.outsider], "responsible_partner_id": 999, "responsible_contact_id": 999,
+        "parent_id": foreign["id"]});
+    let problem =
+        assert_problem(app.post_json("/api/v1/measures", &references).await, 422, "/problems/validation").await;
+    assert_eq!(
+        error_fields(&problem),
+        [
+            "field_id",
+            "lead_partner_id",
+            "parent_id",
+            "partner_ids[1]",
+            "responsible_contact_id",
+            "responsible_partner_id"
+        ]
+    );
+    let unknown_coop = json!({"cooperation_id": 999, "field_id": s.bauhof, "title": "X"});
+    assert_eq!(
+        error_fields(
+            &assert_problem(app.post_json("/api/v1/measures", &unknown_coop).await, 422, "/problems/validation").await
+        ),
+        ["cooperation_id"]
+    );
+}
+
+#[tokio::test]
+async fn patching_recomputes_priority_but_never_status_or_cooperation() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let created = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz"})).await;
+    let path = format!("/api/v1/measures/{}", created["id"]);
+    let scored: Value =
+        app.patch_json(&path, &json!({"benefit": 5, "cost": 1, "effort": 1})).await.json().await.unwrap();
+    assert_eq!(scored["priority_score"], 100);
+    let cleared: Value = app.patch_json(&path, &json!({"effort": null})).await.json().await.unwrap();
+    assert_eq!(cleared["priority_score"], Value::Null);
+
+    let status =
+        assert_problem(app.patch_json(&path, &json!({"status": "approved"})).await, 422, "/problems/validation").await;
+    assert_eq!(error_fields(&status), ["status"]);
+    assert!(status["detail"].as_str().unwrap().contains("transitions"));
+    assert_eq!(
+        app.patch_json(&path, &json!({"status": "idea", "title": "Streusalz 2027"})).await.status(),
+        200,
+        "the unchanged status may be sent back"
+    );
+    let moved =
+        assert_problem(app.patch_json(&path, &json!({"cooperation_id": 999})).await, 422, "/problems/validation").await;
+    assert_eq!(error_fields(&moved), ["cooperation_id"]);
+    let itself =
+        assert_problem(app.patch_json(&path, &json!({"parent_id": created["id"]})).await, 422, "/problems/validation")
+            .await;
+    assert_eq!(error_fields(&itself), ["parent_id"]);
+}
+
+#[tokio::test]
+async fn a_measure_walks_the_whole_workflow_and_every_step_is_recorded() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let m = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz"})).await;
+    let id = m["id"].clone();
+
+    let unscored = assert_problem(transition(&app, &id, "assessed").await, 409, "/problems/conflict").await;
+    assert_eq!(error_fields(&unscored), ["benefit", "cost", "effort"]);
+    app.patch_json(&format!("/api/v1/measures/{id}"), &json!({"benefit": 4, "cost": 2, "effort": 2})).await;
+
+    for to in ["assessed", "planned", "approved", "in_progress", "completed"] {
+        let response = transition(&app, &id, to).await;
+        assert_eq!(response.status(), 200, "to {to}");
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], to);
+    }
+    let done: Value = app.get(&format!("/api/v1/measures/{id}")).await.json().await.unwrap();
+    assert_eq!(done["progress"], 100);
+
+    let history: Value = app
+        .as_admin(Method::GET, &format!("/api/v1/measures/{id}/history"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let steps: Vec<(Value, Value)> =
+        history["items"].as_array().unwrap().iter().map(|h| (h["from"].clone(), h["to"].clone())).collect();
+    assert_eq!(
+        steps,
+        [
+            (Value::Null, json!("idea")),
+            (json!("idea"), json!("assessed")),
+            (json!("assessed"), json!("planned")),
+            (json!("planned"), json!("approved")),
+            (json!("approved"), json!("in_progress")),
+            (json!("in_progress"), json!("completed")),
+        ]
+    );
+    assert_eq!(history["items"][2]["comment"], "to planned");
+    assert_eq!(history["items"][2]["by"], "user:1 (admin)");
+}
+
+const ALL: [&str; 8] = ["idea", "assessed", "planned", "approved", "in_progress", "completed", "on_hold", "rejected"];
+
+#[tokio::test]
+async fn every_illegal_transition_is_a_409_naming_the_allowed_ones() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let m = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "benefit": 3, "cost": 3, "effort": 3})).await;
+    let id = m["id"].clone();
+    let path: [(&str, &[&str]); 6] = [
+        ("idea", &["assessed", "on_hold", "rejected"]),
+        ("assessed", &["planned", "on_hold", "rejected"]),
+        ("planned", &["approved", "on_hold", "rejected"]),
+        ("approved", &["in_progress", "on_hold", "rejected"]),
+        ("in_progress", &["completed", "on_hold", "rejected"]),
+        ("completed", &[]),
+    ];
+    for (i, (state, allowed)) in path.iter().enumerate() {
+        for to in ALL.iter().filter(|t| !allowed.contains(t)) {
+            let refused = assert_problem(transition(&app, &id, to).await, 409, "/problems/conflict").await;
+            let detail = refused["detail"].as_str().unwrap();
+            assert!(detail.contains(&format!("from `{state}` to `{to}`")), "{detail}");
+            assert!(allowed.iter().all(|a| detail.contains(a)), "{detail}");
+        }
+        let current: Value = app.get(&format!("/api/v1/measures/{id}")).await.json().await.unwrap();
+        assert_eq!(current["status"], *state, "refusals changed nothing");
+        if let Some((next, _)) = path.get(i + 1) {
+            assert_eq!(transition(&app, &id, next).await.status(), 200);
+        }
+    }
+}
+
+#[tokio::test]
+async fn on_hold_and_rejected_go_back_only_to_where_they_came_from() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let m = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "benefit": 3, "cost": 3, "effort": 3})).await;
+    let id = m["id"].clone();
+    for to in ["assessed", "planned", "on_hold"] {
+        assert_eq!(transition(&app, &id, to).await.status(), 200);
+    }
+    for to in ALL.iter().filter(|t| **t != "planned") {
+        let refused = assert_problem(transition(&app, &id, to).await, 409, "/problems/conflict").await;
+        assert!(refused["detail"].as_str().unwrap().ends_with("allowed from here: planned"), "{refused}");
+    }
+    assert_eq!(transition(&app, &id, "planned").await.status(), 200);
+    assert_eq!(transition(&app, &id, "rejected").await.status(), 200);
+    assert_problem(transition(&app, &id, "idea").await, 409, "/problems/conflict").await;
+    assert_eq!(transition(&app, &id, "planned").await.json::<Value>().await.unwrap()["status"], "planned");
+}
+
+#[tokio::test]
+async fn measures_are_filtered_sorted_and_paged() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let specs = [
+        ("Streusalz", s.bauhof, "short", Some((5, 1, 1)), Some(s.lead), vec![], "2026-03-31"),
+        ("Winterdienst", s.bauhof, "medium", Some((3, 3, 3)), Some(s.member), vec![s.lead], "2026-01-31"),
+        ("E-Akte", s.it, "long", Some((4, 2, 3)), None, vec![s.member], "2027-12-31"),
+        ("Serverraum", s.it, "long", None, None, vec![], ""),
+    ];
+    let mut ids = Vec::new();
+    for (title, field, horizon, scores, lead, partners, end) in specs {
+        let mut body = json!({"cooperation_id": s.coop, "field_id": field, "title": title, "horizon": horizon,
+                              "lead_partner_id": lead, "partner_ids": partners});
+        if let Some((b, c, e)) = scores {
+            body.as_object_mut().unwrap().extend([
+                ("benefit".into(), json!(b)),
+                ("cost".into(), json!(c)),
+                ("effort".into(), json!(e)),
+            ]);
+        }
+        if !end.is_empty() {
+            body["planned_end"] = json!(end);
+        }
+        ids.push(measure(&app, body).await["id"].as_i64().unwrap());
+    }
+    transition(&app, &json!(ids[0]), "assessed").await;
+    let titles = |items: Vec<Value>| items.iter().map(|m| m["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+
+    assert_eq!(
+        titles(app.collect_all("/api/v1/measures?limit=1").await),
+        ["Streusalz", "E-Akte", "Winterdienst", "Serverraum"]
+    );
+    assert_eq!(
+        titles(app.collect_all("/api/v1/measures?limit=3&sort=priority_score").await),
+        ["Serverraum", "Winterdienst", "E-Akte", "Streusalz"]
+    );
+    assert_eq!(
+        titles(app.collect_all("/api/v1/measures?limit=2&sort=title").await),
+        ["E-Akte", "Serverraum", "Streusalz", "Winterdienst"]
+    );
+    assert_eq!(
+        titles(app.collect_all("/api/v1/measures?limit=2&sort=planned_end").await),
+        ["Winterdienst", "Streusalz", "E-Akte", "Serverraum"]
+    );
+    assert_eq!(titles(app.collect_all("/api/v1/measures?field=bauhof").await), ["Streusalz", "Winterdienst"]);
+    assert_eq!(titles(app.collect_all(&format!("/api/v1/measures?field_id={}", s.it)).await), ["E-Akte", "Serverraum"]);
+    assert_eq!(titles(app.collect_all("/api/v1/measures?status=assessed").await), ["Streusalz"]);
+    assert_eq!(
+        titles(app.collect_all("/api/v1/measures?status=assessed&status=idea&horizon=long").await),
+        ["E-Akte", "Serverraum"]
+    );
+    assert_eq!(
+        titles(app.collect_all(&format!("/api/v1/measures?partner_id={}", s.lead)).await),
+        ["Streusalz", "Winterdienst"]
+    );
+    assert_eq!(
+        titles(app.collect_all(&format!("/api/v1/measures?partner_id={}", s.member)).await),
+        ["E-Akte", "Winterdienst"]
+    );
+    assert_eq!(titles(app.collect_all("/api/v1/measures?min_priority=60").await), ["Streusalz", "E-Akte"]);
+    assert_eq!(titles(app.collect_all("/api/v1/measures?q=AKTE").await), ["E-Akte"]);
+    assert_eq!(
+        titles(app.collect_all(&format!("/api/v1/cooperations/{}/measures?field=it-egovernment", s.coop)).await),
+        ["E-Akte", "Serverraum"]
+    );
+    let bad = app.get("/api/v1/measures?status=done&min_priority=500").await;
+    assert_eq!(error_fields(&assert_problem(bad, 400, "/problems/invalid-parameter").await), ["status"]);
+    assert_problem(app.get("/api/v1/cooperations/999/measures").await, 404, "/problems/not-found").await;
+}
+
+#[tokio::test]
+async fn the_summary_shows_the_portfolio() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let a = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "benefit": 5, "cost": 1, "effort": 1,
+        "estimated_cost_eur": 25000, "description_signed_on": "2026-02-01"})).await;
+    measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Winterdienst", "benefit": 3, "cost": 3, "effort": 3, "estimated_cost_eur": 5000})).await;
+    measure(&app, json!({"cooperation_id": s.coop, "field_id": s.it, "title": "E-Akte"})).await;
+    transition(&app, &a["id"], "assessed").await;
+
+    let summary: Value = app.get(&format!("/api/v1/cooperations/{}/summary", s.coop)).await.json().await.unwrap();
+    assert_eq!(summary["measures_total"], 3);
+    assert_eq!(summary["by_status"]["idea"], 2);
+    assert_eq!(summary["by_status"]["assessed"], 1);
+    assert_eq!(summary["by_status"]["completed"], 0);
+    assert_eq!(summary["by_field"], json!({"bauhof": 2, "it-egovernment": 1}));
+    assert_eq!(summary["assessed_total"], 2);
+    assert_eq!(summary["signed_total"], 1);
+    assert_eq!(summary["estimated_cost_eur_total"], 30000);
+    let top: Vec<&str> =
+        summary["top_measures"].as_array().unwrap().iter().map(|m| m["title"].as_str().unwrap()).collect();
+    assert_eq!(top, ["Streusalz", "Winterdienst"], "assessed ones only, best first");
+}
+
+#[tokio::test]
+async fn erasing_the_responsible_contact_keeps_the_measure_and_notes_it() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let contact: Value = app
+        .post_json(
+            "/api/v1/contacts",
+            &json!({"partner_id": s.lead, "name": "Maria Mustermann", "function": "Bauhofleiterin"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let m = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "responsible_contact_id": contact["id"]})).await;
+    let path = format!("/api/v1/measures/{}", m["id"]);
+
+    assert_problem(app.get(&format!("{path}?include=contacts")).await, 401, "/problems/unauthorized").await;
+    assert!(app.get(&path).await.json::<Value>().await.unwrap().get("responsible_contact").is_none());
+    let viewer = app.token_for("vera", "viewer", &[]).await;
+    let with: Value = app
+        .request(Method::GET, &format!("{path}?include=contacts"), Some(&viewer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(with["responsible_contact"]["name"], "Maria Mustermann");
+
+    assert_eq!(app.delete(&format!("/api/v1/contacts/{}", contact["id"])).await.status(), 204);
+    let after: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(after["responsible_contact_id"], Value::Null);
+    let history: Value = app.get(&format!("{path}/history")).await.json().await.unwrap();
+    let last = history["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "contact_erased");
+    assert!(!history.to_string().contains("Mustermann"), "no trace of the person: {history}");
+}
+
+#[tokio::test]
+async fn records_in_use_cannot_be_deleted_and_the_answer_says_why() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let m = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "lead_partner_id": s.lead, "responsible_partner_id": s.outsider})).await;
+    let member = assert_problem(
+        app.delete(&format!("/api/v1/cooperations/{}/members/{}", s.coop, s.lead)).await,
+        409,
+        "/problems/conflict",
+    )
+    .await;
+    assert!(member["detail"].as_str().unwrap().contains(&m["id"].to_string()));
+    let partner =
+        assert_problem(app.delete(&format!("/api/v1/partners/{}", s.outsider)).await, 409, "/problems/conflict").await;
+    assert!(partner["detail"].as_str().unwrap().contains("measure"));
+    let field =
+        assert_problem(app.delete(&format!("/api/v1/fields/{}", s.bauhof)).await, 409, "/problems/conflict").await;
+    assert!(field["detail"].as_str().unwrap().contains("bauhof"));
+    let coop =
+        assert_problem(app.delete(&format!("/api/v1/cooperations/{}", s.coop)).await, 409, "/problems/conflict").await;
+    assert!(coop["detail"].as_str().unwrap().contains("measure"));
+
+    assert_eq!(app.delete(&format!("/api/v1/measures/{}", m["id"])).await.status(), 204);
+    assert_eq!(app.delete(&format!("/api/v1/cooperations/{}/members/{}", s.coop, s.lead)).await.status(), 204);
+    assert_eq!(app.delete(&format!("/api/v1/partners/{}", s.outsider)).await.status(), 204);
+    assert_eq!(app.delete(&format!("/api/v1/cooperations/{}", s.coop)).await.status(), 204);
+}
+
+#[tokio::test]
+async fn editors_work_on_measures_of_their_cooperations_only() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let member_editor = app.token_for("eddi", "editor", &[s.member]).await;
+    let outsider_editor = app.token_for("otto", "editor", &[s.outsider]).await;
+    let body = json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz"});
+    let created = app.request(Method::POST, "/api/v1/measures", Some(&member_editor)).json(&body).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let refused =
+        app.request(Method::POST, "/api/v1/measures", Some(&outsider_editor)).json(&body).send().await.unwrap();
+    assert_problem(refused, 403, "/problems/forbidden").await;
+    let step = |token: &str| {
+        app.request(Method::POST, &format!("/api/v1/measures/{}/transitions", created["id"]), Some(token))
+            .json(&json!({"to": "on_hold"}))
+            .send()
+    };
+    assert_problem(step(&outsider_editor).await.unwrap(), 403, "/problems/forbidden").await;
+    assert_eq!(step(&member_editor).await.unwrap().status(), 200);
+    let history: Value = app
+        .as_admin(Method::GET, &format!("/api/v1/measures/{}/history", created["id"]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(history["items"][1]["by"].as_str().unwrap().contains("eddi"));
+}
