@@ -11,4 +11,5 @@ pub mod domain;
 pub mod error;
 pub mod models;
 pub mod openapi;
+pub mod seed;
 pub mod startup;

@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Fill the database with example data.
+    Seed {
+        #[command(subcommand)]
+        what: SeedWhat,
+    },
     /// Exit 0 when the local service answers `GET /health/live` (for container health checks).
     Healthcheck,
     /// Write the OpenAPI document (to stdout, or to a file).
@@ -36,6 +41,13 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum SeedWhat {
+    /// Two cooperations with partners, members, contacts (example.org) and assessed, signed
+    /// and running measures; only into an empty database.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -76,6 +88,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(),
         Command::Migrate => migrate(),
         Command::User { action } => user(action),
+        Command::Seed { what: SeedWhat::Demo } => seed_demo(),
         Command::Healthcheck => healthcheck(),
         Command::Openapi { output } => openapi(output),
     };
@@ -104,6 +117,21 @@ fn migrate() -> Result<(), AnyError> {
     let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
     let applied = db::run_migrations(&mut conn)?;
     log::info!("{applied} migrations applied to {}", db::redacted_url(&config.database_url));
+    Ok(())
+}
+
+fn seed_demo() -> Result<(), AnyError> {
+    let config = Config::from_env()?;
+    let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
+    db::run_migrations(&mut conn)?;
+    let seeded = ikz_api::seed::demo(&mut conn).map_err(|e| -> AnyError { e.problem().detail.into() })?;
+    log::info!(
+        "demo data: {} partners, {} cooperations, {} measures, {} contacts",
+        seeded.partners,
+        seeded.cooperations,
+        seeded.measures,
+        seeded.contacts
+    );
     Ok(())
 }
 

@@ -116,7 +116,8 @@ impl Normalize for CreateContact {
 }
 
 impl CreateContact {
-    fn into_data(self) -> (ContactData, Vec<i64>) {
+    /// The columns to store, with the normalised phone, and the field ids.
+    pub fn into_data(self) -> (ContactData, Vec<i64>) {
         let data = ContactData {
             partner_id: self.partner_id,
             name_folded: domain::fold(&self.name),

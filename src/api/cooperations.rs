@@ -118,7 +118,8 @@ impl Normalize for CreateCooperation {
 }
 
 impl CreateCooperation {
-    fn into_data(self) -> CooperationData {
+    /// The columns to store, with the folded name.
+    pub fn into_data(self) -> CooperationData {
         CooperationData {
             name_folded: domain::fold(&self.name),
             name: self.name,

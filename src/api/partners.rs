@@ -191,7 +191,8 @@ impl Normalize for CreatePartner {
 }
 
 impl CreatePartner {
-    fn into_data(self) -> PartnerData {
+    /// The columns to store, with the folded name.
+    pub fn into_data(self) -> PartnerData {
         PartnerData {
             name_folded: domain::fold(&self.name),
             name: self.name,

@@ -13,3 +13,4 @@ mod migrations;
 mod openapi;
 mod partners;
 mod partners_errors;
+mod seed;

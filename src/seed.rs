@@ -1,0 +1,372 @@
+//! `ikz-api seed demo`: a realistic portfolio for trying the service out.
+//!
+//! Every record goes through the same decoding, validation and storage as an API request, so the
+//! demo data obeys every rule. Names and numbers are invented; e-mail addresses use example.org.
+
+use serde_json::{Value, json};
+
+use crate::api::contacts::CreateContact;
+use crate::api::cooperations::CreateCooperation;
+use crate::api::extract::decode;
+use crate::api::measures::CreateMeasure;
+use crate::api::partners::CreatePartner;
+use crate::db::{self, AnyConnection};
+use crate::domain::measures::MeasureStatus;
+use crate::error::AppError;
+use crate::models::{contacts, cooperations, fields, measures, now, partners};
+
+/// What the seed created.
+#[derive(Debug, Default)]
+pub struct Seeded {
+    /// Partners created.
+    pub partners: usize,
+    /// Cooperations created.
+    pub cooperations: usize,
+    /// Measures created.
+    pub measures: usize,
+    /// Contacts created.
+    pub contacts: usize,
+}
+
+const ACTOR: &str = "seed (demo data)";
+
+/// Fills an empty database with two cooperations; refuses (409) if any partner exists.
+pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
+    db::write(conn, |conn| {
+        if !partners::list(conn, &Default::default(), Default::default(), None, 1)?.is_empty() {
+            return Err(AppError::Conflict(
+                "the database already holds partners; the demo fills only an empty one".into(),
+            ));
+        }
+        let mut seeded = Seeded::default();
+        let mut partner = |conn: &mut AnyConnection, body: Value| -> Result<i64, AppError> {
+            seeded.partners += 1;
+            Ok(partners::insert(conn, &decode::<CreatePartner>(body)?.into_data(), now())?.id)
+        };
+        let heidenau = partner(
+            conn,
+            json!({"name": "Stadt Heidenau an der Elster", "kind": "municipality", "ags": "14900101", "state": "DE-SN", "district": "Landkreis Heideland", "population": 11800, "website": "https://www.heidenau.example.org", "email": "rathaus@heidenau.example.org", "phone": "+49 3591 4400-0"}),
+        )?;
+        let birkwitz = partner(
+            conn,
+            json!({"name": "Gemeinde Birkwitz", "kind": "municipality", "ags": "14900102", "state": "DE-SN", "district": "Landkreis Heideland", "population": 4300}),
+        )?;
+        let lindtal = partner(
+            conn,
+            json!({"name": "Gemeinde Lindtal", "kind": "municipality", "ags": "14900103", "state": "DE-SN", "district": "Landkreis Heideland", "population": 3100}),
+        )?;
+        let kreis = partner(
+            conn,
+            json!({"name": "Landkreis Heideland", "kind": "district", "ags": "14900000", "state": "DE-SN", "population": 245000}),
+        )?;
+        let ministry = partner(
+            conn,
+            json!({"name": "Staatsministerium für Kommunales (Beispiel)", "kind": "state_agency", "state": "DE-SN"}),
+        )?;
+        let berater = partner(
+            conn,
+            json!({"name": "Kommunalberatung Muster GmbH", "kind": "company", "website": "https://kommunalberatung.example.org"}),
+        )?;
+        let seestadt = partner(
+            conn,
+            json!({"name": "Stadt Seestadt", "kind": "municipality", "ags": "03900201", "state": "DE-NI", "population": 21000}),
+        )?;
+        let moorfeld = partner(
+            conn,
+            json!({"name": "Samtgemeinde Moorfeld", "kind": "municipality", "ags": "03900202", "state": "DE-NI", "population": 9800}),
+        )?;
+
+        let cooperation = |conn: &mut AnyConnection, body: Value, members: &[(i64, &str)]| -> Result<i64, AppError> {
+            let id = cooperations::insert(conn, &decode::<CreateCooperation>(body)?.into_data(), now())?.id;
+            for (partner_id, role) in members {
+                let member = cooperations::NewMember {
+                    cooperation_id: id,
+                    partner_id: *partner_id,
+                    role: (*role).into(),
+                    joined_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 1),
+                    left_on: None,
+                    created_at: now(),
+                };
+                cooperations::insert_member(conn, &member)?;
+            }
+            Ok(id)
+        };
+        let heideland = cooperation(
+            conn,
+            json!({"name": "IKZ Heideland", "status": "active", "started_on": "2025-03-01",
+                   "description": "Drei Kommunen im Landkreis Heideland bündeln Verwaltungsaufgaben.",
+                   "funding_programme": "Förderprogramm Interkommunale Zusammenarbeit (Beispiel)", "funding_amount_eur": 180000}),
+            &[
+                (heidenau, "lead"),
+                (birkwitz, "member"),
+                (lindtal, "member"),
+                (kreis, "supporter"),
+                (ministry, "funder"),
+                (berater, "advisor"),
+            ],
+        )?;
+        let seenland = cooperation(
+            conn,
+            json!({"name": "Verwaltungskooperation Seenland", "status": "exploring", "started_on": "2026-01-15"}),
+            &[(seestadt, "lead"), (moorfeld, "member")],
+        )?;
+
+        let field = |conn: &mut AnyConnection, key: &str| -> Result<i64, AppError> {
+            fields::find_by_key(conn, key)?
+                .map(|f| f.id)
+                .ok_or_else(|| AppError::Internal(format!("field {key} missing")))
+        };
+        let mut contact_count = 0;
+        let mut contact = |conn: &mut AnyConnection, body: Value| -> Result<i64, AppError> {
+            let (data, field_ids) = decode::<CreateContact>(body)?.into_data();
+            contact_count += 1;
+            Ok(contacts::insert(conn, &data, &field_ids, now())?.id)
+        };
+        let leadership = field(conn, "leadership-strategy")?;
+        let (bauhof, it, pr, fire, procurement) = (
+            field(conn, "bauhof")?,
+            field(conn, "it-egovernment")?,
+            field(conn, "public-relations")?,
+            field(conn, "fire-brigade")?,
+            field(conn, "procurement")?,
+        );
+        let mayor = contact(
+            conn,
+            json!({"partner_id": heidenau, "name": "Dr. Anna Beispiel", "function": "Bürgermeisterin", "email": "a.beispiel@heidenau.example.org", "phone": "03591 4400-10", "field_ids": [leadership]}),
+        )?;
+        let lead = contact(
+            conn,
+            json!({"partner_id": heidenau, "name": "Jonas Muster", "function": "Organisationsleitung IKZ", "email": "j.muster@heidenau.example.org", "phone": "03591 4400-25"}),
+        )?;
+        let bauhof_head = contact(
+            conn,
+            json!({"partner_id": birkwitz, "name": "Petra Probe", "function": "Bauhofleiterin", "email": "bauhof@birkwitz.example.org", "field_ids": [bauhof]}),
+        )?;
+        let it_officer = contact(
+            conn,
+            json!({"partner_id": lindtal, "name": "Kai Test", "function": "IT-Beauftragter", "email": "it@lindtal.example.org", "phone": "+49 35932 555-3", "field_ids": [it]}),
+        )?;
+        let fire_chief = contact(
+            conn,
+            json!({"partner_id": birkwitz, "name": "Uwe Exempel", "function": "Gemeindewehrleiter", "email": "feuerwehr@birkwitz.example.org", "field_ids": [fire]}),
+        )?;
+        contact(
+            conn,
+            json!({"partner_id": seestadt, "name": "Lena Platzhalter", "function": "Hauptamtsleiterin", "email": "hauptamt@seestadt.example.org"}),
+        )?;
+        seeded.contacts = contact_count;
+
+        type Spec<'a> = (
+            i64,
+            i64,
+            &'a str,
+            Option<(i32, i32, i32)>,
+            Option<i64>,
+            &'a str,
+            Option<i64>,
+            MeasureStatus,
+            Option<&'a str>,
+        );
+        let specs: Vec<Spec> = vec![
+            (
+                heideland,
+                procurement,
+                "Gemeinsame Beschaffung von Streusalz und Verbrauchsmaterial",
+                Some((4, 1, 1)),
+                Some(18000),
+                "short",
+                Some(bauhof_head),
+                MeasureStatus::InProgress,
+                Some("2025-09-10"),
+            ),
+            (
+                heideland,
+                bauhof,
+                "Gemeinsamer Maschinenpool der Bauhöfe",
+                Some((5, 3, 3)),
+                Some(240000),
+                "medium",
+                Some(bauhof_head),
+                MeasureStatus::Approved,
+                Some("2025-11-20"),
+            ),
+            (
+                heideland,
+                bauhof,
+                "Abgestimmter Winterdienst an den Gemeindegrenzen",
+                Some((3, 1, 2)),
+                Some(5000),
+                "short",
+                Some(bauhof_head),
+                MeasureStatus::Completed,
+                Some("2025-06-02"),
+            ),
+            (
+                heideland,
+                it,
+                "Gemeinsame E-Akte nach dem E-Government-Gesetz",
+                Some((5, 4, 5)),
+                Some(420000),
+                "long",
+                Some(it_officer),
+                MeasureStatus::Planned,
+                Some("2026-02-15"),
+            ),
+            (
+                heideland,
+                it,
+                "Zentrale IT-Sicherheitsbeauftragte Person",
+                Some((4, 2, 2)),
+                Some(65000),
+                "medium",
+                Some(it_officer),
+                MeasureStatus::Assessed,
+                None,
+            ),
+            (
+                heideland,
+                field(conn, "session-management")?,
+                "Ein Ratsinformationssystem für alle drei Räte",
+                Some((4, 2, 3)),
+                Some(38000),
+                "medium",
+                Some(mayor),
+                MeasureStatus::Planned,
+                Some("2026-03-01"),
+            ),
+            (
+                heideland,
+                pr,
+                "Gemeinsames Amtsblatt und Bürgerportal",
+                Some((3, 2, 2)),
+                Some(12000),
+                "short",
+                Some(lead),
+                MeasureStatus::Assessed,
+                None,
+            ),
+            (
+                heideland,
+                fire,
+                "Gemeinsame Atemschutzwerkstatt",
+                Some((4, 3, 2)),
+                Some(90000),
+                "medium",
+                Some(fire_chief),
+                MeasureStatus::OnHold,
+                None,
+            ),
+            (
+                heideland,
+                fire,
+                "Abgestimmte Ausbildung der Jugendfeuerwehren",
+                None,
+                None,
+                "short",
+                Some(fire_chief),
+                MeasureStatus::Idea,
+                None,
+            ),
+            (
+                heideland,
+                field(conn, "digitalisation-ai")?,
+                "KI-gestützte Posteingangsbearbeitung erproben",
+                None,
+                Some(30000),
+                "medium",
+                None,
+                MeasureStatus::Idea,
+                None,
+            ),
+            (
+                heideland,
+                field(conn, "economic-development")?,
+                "Gemeinsames Gewerbeflächenportal",
+                Some((2, 3, 4)),
+                None,
+                "long",
+                None,
+                MeasureStatus::Rejected,
+                None,
+            ),
+            (
+                seenland,
+                it,
+                "Gemeinsamer Serverbetrieb im Rechenzentrum",
+                None,
+                Some(150000),
+                "long",
+                None,
+                MeasureStatus::Idea,
+                None,
+            ),
+            (
+                seenland,
+                field(conn, "land-climate")?,
+                "Gemeinsames Ökokonto und Flächenpool",
+                Some((4, 2, 3)),
+                None,
+                "long",
+                None,
+                MeasureStatus::Assessed,
+                None,
+            ),
+        ];
+        for (coop, field_id, title, scores, cost, horizon, contact_id, status, signed) in specs {
+            let (lead_partner, partner_ids) =
+                if coop == heideland { (heidenau, vec![birkwitz, lindtal]) } else { (seestadt, vec![moorfeld]) };
+            let mut body = json!({"cooperation_id": coop, "field_id": field_id, "title": title, "horizon": horizon,
+                "estimated_cost_eur": cost, "lead_partner_id": lead_partner, "partner_ids": partner_ids,
+                "responsible_contact_id": contact_id, "description_signed_on": signed,
+                "summary": format!("{title}: Ergebnis der Arbeitsgruppe (Beispieldaten).")});
+            if let Some((b, c, e)) = scores {
+                body["benefit"] = json!(b);
+                body["cost"] = json!(c);
+                body["effort"] = json!(e);
+            }
+            if signed.is_some() {
+                body["council_refs"] =
+                    json!([format!("https://ris.heidenau.example.org/oparl/v1/paper/{}", seeded.measures + 100)]);
+            }
+            if field_id == fire && coop == heideland {
+                body["responsible_partner_id"] = json!(kreis);
+            }
+            let (data, partners) = decode::<CreateMeasure>(body)?.into_data(MeasureStatus::Idea, None);
+            let measure = measures::insert(conn, &data, &partners, now())?;
+            measures::record(conn, measure.id, "created", None, "idea", None, ACTOR, now())?;
+            walk_to(conn, &measure, status)?;
+            seeded.measures += 1;
+        }
+        seeded.cooperations = 2;
+        Ok(seeded)
+    })
+}
+
+/// Moves a new measure along the workflow to `target`, recording each step like the API does.
+fn walk_to(conn: &mut AnyConnection, measure: &measures::Measure, target: MeasureStatus) -> Result<(), AppError> {
+    use MeasureStatus::*;
+    let path: &[MeasureStatus] = match target {
+        Idea => &[],
+        Assessed => &[Assessed],
+        Planned => &[Assessed, Planned],
+        Approved => &[Assessed, Planned, Approved],
+        InProgress => &[Assessed, Planned, Approved, InProgress],
+        Completed => &[Assessed, Planned, Approved, InProgress, Completed],
+        OnHold => &[Assessed, OnHold],
+        Rejected => &[Assessed, Rejected],
+    };
+    let (mut from, mut seen) = (Idea, measure.updated_at);
+    for &to in path {
+        let resume = matches!(to, OnHold | Rejected).then(|| from.as_str());
+        let progress = match to {
+            Completed => 100,
+            InProgress => 40,
+            _ => 0,
+        };
+        let at = now().max(seen + chrono::Duration::microseconds(1));
+        measures::set_status(conn, measure.id, to.as_str(), resume, progress, seen, at)?;
+        measures::record(conn, measure.id, "transition", Some(from.as_str()), to.as_str(), None, ACTOR, at)?;
+        (from, seen) = (to, at);
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn seed(app: &TestApp) -> bool {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
+        .args(["seed", "demo"])
+        .env("DATABASE_URL", app._db.url())
+        .env("RUST_LOG", "warn")
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[tokio::test]
+async fn the_demo_seed_fills_an_empty_database_with_a_realistic_portfolio_once() {
+    let app = spawn_app().await;
+    assert!(seed(&app), "seeding an empty database works");
+    let cooperations = app.collect_all("/api/v1/cooperations").await;
+    assert_eq!(cooperations.len(), 2);
+    let summary: Value =
+        app.get(&format!("/api/v1/cooperations/{}/summary", cooperations[0]["id"])).await.json().await.unwrap();
+    assert!(summary["measures_total"].as_i64().unwrap() >= 10, "{summary}");
+    assert!(summary["signed_total"].as_i64().unwrap() > 0 && summary["assessed_total"].as_i64().unwrap() > 0);
+    let used = summary["by_status"].as_object().unwrap().values().filter(|n| n.as_i64() > Some(0)).count();
+    assert!(used >= 6, "measures in most workflow states: {summary}");
+    let contacts: Value = app.as_admin(Method::GET, "/api/v1/contacts").send().await.unwrap().json().await.unwrap();
+    let emails: Vec<&str> = contacts["items"].as_array().unwrap().iter().filter_map(|c| c["email"].as_str()).collect();
+    assert!(!emails.is_empty() && emails.iter().all(|e| e.ends_with(".example.org")), "{emails:?}");
+
+    assert!(!seed(&app), "a second run is refused");
+    assert_eq!(app.collect_all("/api/v1/cooperations").await.len(), 2, "and changed nothing");
+}
