@@ -43,3 +43,35 @@ fn migration_folders_have_the_same_names_for_both_backends() {
     };
     assert_eq!(names("migrations/sqlite"), names("migrations/postgres"));
 }
+
+#[test]
+fn the_database_itself_enforces_references() {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let test_db = TestDb::new();
+    let mut conn = ConnectionManager::new(&test_db.url()).establish().expect("connect");
+    db::run_migrations(&mut conn).expect("migrations");
+    let now = "'2026-11-21 00:00:00'";
+    let orphans = [
+        format!(
+            "INSERT INTO cooperation_members (cooperation_id, partner_id, role, created_at) VALUES (999, 999, 'member', {now})"
+        ),
+        format!(
+            "INSERT INTO contacts (partner_id, name, name_folded, created_at, updated_at) VALUES (999, 'X', 'x', {now}, {now})"
+        ),
+        format!(
+            "INSERT INTO measures (cooperation_id, field_id, title, title_folded, status, priority_rank, planned_end_rank, \
+             progress, council_refs, created_at, updated_at) VALUES (999, 1, 'X', 'x', 'idea', -1, '9999-12-31', 0, '[]', {now}, {now})"
+        ),
+    ];
+    for sql in orphans {
+        let refused = diesel::sql_query(&sql).execute(&mut conn);
+        assert!(
+            matches!(refused, Err(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _))),
+            "{sql}: {refused:?}"
+        );
+    }
+    let bad_status = format!(
+        "INSERT INTO cooperations (name, name_folded, status, created_at, updated_at) VALUES ('X', 'x', 'dreaming', {now}, {now})"
+    );
+    assert!(diesel::sql_query(bad_status).execute(&mut conn).is_err(), "CHECK constraints hold too");
+}
