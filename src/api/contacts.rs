@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode, search_pattern};
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, search_pattern};
 use super::pagination::{self, After, Limit};
 use super::{AppState, etag};
 use crate::auth::{Caller, Role};
@@ -314,9 +314,7 @@ pub async fn update_contact(
             caller.require_partner(current.partner_id, "change contacts")?;
             if_match.check(&etag(current.updated_at))?;
             let base = CreateContact::from_stored(&current, model::field_ids(conn, id)?);
-            let mut merged = serde_json::to_value(base).map_err(|e| AppError::Internal(e.to_string()))?;
-            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
-            let input = decode::<CreateContact>(merged)?;
+            let input: CreateContact = patch.apply(&base)?;
             caller.require_partner(input.partner_id, "move contacts to this partner")?;
             check_references(conn, &input)?;
             let (data, field_ids) = input.into_data();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
 use super::pagination::{self, Limit};
 use super::{AppState, etag};
 use crate::auth::{Caller, Role};
@@ -290,10 +290,7 @@ pub async fn update_cooperation(
         .write(move |conn| {
             let current = load_for_write(conn, &caller, id, "change cooperations")?;
             if_match.check(&etag(current.updated_at))?;
-            let mut merged = serde_json::to_value(CreateCooperation::from_stored(&current))
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
-            let data = decode::<CreateCooperation>(merged)?.into_data();
+            let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
             model::update(conn, id, &data, current.updated_at, crate::models::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("the cooperation changed during the update; retry".into()))
         })

@@ -66,6 +66,20 @@ impl FromRequest for MergePatch {
     }
 }
 
+impl MergePatch {
+    /// Applies the patch (RFC 7396) to `base`, the writable fields of the stored record, and
+    /// checks the result with exactly the rules of a new record.
+    pub fn apply<T: DeserializeOwned + Validate + Normalize>(
+        self,
+        base: &impl serde::Serialize,
+    ) -> Result<T, AppError> {
+        let mut merged = serde_json::to_value(base)
+            .map_err(|e| AppError::Internal(format!("cannot serialise the stored record: {e}")))?;
+        json_patch::merge(&mut merged, &Value::Object(self.0));
+        decode(merged)
+    }
+}
+
 /// Checks the media type, reads at most the configured number of bytes and parses JSON.
 fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = Result<Value, AppError>> + use<> {
     let limit = req.app_data::<BodyLimit>().map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |l| l.0);

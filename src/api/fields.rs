@@ -4,11 +4,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
-use super::pagination::{self, After, Limit};
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
+use super::pagination::{self, After};
 use super::{AppState, etag};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
@@ -91,18 +91,6 @@ impl CreateField {
     }
 }
 
-/// Query parameters of the field list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FieldListQuery {
-    /// Page size, 1–200.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<Limit>,
-    /// `next_cursor` of the previous page, unchanged.
-    pub cursor: Option<String>,
-}
-
 /// One page of fields.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FieldPage {
@@ -129,18 +117,17 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, field: Field) -> HttpRes
 }
 
 /// List fields of action
-#[utoipa::path(tag = "fields", params(FieldListQuery), security((), ("bearer" = [])),
+#[utoipa::path(tag = "fields", params(pagination::PageQuery), security((), ("bearer" = [])),
     responses((status = 200, description = "One page of fields", body = FieldPage)))]
 #[get("/fields")]
 pub async fn list_fields(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query<FieldListQuery>,
+    query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
-    let limit = query.0.limit.unwrap_or_default().0;
-    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (limit, after) = query.0.by_id()?;
     let rows = state.read(move |conn| Ok(model::list(conn, after, limit)?)).await?;
     let (rows, next_cursor) = pagination::paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id });
     let items = rows.into_iter().map(FieldResponse::from).collect();
@@ -212,11 +199,10 @@ pub async fn update_field(
         .write(move |conn| {
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
-            let mut merged = serde_json::json!({
+            let base = serde_json::json!({
                 "key": current.key, "name_de": current.name_de, "name_en": current.name_en, "description": current.description,
             });
-            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
-            let data = decode::<CreateField>(merged)?.into_data();
+            let data = patch.apply::<CreateField>(&base)?.into_data();
             if data.key != current.key {
                 return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
             }

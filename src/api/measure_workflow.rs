@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::AppState;
 use super::extract::{JsonBody, Normalize, Query};
 use super::measures::{MeasureResponse, actor, load, load_for_write, not_found, respond};
-use super::pagination::{self, After, Limit};
+use super::pagination::{self, After};
 use crate::auth::Caller;
 use crate::domain::measures::{ALL_STATUSES, MeasureStatus};
 use crate::error::{AppError, FieldError, Problem};
@@ -157,18 +157,6 @@ pub struct HistoryEntryResponse {
     pub at: DateTime<Utc>,
 }
 
-/// Query parameters of the history.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// Page size, 1–200.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<Limit>,
-    /// `next_cursor` of the previous page, unchanged.
-    pub cursor: Option<String>,
-}
-
 /// One page of history.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HistoryPage {
@@ -179,7 +167,7 @@ pub struct HistoryPage {
 }
 
 /// A measure's history
-#[utoipa::path(tag = "measures", params(("id" = i64, Path, description = "Measure id"), HistoryQuery),
+#[utoipa::path(tag = "measures", params(("id" = i64, Path, description = "Measure id"), pagination::PageQuery),
     security((), ("bearer" = [])), responses(
     (status = 200, description = "Events, oldest first", body = HistoryPage),
     (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
@@ -190,13 +178,12 @@ pub async fn list_history(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-    query: Query<HistoryQuery>,
+    query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let show_actor = caller.role.is_some();
     let id = id.into_inner();
-    let limit = query.0.limit.unwrap_or_default().0;
-    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (limit, after) = query.0.by_id()?;
     let rows = state
         .read(move |conn| {
             model::find(conn, id)?.ok_or_else(|| not_found(id))?;

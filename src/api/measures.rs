@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::contacts::ContactResponse;
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode, search_pattern};
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::{AppState, etag};
 use crate::auth::{Caller, Principal};
@@ -640,18 +640,16 @@ pub async fn update_measure(
             let (status, resume) =
                 (current.status.parse().unwrap_or(MeasureStatus::Idea), current.resume_status.clone());
             let seen = current.updated_at;
-            let mut merged = serde_json::to_value(CreateMeasure::from_stored(&load(conn, current, false)?))
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let cooperation_id = merged["cooperation_id"].clone();
-            json_patch::merge(&mut merged, &serde_json::Value::Object(patch));
-            if merged["cooperation_id"] != cooperation_id {
+            let cooperation_id = current.cooperation_id;
+            let base = CreateMeasure::from_stored(&load(conn, current, false)?);
+            let input: CreateMeasure = MergePatch(patch).apply(&base)?;
+            if input.cooperation_id != cooperation_id {
                 return Err(AppError::invalid_field(
                     "cooperation_id",
                     "immutable",
                     "cannot be changed; create the measure anew",
                 ));
             }
-            let input = decode::<CreateMeasure>(merged)?;
             check_references(conn, &input, Some(id))?;
             let (data, partner_ids) = input.into_data(status, resume.and_then(|r| r.parse().ok()));
             let stored = model::update(conn, id, &data, seen, crate::models::now())?

@@ -4,13 +4,13 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::AppState;
 use super::cooperations::{load_for_write, not_found};
 use super::extract::{JsonBody, Normalize, Query};
-use super::pagination::{self, After, Limit};
+use super::pagination::{self, After};
 use crate::auth::Caller;
 use crate::domain;
 use crate::error::{AppError, Problem};
@@ -78,18 +78,6 @@ impl Normalize for CreateMember {
     fn normalize(&mut self) {}
 }
 
-/// Query parameters of the member list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct MemberListQuery {
-    /// Page size, 1–200.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<Limit>,
-    /// `next_cursor` of the previous page, unchanged.
-    pub cursor: Option<String>,
-}
-
 /// One page of memberships.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberPage {
@@ -100,7 +88,7 @@ pub struct MemberPage {
 }
 
 /// List the members of a cooperation
-#[utoipa::path(tag = "cooperations", params(("id" = i64, Path, description = "Cooperation id"), MemberListQuery),
+#[utoipa::path(tag = "cooperations", params(("id" = i64, Path, description = "Cooperation id"), pagination::PageQuery),
     security((), ("bearer" = [])), responses(
     (status = 200, description = "One page of memberships, past ones included", body = MemberPage),
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
@@ -111,12 +99,11 @@ pub async fn list_members(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-    query: Query<MemberListQuery>,
+    query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let limit = query.0.limit.unwrap_or_default().0;
-    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (limit, after) = query.0.by_id()?;
     let rows = state
         .read(move |conn| {
             model::find(conn, id)?.ok_or_else(|| not_found(id))?;

@@ -16,6 +16,26 @@ pub const DEFAULT_LIMIT: i64 = 50;
 /// Largest page size.
 pub const MAX_LIMIT: i64 = 200;
 
+/// The query of lists ordered by id that have no filters: page size and cursor only.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1–200.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size and the id after which the page starts.
+    pub fn by_id(&self) -> Result<(i64, Option<i64>), AppError> {
+        let after = decode_cursor(self.cursor.as_deref(), "id")?.map(|a| a.id);
+        Ok((self.limit.unwrap_or_default().0, after))
+    }
+}
+
 /// Position after the last row of a page: its sort key (as text) and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct After {

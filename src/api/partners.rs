@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
 use super::{AppState, etag, pagination};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
@@ -461,10 +461,7 @@ pub async fn update_partner(
         .write(move |conn| {
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
-            let mut merged = serde_json::to_value(CreatePartner::from_stored(&current))
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
-            let data = decode::<CreatePartner>(merged)?.into_data();
+            let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();
             ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
             model::update(conn, id, &data, current.updated_at, crate::models::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("the partner changed during the update; retry".into()))

@@ -4,12 +4,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::AppState;
 use super::extract::{JsonBody, Normalize, Query};
-use super::pagination::{self, After, Limit};
+use super::pagination::{self, After};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
 use crate::domain;
@@ -84,18 +84,6 @@ impl Normalize for CreateServiceToken {
     }
 }
 
-/// Query parameters of the service token list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ServiceTokenListQuery {
-    /// Page size, 1–200.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<Limit>,
-    /// `next_cursor` of the previous page, unchanged.
-    pub cursor: Option<String>,
-}
-
 /// One page of service tokens.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServiceTokenPage {
@@ -118,18 +106,17 @@ fn check(conn: &mut AnyConnection, input: &CreateServiceToken) -> Result<(), App
 }
 
 /// List service tokens
-#[utoipa::path(tag = "service-tokens", params(ServiceTokenListQuery), security(("bearer" = [])),
+#[utoipa::path(tag = "service-tokens", params(pagination::PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of service tokens", body = ServiceTokenPage)))]
 #[get("/service-tokens")]
 pub async fn list_service_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query<ServiceTokenListQuery>,
+    query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
-    let limit = query.0.limit.unwrap_or_default().0;
-    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (limit, after) = query.0.by_id()?;
     let (items, next_cursor) = state
         .read(move |conn| {
             let rows = accounts::list_service_tokens(conn, after, limit)?;

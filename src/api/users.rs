@@ -4,11 +4,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, decode};
-use super::pagination::{self, After, Limit};
+use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
+use super::pagination::{self, After};
 use super::{AppState, etag};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
@@ -118,18 +118,6 @@ impl Normalize for CreateUser {
     }
 }
 
-/// Query parameters of the user list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct UserListQuery {
-    /// Page size, 1–200.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
-    pub limit: Option<Limit>,
-    /// `next_cursor` of the previous page, unchanged.
-    pub cursor: Option<String>,
-}
-
 /// One page of accounts.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserPage {
@@ -201,18 +189,17 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> H
 }
 
 /// List users
-#[utoipa::path(tag = "users", params(UserListQuery), security(("bearer" = [])),
+#[utoipa::path(tag = "users", params(pagination::PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of users", body = UserPage)))]
 #[get("/users")]
 pub async fn list_users(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    query: Query<UserListQuery>,
+    query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
-    let limit = query.0.limit.unwrap_or_default().0;
-    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (limit, after) = query.0.by_id()?;
     let (rows, next_cursor) = state
         .read(move |conn| {
             let rows = accounts::list_users(conn, after, limit)?;
@@ -306,12 +293,11 @@ pub async fn update_user(
             let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
             let base = UserResponse::new(current.clone(), accounts::user_partner_ids(conn, id)?);
-            let mut merged = serde_json::json!({
+            let base = serde_json::json!({
                 "username": base.username, "display_name": base.display_name, "email": base.email,
                 "role": base.role, "partner_ids": base.partner_ids, "active": base.active,
             });
-            json_patch::merge(&mut merged, &serde_json::Value::Object(patch.0));
-            save(conn, decode::<CreateUser>(merged)?, Some(&current))
+            save(conn, patch.apply(&base)?, Some(&current))
         })
         .await?;
     Ok(respond(HttpResponse::Ok(), user))
