@@ -62,6 +62,7 @@ impl Application {
             tokens,
             public_read: config.public_read,
             trust_forwarded_for: config.trust_forwarded_for,
+            sqlite_writer: Default::default(),
         });
         let cors_origins = config.cors_origins.clone();
         let limit = BodyLimit(config.max_body_bytes);

@@ -114,6 +114,8 @@ pub async fn create_token(
         let user = accounts::find_user_by_name(&mut conn, &username)?;
         let password_ok = auth::verify_password(&password, user.as_ref().map(|u| u.password_hash.as_str()));
         let Some(user) = user.filter(|u| password_ok && u.active) else {
+            let writer = state.writer();
+            let _turn = writer.as_deref().map(super::take_turn);
             db::write(&mut conn, |c| -> Result<(), AppError> {
                 accounts::record_login_failure(c, &user_key, now)?;
                 accounts::record_login_failure(c, &address_key, now)?;

@@ -310,6 +310,7 @@ pub async fn update_contact(
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     let contact = state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             caller.require_partner(current.partner_id, "change contacts")?;
             if_match.check(&etag(current.updated_at))?;

@@ -188,6 +188,7 @@ pub fn load_for_write(
     id: i64,
     action: &str,
 ) -> Result<Cooperation, AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
     let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
     if !caller.is_admin() {
         caller.require_member(&model::current_member_ids(conn, id)?, action)?;

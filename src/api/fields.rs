@@ -197,6 +197,7 @@ pub async fn update_field(
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     let field = state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
             let base = serde_json::json!({

@@ -385,6 +385,7 @@ pub fn not_found(id: i64) -> AppError {
 
 /// Loads a measure and checks that the caller may change it (admin, or editor of a member).
 pub fn load_for_write(conn: &mut AnyConnection, caller: &Caller, id: i64, action: &str) -> Result<Measure, AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Measures, id)?;
     let measure = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
     if !caller.is_admin() {
         caller.require_member(&cooperations::current_member_ids(conn, measure.cooperation_id)?, action)?;

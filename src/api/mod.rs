@@ -14,6 +14,8 @@ pub mod partners;
 pub mod service_tokens;
 pub mod users;
 
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use actix_web::web;
 use chrono::NaiveDateTime;
 
@@ -34,6 +36,9 @@ pub struct AppState {
     pub public_read: bool,
     /// `IKZ_TRUST_FORWARDED_FOR`.
     pub trust_forwarded_for: bool,
+    /// Serialises write transactions on SQLite, which has one writer at a time anyway: waiting
+    /// here is fair and free, where SQLite's busy handler would sleep and retry.
+    pub sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl AppState {
@@ -58,12 +63,25 @@ impl AppState {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let writer = self.writer();
         web::block(move || {
+            let _turn = writer.as_deref().map(take_turn);
             let mut conn = pool.get()?;
             db::write(&mut conn, f)
         })
         .await?
     }
+
+    /// The lock writers queue on, on SQLite; `None` on PostgreSQL, which handles concurrent writers.
+    pub fn writer(&self) -> Option<Arc<Mutex<()>>> {
+        (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.clone())
+    }
+}
+
+/// Waits for the writer lock. A poisoned lock only means another writer panicked, and its
+/// transaction was rolled back, so the lock is still good to use.
+pub fn take_turn(lock: &Mutex<()>) -> MutexGuard<'_, ()> {
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The entity tag of a row version: its `updated_at` in microseconds since the epoch.

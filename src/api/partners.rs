@@ -459,6 +459,7 @@ pub async fn update_partner(
     caller.require_partner(id, "change partners")?;
     let partner = state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
             let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();

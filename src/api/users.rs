@@ -290,6 +290,7 @@ pub async fn update_user(
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     let user = state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
             let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
             let base = UserResponse::new(current.clone(), accounts::user_partner_ids(conn, id)?);

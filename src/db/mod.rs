@@ -220,6 +220,36 @@ fn on_sqlite(
     }
 }
 
+/// Tables whose rows [`lock_row`] may lock.
+#[derive(Clone, Copy, Debug)]
+pub enum Locked {
+    Partners,
+    Fields,
+    Cooperations,
+    Contacts,
+    Measures,
+    Users,
+}
+
+/// Locks one row for the rest of the write transaction, so that concurrent changes of the same
+/// record wait for each other instead of one failing. PostgreSQL: `SELECT … FOR UPDATE`; SQLite
+/// needs nothing, as its writers already run one at a time.
+pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::QueryResult<()> {
+    let AnyConnection::Pg(pg) = conn else { return Ok(()) };
+    let table = match table {
+        Locked::Partners => "partners",
+        Locked::Fields => "fields",
+        Locked::Cooperations => "cooperations",
+        Locked::Contacts => "contacts",
+        Locked::Measures => "measures",
+        Locked::Users => "users",
+    };
+    diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .execute(pg)
+        .map(|_| ())
+}
+
 /// Dispatches one expression to the concrete connection, for SQL that `AnyConnection` cannot
 /// express generically (e.g. `INSERT … RETURNING`).
 #[macro_export]

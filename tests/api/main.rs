@@ -13,4 +13,5 @@ mod migrations;
 mod openapi;
 mod partners;
 mod partners_errors;
+mod robustness;
 mod seed;
