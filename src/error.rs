@@ -109,6 +109,9 @@ pub enum AppError {
     /// 500: a bug or an unexpected failure; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 405: the path exists, the method does not; `Allow` lists the methods that do.
+    #[error("{method} is not supported here; allowed: {allowed}")]
+    MethodNotAllowed { method: String, allowed: String },
     /// Any other status (405, …) produced by the framework, with its own detail.
     #[error("{detail}")]
     Other { status: StatusCode, detail: String },
@@ -144,6 +147,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal server error"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Other { status, .. } => match *status {
                 StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
                 StatusCode::NOT_ACCEPTABLE => ("not-acceptable", "Not acceptable"),
@@ -197,6 +201,7 @@ impl ResponseError for AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Other { status, .. } => *status,
         }
     }
@@ -215,6 +220,7 @@ impl ResponseError for AppError {
                 ),
             )),
             Self::TooManyRequests { retry_after, .. } => Some((header::RETRY_AFTER, retry_after.to_string())),
+            Self::MethodNotAllowed { allowed, .. } => Some((header::ALLOW, allowed.clone())),
             _ => None,
         };
         if let Some((name, value)) = extra

@@ -48,6 +48,21 @@ enum SeedWhat {
     /// Two cooperations with partners, members, contacts (example.org) and assessed, signed
     /// and running measures; only into an empty database.
     Demo,
+    /// A large synthetic data set for load benchmarks, loaded in bulk; only into an empty database.
+    Volume {
+        /// Partners.
+        #[arg(long, default_value_t = 2000)]
+        partners: usize,
+        /// Cooperations (four members each).
+        #[arg(long, default_value_t = 500)]
+        cooperations: usize,
+        /// Measures.
+        #[arg(long, default_value_t = 100_000)]
+        measures: usize,
+        /// Contacts.
+        #[arg(long, default_value_t = 20_000)]
+        contacts: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,13 +97,14 @@ enum UserAction {
 }
 
 fn main() -> ExitCode {
+    return_large_blocks_to_the_os();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
         Command::Migrate => migrate(),
         Command::User { action } => user(action),
-        Command::Seed { what: SeedWhat::Demo } => seed_demo(),
+        Command::Seed { what } => seed(what),
         Command::Healthcheck => healthcheck(),
         Command::Openapi { output } => openapi(output),
     };
@@ -98,6 +114,18 @@ fn main() -> ExitCode {
             log::error!("{err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Password hashing allocates 19 MiB per hash. After such a block is freed, glibc raises its mmap
+/// threshold, and later large blocks come from per-thread arenas that keep them: a few logins
+/// would leave ~20 MiB resident per thread. A fixed threshold keeps large blocks in mmap, which
+/// returns them to the system when freed.
+fn return_large_blocks_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
     }
 }
 
@@ -120,17 +148,25 @@ fn migrate() -> Result<(), AnyError> {
     Ok(())
 }
 
-fn seed_demo() -> Result<(), AnyError> {
+fn seed(what: SeedWhat) -> Result<(), AnyError> {
     let config = Config::from_env()?;
     let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
     db::run_migrations(&mut conn)?;
-    let seeded = ikz_api::seed::demo(&mut conn).map_err(|e| -> AnyError { e.problem().detail.into() })?;
+    let started = std::time::Instant::now();
+    let seeded = match what {
+        SeedWhat::Demo => ikz_api::seed::demo(&mut conn),
+        SeedWhat::Volume { partners, cooperations, measures, contacts } => {
+            ikz_api::seed::volume(&mut conn, ikz_api::seed::Volume { partners, cooperations, measures, contacts })
+        }
+    }
+    .map_err(|e| -> AnyError { e.problem().detail.into() })?;
     log::info!(
-        "demo data: {} partners, {} cooperations, {} measures, {} contacts",
+        "seeded {} partners, {} cooperations, {} measures, {} contacts in {:.1} s",
         seeded.partners,
         seeded.cooperations,
         seeded.measures,
-        seeded.contacts
+        seeded.contacts,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -370,3 +370,172 @@ fn walk_to(conn: &mut AnyConnection, measure: &measures::Measure, target: Measur
     }
     Ok(())
 }
+
+/// How much `seed volume` creates.
+#[derive(Debug, Clone, Copy)]
+pub struct Volume {
+    /// Partners.
+    pub partners: usize,
+    /// Cooperations, each with four member partners.
+    pub cooperations: usize,
+    /// Measures, in consecutive blocks per cooperation (cooperation 1 holds the first ids).
+    pub measures: usize,
+    /// Contacts, spread over the partners.
+    pub contacts: usize,
+}
+
+/// Rows per multi-row INSERT (kept well under SQLite's limit of bound variables).
+const CHUNK: usize = 500;
+
+macro_rules! insert_chunks {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        for chunk in $rows.chunks(CHUNK) {
+            crate::per_backend!(&mut *$conn, |c| diesel::insert_into($table).values(chunk).execute(c))?;
+        }
+    };
+}
+
+/// Loads a large synthetic data set fast (for benchmarks): multi-row inserts in one transaction.
+/// Derived columns are computed exactly as the API computes them. Only into an empty database.
+pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
+    use diesel::{ExpressionMethods, RunQueryDsl};
+
+    use crate::db::schema::{
+        contacts as contacts_t, cooperation_members, cooperations as coops_t, measures as measures_t,
+        partners as partners_t,
+    };
+    use crate::domain::{fold, measures::priority_score};
+
+    db::write(conn, |conn| {
+        if !partners::list(conn, &Default::default(), Default::default(), None, 1)?.is_empty() {
+            return Err(AppError::Conflict(
+                "the database already holds partners; volume data goes only into an empty one".into(),
+            ));
+        }
+        let stamp = now();
+        let kinds = ["municipality", "municipality", "municipality", "district", "association", "company"];
+        let partner_rows: Vec<_> = (1..=v.partners)
+            .map(|i| {
+                let name = format!("Gemeinde Beispiel {i}");
+                let partner = partners::PartnerData {
+                    name_folded: fold(&name),
+                    name,
+                    kind: kinds[i % kinds.len()].into(),
+                    ags: Some(format!("{:08}", 10_000_000 + i)),
+                    state: Some(crate::domain::GERMAN_STATES[i % 16].into()),
+                    district: Some(format!("Landkreis {}", i % 40)),
+                    population: Some((i as i64 * 37) % 50_000 + 500),
+                    website: None,
+                    email: Some(format!("info{i}@gemeinde.example.org")),
+                    phone: None,
+                    description: None,
+                };
+                (partner, partners_t::created_at.eq(stamp), partners_t::updated_at.eq(stamp))
+            })
+            .collect();
+        insert_chunks!(conn, partners_t::table, partner_rows);
+
+        let coop_rows: Vec<_> = (1..=v.cooperations)
+            .map(|i| {
+                let name = format!("Kooperation {i}");
+                (
+                    cooperations::CooperationData {
+                        name_folded: fold(&name),
+                        name,
+                        description: None,
+                        status: ["exploring", "active", "active", "paused"][i % 4].into(),
+                        started_on: None,
+                        ended_on: None,
+                        funding_programme: None,
+                        funding_amount_eur: None,
+                    },
+                    coops_t::created_at.eq(stamp),
+                    coops_t::updated_at.eq(stamp),
+                )
+            })
+            .collect();
+        insert_chunks!(conn, coops_t::table, coop_rows);
+        // Cooperation c (1-based) has the members 4(c-1)+1 … 4(c-1)+4 (wrapping over the partners).
+        let member_of = |c: usize, k: usize| ((4 * (c - 1) + k) % v.partners.max(1) + 1) as i64;
+        let member_rows: Vec<_> = (1..=v.cooperations)
+            .flat_map(|c| (0..4).map(move |k| (c, k)))
+            .map(|(c, k)| cooperations::NewMember {
+                cooperation_id: c as i64,
+                partner_id: member_of(c, k),
+                role: if k == 0 { "lead".into() } else { "member".into() },
+                joined_on: None,
+                left_on: None,
+                created_at: stamp,
+            })
+            .collect();
+        insert_chunks!(conn, cooperation_members::table, member_rows);
+
+        let contact_rows: Vec<_> = (1..=v.contacts)
+            .map(|i| {
+                let name = format!("Person {i}");
+                (
+                    contacts::ContactData {
+                        partner_id: ((i - 1) % v.partners.max(1) + 1) as i64,
+                        name_folded: fold(&name),
+                        name,
+                        function: Some("Sachbearbeitung".into()),
+                        email: Some(format!("person{i}@gemeinde.example.org")),
+                        phone: Some("035795 123-0".into()),
+                        phone_normalized: Some("+49357951230".into()),
+                        notes: None,
+                    },
+                    contacts_t::created_at.eq(stamp),
+                    contacts_t::updated_at.eq(stamp),
+                )
+            })
+            .collect();
+        insert_chunks!(conn, contacts_t::table, contact_rows);
+
+        let per_coop = v.measures.div_ceil(v.cooperations.max(1)).max(1);
+        let statuses = ["idea", "assessed", "planned", "approved", "in_progress", "completed", "on_hold", "rejected"];
+        let measure_rows: Vec<_> = (0..v.measures)
+            .map(|i| {
+                let coop = i / per_coop + 1;
+                let scored = i % 5 != 0;
+                let (b, c, e) = ((i % 5 + 1) as i32, ((i / 5) % 5 + 1) as i32, ((i / 25) % 5 + 1) as i32);
+                let (b, c, e) = if scored { (Some(b), Some(c), Some(e)) } else { (None, None, None) };
+                let score = priority_score(b, c, e);
+                let title = format!("Maßnahme {i} der Kooperation {coop}");
+                (
+                    measures::MeasureData {
+                        cooperation_id: coop as i64,
+                        field_id: (i % 11 + 1) as i64,
+                        parent_id: None,
+                        title_folded: fold(&title),
+                        title,
+                        summary: None,
+                        description: None,
+                        status: if scored { statuses[i % 8].into() } else { "idea".into() },
+                        resume_status: None,
+                        horizon: Some(["short", "medium", "long"][i % 3].into()),
+                        benefit: b,
+                        cost: c,
+                        effort: e,
+                        estimated_cost_eur: Some((i as i64 % 100) * 1000),
+                        priority_score: score,
+                        priority_rank: score.unwrap_or(-1),
+                        lead_partner_id: Some(member_of(coop.min(v.cooperations), 0)),
+                        responsible_partner_id: None,
+                        responsible_contact_id: None,
+                        planned_start: None,
+                        planned_end: None,
+                        planned_end_rank: chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+                            .unwrap_or(chrono::NaiveDate::MAX),
+                        description_signed_on: None,
+                        progress: 0,
+                        council_refs: "[]".into(),
+                    },
+                    measures_t::created_at.eq(stamp),
+                    measures_t::updated_at.eq(stamp),
+                )
+            })
+            .collect();
+        insert_chunks!(conn, measures_t::table, measure_rows);
+        Ok(Seeded { partners: v.partners, cooperations: v.cooperations, measures: v.measures, contacts: v.contacts })
+    })
+}

@@ -65,6 +65,7 @@ impl Application {
             sqlite_writer: Default::default(),
         });
         let cors_origins = config.cors_origins.clone();
+        let routes = web::Data::new(KnownRoutes::from_document(&crate::openapi::document()));
         let limit = BodyLimit(config.max_body_bytes);
         let server = HttpServer::new(move || {
             App::new()
@@ -86,9 +87,8 @@ impl Application {
                             .persist_authorization(true),
                     ),
                 )
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(AppError::NotFound("there is no such endpoint; see /swagger-ui/".into()))
-                }))
+                .app_data(routes.clone())
+                .default_service(web::to(unknown_route))
                 .wrap_fn(|req, srv| {
                     use actix_web::dev::Service;
                     let path = req.path().to_owned();
@@ -112,6 +112,9 @@ impl Application {
                 })
         })
         .workers(config.workers.max(1))
+        // Database work runs on blocking threads; more of them than pooled connections would
+        // only wait for a connection, each holding a stack and a malloc arena meanwhile.
+        .worker_max_blocking_threads(config.db_pool_size.max(1) as usize)
         .shutdown_timeout(5)
         .client_request_timeout(Duration::from_secs(30))
         .listen(listener)?
@@ -155,6 +158,44 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         ])
         .expose_headers([header::ETAG, header::LOCATION, header::LINK, header::RETRY_AFTER, X_REQUEST_ID])
         .max_age(3600)
+}
+
+/// The documented paths and their methods, to tell "wrong method" (405) from "no such path" (404).
+struct KnownRoutes(Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)>);
+
+impl KnownRoutes {
+    fn from_document(doc: &utoipa::openapi::OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                let allowed = methods.into_iter().filter(|(_, has)| *has).map(|(m, _)| m).collect();
+                (actix_web::dev::ResourceDef::new(path.as_str()), allowed)
+            })
+            .collect();
+        Self(routes)
+    }
+
+    fn allowed(&self, path: &str) -> Option<&[&'static str]> {
+        self.0.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
+    }
+}
+
+async fn unknown_route(req: actix_web::HttpRequest, routes: web::Data<KnownRoutes>) -> Result<HttpResponse, AppError> {
+    match routes.allowed(req.path()) {
+        Some(methods) => {
+            Err(AppError::MethodNotAllowed { method: req.method().to_string(), allowed: methods.join(", ") })
+        }
+        None => Err(AppError::NotFound("there is no such endpoint; see /swagger-ui/".into())),
+    }
 }
 
 async fn serve_openapi(state: web::Data<AppState>) -> HttpResponse {

@@ -250,7 +250,7 @@ pub async fn get_summary(
             let filter = MeasureFilter { cooperation_id: Some(id), min_priority: Some(0), ..Default::default() };
             let mut top = model::list(conn, &filter, MeasureSort::PriorityDesc, None, 5)?;
             top.truncate(5);
-            let top_measures = top.into_iter().map(|m| load(conn, m, false)).collect::<Result<Vec<_>, _>>()?;
+            let top_measures = super::measures::load_page(conn, top, false)?;
             let mut by_status: BTreeMap<String, i64> =
                 ALL_STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
             by_status.extend(totals.by_status);

@@ -378,6 +378,28 @@ pub fn load(conn: &mut AnyConnection, measure: Measure, with_contact: bool) -> R
     Ok(response)
 }
 
+/// A page of measures with their partners, loaded in one query (and contacts, if asked for).
+pub fn load_page(
+    conn: &mut AnyConnection,
+    rows: Vec<Measure>,
+    with_contacts: bool,
+) -> Result<Vec<MeasureResponse>, AppError> {
+    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    let mut partners = model::partner_ids_of(conn, &ids)?;
+    let mut page = Vec::with_capacity(rows.len());
+    for measure in rows {
+        let (id, contact_id) = (measure.id, measure.responsible_contact_id);
+        let mut response = MeasureResponse::new(measure, partners.remove(&id).unwrap_or_default());
+        if let (true, Some(contact_id)) = (with_contacts, contact_id)
+            && let Some(contact) = contacts::find(conn, contact_id)?
+        {
+            response.responsible_contact = Some(super::contacts::load(conn, contact)?);
+        }
+        page.push(response);
+    }
+    Ok(page)
+}
+
 /// 404 for an unknown measure.
 pub fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("there is no measure with id {id}"))
@@ -487,8 +509,7 @@ async fn list(
         .read(move |conn| {
             let rows = model::list(conn, &filter, sort, after, limit)?;
             let (rows, next) = pagination::paginate(rows, limit, sort.as_str(), |m| sort.after(m));
-            let items = rows.into_iter().map(|m| load(conn, m, with_contacts)).collect::<Result<Vec<_>, _>>()?;
-            Ok((items, next))
+            Ok((load_page(conn, rows, with_contacts)?, next))
         })
         .await?;
     Ok(pagination::page_response(req, next_cursor.as_deref(), &MeasurePage { items, next_cursor: next_cursor.clone() }))

@@ -1,5 +1,7 @@
 //! Measures: cooperation ideas and projects, their participants and history.
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -271,6 +273,20 @@ pub fn partner_ids(conn: &mut AnyConnection, measure_id: i64) -> QueryResult<Vec
         .load(conn)
 }
 
+/// The participating partners of several measures at once (for a page of them).
+pub fn partner_ids_of(conn: &mut AnyConnection, measure_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<i64>>> {
+    let rows: Vec<(i64, i64)> = measure_partners::table
+        .filter(measure_partners::measure_id.eq_any(measure_ids))
+        .select((measure_partners::measure_id, measure_partners::partner_id))
+        .order((measure_partners::measure_id, measure_partners::partner_id))
+        .load(conn)?;
+    let mut by_measure: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (measure, partner) in rows {
+        by_measure.entry(measure).or_default().push(partner);
+    }
+    Ok(by_measure)
+}
+
 /// Replaces the partners taking part in a measure.
 pub fn set_partners(conn: &mut AnyConnection, measure_id: i64, partner_ids: &[i64]) -> QueryResult<()> {
     diesel::delete(measure_partners::table.filter(measure_partners::measure_id.eq(measure_id))).execute(conn)?;
@@ -342,8 +358,9 @@ pub fn list(
         query = query.filter(measures::field_id.eq(id));
     }
     if let Some(key) = &filter.field_key {
-        query = query
-            .filter(measures::field_id.eq_any(fields::table.filter(fields::key.eq(key.clone())).select(fields::id)));
+        // Resolved first, so that the planner sees a plain `field_id = ?` and uses its index.
+        let id: Option<i64> = fields::table.filter(fields::key.eq(key)).select(fields::id).first(conn).optional()?;
+        query = query.filter(measures::field_id.eq(id.unwrap_or(-1)));
     }
     if !filter.statuses.is_empty() {
         query = query.filter(measures::status.eq_any(filter.statuses.clone()));

@@ -189,3 +189,17 @@ async fn a_tampered_or_foreign_cursor_is_400() {
     let foreign = app.get(&format!("/api/v1/partners?sort=-name&cursor={cursor}")).await;
     assert_problem(foreign, 400, "/problems/invalid-cursor").await;
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
+    let app = spawn_app().await;
+    let put = app.as_admin(Method::PUT, "/api/v1/partners/1").json(&json!({})).send().await.unwrap();
+    let allow = put.headers()["allow"].to_str().unwrap().to_owned();
+    assert_eq!(allow, "GET, PATCH, DELETE");
+    let problem = assert_problem(put, 405, "/problems/method-not-allowed").await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("PUT"));
+    let on_list = app.as_admin(Method::DELETE, "/api/v1/partners").send().await.unwrap();
+    assert_eq!(on_list.headers()["allow"], "GET, POST");
+    assert_problem(app.as_admin(Method::PUT, "/api/v1/nothing").send().await.unwrap(), 404, "/problems/not-found")
+        .await;
+}
