@@ -36,6 +36,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
+    servers((url = "/", description = "This server")),
     components(schemas(Problem, FieldError)),
     modifiers(&BearerAuth)
 )]
@@ -62,7 +63,42 @@ pub fn document() -> Document {
     let (_, mut doc) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::api::configure).split_for_parts();
     add_shared_responses(&mut doc);
+    derive_patch_schemas(&mut doc);
     doc
+}
+
+/// PATCH bodies are merge patches of the create schemas: any subset of their fields. For each
+/// `CreateX` used as a merge-patch body, publish `XPatch`: the same properties, none required.
+fn derive_patch_schemas(doc: &mut Document) {
+    let mut json = serde_json::to_value(&*doc).expect("the document serialises");
+    let mut derived = serde_json::Map::new();
+    if let Some(paths) = json["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            let Some(content) = item.pointer_mut("/patch/requestBody/content/application~1merge-patch+json/schema")
+            else {
+                continue;
+            };
+            let Some(name) =
+                content["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/Create")).map(str::to_owned)
+            else {
+                continue;
+            };
+            let patch_name = format!("{name}Patch");
+            *content = serde_json::json!({"$ref": format!("#/components/schemas/{patch_name}")});
+            derived.insert(patch_name, serde_json::Value::String(format!("Create{name}")));
+        }
+    }
+    let schemas = json["components"]["schemas"].as_object_mut().expect("components.schemas");
+    for (patch_name, source) in derived {
+        let mut schema = schemas[source.as_str().unwrap_or_default()].clone();
+        if let Some(object) = schema.as_object_mut() {
+            object.remove("required");
+            let note = "A JSON Merge Patch (RFC 7396): any subset of the fields; `null` clears an optional field.";
+            object.insert("description".into(), serde_json::Value::String(note.into()));
+        }
+        schemas.insert(patch_name, schema);
+    }
+    *doc = serde_json::from_value(json).expect("the changed document is still a document");
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
@@ -100,7 +136,7 @@ fn add_shared_responses(doc: &mut Document) {
             if has_params || has_body {
                 add(operation, "BadRequest");
             }
-            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            if needs_token(operation) {
                 add(operation, "Unauthorized");
                 add(operation, "Forbidden");
             }
@@ -113,6 +149,14 @@ fn add_shared_responses(doc: &mut Document) {
             add(operation, "Unavailable");
         }
     }
+}
+
+/// Whether any of the operation's security alternatives names a scheme (`{}` means "open").
+fn needs_token(operation: &Operation) -> bool {
+    let requirements = serde_json::to_value(&operation.security).unwrap_or_default();
+    requirements
+        .as_array()
+        .is_some_and(|alternatives| alternatives.iter().any(|r| r.as_object().is_some_and(|m| !m.is_empty())))
 }
 
 fn add(operation: &mut Operation, name: &str) {

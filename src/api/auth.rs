@@ -23,11 +23,11 @@ pub const ADDRESS_FAILURE_LIMIT: i32 = 20;
 pub struct TokenRequest {
     /// Login name (case-insensitive).
     #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
-    #[schema(example = "admin", max_length = 64)]
+    #[schema(example = "admin", min_length = 1, max_length = 64)]
     pub username: String,
     /// Password.
     #[validate(length(min = 1, max = 1024, message = "must be 1 to 1024 characters"))]
-    #[schema(format = Password, max_length = 1024)]
+    #[schema(format = Password, min_length = 1, max_length = 1024)]
     pub password: String,
 }
 
@@ -81,6 +81,7 @@ fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
 #[utoipa::path(
     tag = "auth",
     request_body = TokenRequest,
+    security(()),
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong username or password (the answer does not tell which)", body = Problem, content_type = "application/problem+json"),
@@ -94,7 +95,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     body: JsonBody<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let TokenRequest { username, password } = body.0;
+    let TokenRequest { username, password } = body.decode()?;
     let address_key = format!("ip:{}", client_address(&req, state.trust_forwarded_for));
     let user_key = format!("user:{username}");
     let state = state.into_inner();

@@ -251,7 +251,8 @@ pub async fn create_contact(
     caller: Caller,
     body: JsonBody<CreateContact>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.0;
+    caller.require(Role::Editor, "add contacts")?;
+    let input = body.decode()?;
     caller.require_partner(input.partner_id, "add contacts")?;
     let contact = state
         .write(move |conn| {
@@ -313,9 +314,9 @@ pub async fn update_contact(
             crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             caller.require_partner(current.partner_id, "change contacts")?;
-            if_match.check(&etag(current.updated_at))?;
             let base = CreateContact::from_stored(&current, model::field_ids(conn, id)?);
             let input: CreateContact = patch.apply(&base)?;
+            if_match.check(&etag(current.updated_at))?;
             caller.require_partner(input.partner_id, "move contacts to this partner")?;
             check_references(conn, &input)?;
             let (data, field_ids) = input.into_data();

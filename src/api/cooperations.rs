@@ -110,6 +110,8 @@ fn dates_in_order(c: &CreateCooperation) -> Result<(), validator::ValidationErro
 }
 
 impl Normalize for CreateCooperation {
+    const NOT_NULL: &'static [&'static str] = &["status"];
+
     fn normalize(&mut self) {
         domain::trim(&mut self.name);
         domain::trim_opt(&mut self.description);
@@ -244,7 +246,7 @@ pub async fn create_cooperation(
     body: JsonBody<CreateCooperation>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create cooperations")?;
-    let data = body.0.into_data();
+    let data = body.decode()?.into_data();
     let cooperation = state.write(move |conn| Ok(model::insert(conn, &data, crate::models::now())?)).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/cooperations/{}", cooperation.id)));
@@ -290,8 +292,8 @@ pub async fn update_cooperation(
     let cooperation = state
         .write(move |conn| {
             let current = load_for_write(conn, &caller, id, "change cooperations")?;
-            if_match.check(&etag(current.updated_at))?;
             let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
+            if_match.check(&etag(current.updated_at))?;
             model::update(conn, id, &data, current.updated_at, crate::models::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("the cooperation changed during the update; retry".into()))
         })

@@ -1,8 +1,9 @@
 //! Request extractors that turn every client mistake into a precise problem, never a 500.
 //!
 //! - [`JsonBody<T>`]: `application/json` (or any `+json` type) up to `IKZ_MAX_BODY_BYTES`;
-//!   malformed JSON → 400, wrong media type → 415, too large → 413, and every unknown,
-//!   mistyped or invalid field → one 422 listing them all.
+//!   malformed JSON → 400, wrong media type → 415, too large → 413 while extracting; then, once
+//!   the handler has checked who is calling, [`JsonBody::decode`] → one 422 listing every unknown,
+//!   mistyped or invalid field (so an unauthenticated caller learns nothing about the rules).
 //! - [`MergePatch`]: the raw JSON object of an RFC 7396 merge patch, same media types and limits.
 //! - [`Query<T>`]: query parameters; unknown or unparsable ones → one 400 naming each.
 
@@ -21,6 +22,10 @@ use crate::error::{AppError, FieldError};
 
 /// Request bodies that tidy themselves before validation (trim text, blank → absent).
 pub trait Normalize {
+    /// Fields that have a default but cannot be cleared: `null` for them in a merge patch is a
+    /// 422, not a silent reset to the default.
+    const NOT_NULL: &'static [&'static str] = &[];
+
     /// Trims and canonicalises fields in place.
     fn normalize(&mut self);
 
@@ -35,19 +40,29 @@ pub trait Normalize {
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON request body, deserialized, normalised and validated.
-pub struct JsonBody<T>(pub T);
+/// A JSON request body: read and parsed on extraction, checked against `T` by [`JsonBody::decode`].
+pub struct JsonBody<T> {
+    value: Value,
+    target: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned + Validate + Normalize> JsonBody<T> {
+    /// Deserializes, normalises and validates the body (call it after authorization).
+    pub fn decode(self) -> Result<T, AppError> {
+        decode(self.value)
+    }
+}
 
 /// The JSON object of a merge-patch request (RFC 7396), not yet applied.
 pub struct MergePatch(pub serde_json::Map<String, Value>);
 
-impl<T: DeserializeOwned + Validate + Normalize + 'static> FromRequest for JsonBody<T> {
+impl<T: 'static> FromRequest for JsonBody<T> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json(req, payload);
-        Box::pin(async move { decode(body.await?).map(JsonBody) })
+        Box::pin(async move { Ok(JsonBody { value: body.await?, target: std::marker::PhantomData }) })
     }
 }
 
@@ -75,6 +90,24 @@ impl MergePatch {
     ) -> Result<T, AppError> {
         let mut merged = serde_json::to_value(base)
             .map_err(|e| AppError::Internal(format!("cannot serialise the stored record: {e}")))?;
+        // `null` removes a member (RFC 7396); a list is emptied with `[]`, not removed.
+        let refused_nulls: Vec<FieldError> = self
+            .0
+            .iter()
+            .filter(|(_, value)| value.is_null())
+            .filter_map(|(key, _)| {
+                if merged.get(key.as_str()).is_some_and(Value::is_array) {
+                    Some(FieldError::new(key.as_str(), "invalid_type", "must be a list; send [] to empty it"))
+                } else if T::NOT_NULL.contains(&key.as_str()) {
+                    Some(FieldError::new(key.as_str(), "invalid_type", "cannot be null"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if !refused_nulls.is_empty() {
+            return Err(AppError::Validation(refused_nulls));
+        }
         json_patch::merge(&mut merged, &Value::Object(self.0));
         decode(merged)
     }

@@ -146,7 +146,7 @@ pub async fn create_field(
     body: JsonBody<CreateField>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create fields")?;
-    let data = body.0.into_data();
+    let data = body.decode()?.into_data();
     let field = state
         .write(move |conn| {
             ensure_key_free(conn, &data.key)?;
@@ -199,11 +199,11 @@ pub async fn update_field(
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(current.updated_at))?;
             let base = serde_json::json!({
                 "key": current.key, "name_de": current.name_de, "name_en": current.name_en, "description": current.description,
             });
             let data = patch.apply::<CreateField>(&base)?.into_data();
+            if_match.check(&etag(current.updated_at))?;
             if data.key != current.key {
                 return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
             }

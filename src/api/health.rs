@@ -23,7 +23,7 @@ pub struct Health {
 /// Is the process alive?
 ///
 /// Answers without touching the database; use it as a liveness probe.
-#[utoipa::path(tag = "health", responses((status = 200, description = "The process runs", body = Health)))]
+#[utoipa::path(tag = "health", security(()), responses((status = 200, description = "The process runs", body = Health)))]
 #[get("/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok", database: None })
@@ -33,7 +33,7 @@ pub async fn live() -> HttpResponse {
 ///
 /// Checks that the database answers and that every migration is applied; use it as a readiness
 /// probe so that a load balancer sends no traffic to an instance that cannot serve it.
-#[utoipa::path(tag = "health", responses(
+#[utoipa::path(tag = "health", security(()), responses(
     (status = 200, description = "Database reachable and migrations current", body = Health),
     (status = 503, description = "Database unreachable or migrations pending", body = Problem, content_type = "application/problem+json"),
 ))]

@@ -65,7 +65,7 @@ pub async fn create_transition(
     body: JsonBody<CreateTransition>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change the status of measures")?;
-    let (id, CreateTransition { to, comment }) = (id.into_inner(), body.0);
+    let (id, CreateTransition { to, comment }) = (id.into_inner(), body.decode()?);
     let measure = state
         .write(move |conn| {
             let mut measure = load_for_write(conn, &caller, id, "change the status of measures")?;

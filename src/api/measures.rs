@@ -204,6 +204,8 @@ fn dates_in_order(m: &CreateMeasure) -> Result<(), validator::ValidationError> {
 }
 
 impl Normalize for CreateMeasure {
+    const NOT_NULL: &'static [&'static str] = &["progress"];
+
     fn normalize(&mut self) {
         domain::trim(&mut self.title);
         domain::trim_opt(&mut self.summary);
@@ -548,7 +550,8 @@ pub async fn list_cooperation_measures(
     let id = id.into_inner();
     let mut query = query.0;
     if query.cooperation_id.is_some_and(|c| c != id) {
-        return Err(AppError::bad_parameter("cooperation_id", "contradicts the cooperation in the path"));
+        // Filters combine with AND: a different cooperation in the query matches nothing.
+        return Ok(HttpResponse::Ok().json(MeasurePage { items: vec![], next_cursor: None }));
     }
     query.cooperation_id = Some(id);
     state.read(move |conn| cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))).await?;
@@ -566,7 +569,7 @@ pub async fn create_measure(
     body: JsonBody<CreateMeasure>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "create measures")?;
-    let input = body.0;
+    let input = body.decode()?;
     let measure = state
         .write(move |conn| {
             if !caller.is_admin() {
@@ -651,7 +654,6 @@ pub async fn update_measure(
     let measure = state
         .write(move |conn| {
             let current = load_for_write(conn, &caller, id, "change measures")?;
-            if_match.check(&etag(current.updated_at))?;
             if let Some(status) = patch.remove("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
                 return Err(AppError::invalid_field(
                     "status",
@@ -665,6 +667,7 @@ pub async fn update_measure(
             let cooperation_id = current.cooperation_id;
             let base = CreateMeasure::from_stored(&load(conn, current, false)?);
             let input: CreateMeasure = MergePatch(patch).apply(&base)?;
+            if_match.check(&etag(seen))?;
             if input.cooperation_id != cooperation_id {
                 return Err(AppError::invalid_field(
                     "cooperation_id",

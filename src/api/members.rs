@@ -132,7 +132,8 @@ pub async fn add_member(
     id: web::Path<i64>,
     body: JsonBody<CreateMember>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, input) = (id.into_inner(), body.0);
+    caller.require(crate::auth::Role::Editor, "add members")?;
+    let (id, input) = (id.into_inner(), body.decode()?);
     let member = state
         .write(move |conn| {
             load_for_write(conn, &caller, id, "add members")?;

@@ -82,7 +82,8 @@ pub fn encode_cursor(sort: &str, after: &After) -> String {
 
 /// Reads a cursor made for `sort`.
 pub fn decode_cursor(cursor: Option<&str>, sort: &str) -> Result<Option<After>, AppError> {
-    let Some(cursor) = cursor else { return Ok(None) };
+    // An empty cursor (`?cursor=`, as URL templates produce) means the first page.
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else { return Ok(None) };
     let invalid = |why: &str| AppError::BadRequest {
         slug: "invalid-cursor",
         detail: format!("the cursor is not valid: {why}; use `next_cursor` of the previous page unchanged"),

@@ -366,7 +366,7 @@ pub async fn create_partner(
     body: JsonBody<CreatePartner>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create partners")?;
-    let data = body.0.into_data();
+    let data = body.decode()?.into_data();
     let partner = state
         .write(move |conn| {
             ensure_ags_free(conn, data.ags.as_deref(), None)?;
@@ -461,8 +461,8 @@ pub async fn update_partner(
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(current.updated_at))?;
             let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();
+            if_match.check(&etag(current.updated_at))?;
             ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
             model::update(conn, id, &data, current.updated_at, crate::models::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("the partner changed during the update; retry".into()))

@@ -154,7 +154,7 @@ pub async fn create_service_token(
         Principal::User { id, .. } => Some(id),
         _ => None,
     };
-    let input = body.0;
+    let input = body.decode()?;
     let created = state
         .write(move |conn| {
             check(conn, &input)?;

@@ -109,6 +109,8 @@ fn validate_username(name: &str) -> Result<(), validator::ValidationError> {
 }
 
 impl Normalize for CreateUser {
+    const NOT_NULL: &'static [&'static str] = &["active"];
+
     fn normalize(&mut self) {
         self.username = self.username.trim().to_lowercase();
         domain::trim_opt(&mut self.display_name);
@@ -231,7 +233,7 @@ pub async fn create_user(
     body: JsonBody<CreateUser>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
-    let input = body.0;
+    let input = body.decode()?;
     let user = state.write(move |conn| save(conn, input, None)).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
@@ -292,13 +294,14 @@ pub async fn update_user(
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
             let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(current.updated_at))?;
             let base = UserResponse::new(current.clone(), accounts::user_partner_ids(conn, id)?);
             let base = serde_json::json!({
                 "username": base.username, "display_name": base.display_name, "email": base.email,
                 "role": base.role, "partner_ids": base.partner_ids, "active": base.active,
             });
-            save(conn, patch.apply(&base)?, Some(&current))
+            let input: CreateUser = patch.apply(&base)?;
+            if_match.check(&etag(current.updated_at))?;
+            save(conn, input, Some(&current))
         })
         .await?;
     Ok(respond(HttpResponse::Ok(), user))

@@ -212,3 +212,14 @@ async fn cors_is_off_by_default_and_on_for_configured_origins() {
         app.client.get(app.url("/api/v1/partners")).header("Origin", "https://evil.example.com").send().await.unwrap();
     assert!(!foreign.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn without_a_token_even_an_invalid_body_gets_401_and_learns_no_rules() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/partners", "/api/v1/measures", "/api/v1/contacts", "/api/v1/cooperations/1/members"] {
+        let response =
+            app.request(Method::POST, path, None).json(&json!({"name": "", "colour": 1})).send().await.unwrap();
+        let problem = assert_problem(response, 401, "/problems/unauthorized").await;
+        assert!(problem.get("errors").is_none(), "{path}: {problem}");
+    }
+}

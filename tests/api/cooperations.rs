@@ -149,3 +149,23 @@ async fn editors_change_only_cooperations_their_partners_belong_to() {
     let delete = app.request(Method::DELETE, &format!("/api/v1/cooperations/{mine}"), Some(&editor));
     assert_problem(delete.send().await.unwrap(), 403, "/problems/forbidden").await;
 }
+
+#[tokio::test]
+async fn null_does_not_reset_fields_that_have_defaults() {
+    let app = spawn_app().await;
+    let created = cooperation(&app, json!({"name": "IKZ", "status": "active"})).await;
+    let path = format!("/api/v1/cooperations/{}", created["id"]);
+    let refused =
+        assert_problem(app.patch_json(&path, &json!({"status": null})).await, 422, "/problems/validation").await;
+    assert_eq!(error_fields(&refused), ["status"]);
+    assert_eq!(app.get(&path).await.json::<Value>().await.unwrap()["status"], "active");
+    let user = app
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "vera", "password": "long enough password", "role": "viewer", "active": false}),
+        )
+        .await;
+    let user: Value = user.json().await.unwrap();
+    let reactivate = app.patch_json(&format!("/api/v1/users/{}", user["id"]), &json!({"active": null})).await;
+    assert_eq!(error_fields(&assert_problem(reactivate, 422, "/problems/validation").await), ["active"]);
+}

@@ -428,3 +428,21 @@ async fn editors_work_on_measures_of_their_cooperations_only() {
         .unwrap();
     assert!(history["items"][1]["by"].as_str().unwrap().contains("eddi"));
 }
+
+#[tokio::test]
+async fn a_list_is_emptied_with_an_empty_list_not_with_null() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let m = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "X", "partner_ids": [s.member], "council_refs": ["https://ris.example.org/p/1"]})).await;
+    let path = format!("/api/v1/measures/{}", m["id"]);
+    let null = assert_problem(
+        app.patch_json(&path, &json!({"council_refs": null, "partner_ids": null})).await,
+        422,
+        "/problems/validation",
+    )
+    .await;
+    assert_eq!(error_fields(&null), ["council_refs", "partner_ids"]);
+    let emptied: Value =
+        app.patch_json(&path, &json!({"council_refs": [], "partner_ids": []})).await.json().await.unwrap();
+    assert_eq!((emptied["council_refs"].clone(), emptied["partner_ids"].clone()), (json!([]), json!([])));
+}

@@ -203,3 +203,11 @@ async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
     assert_problem(app.as_admin(Method::PUT, "/api/v1/nothing").send().await.unwrap(), 404, "/problems/not-found")
         .await;
 }
+
+#[tokio::test]
+async fn an_empty_cursor_means_the_first_page() {
+    let app = spawn_app().await;
+    app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await;
+    let page: Value = app.get("/api/v1/partners?cursor=&limit=5").await.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+}
