@@ -45,7 +45,13 @@ impl Application {
     /// Opens the pool, applies pending migrations and binds the listener.
     pub fn build(config: &Config) -> Result<Self, StartupError> {
         let backend = Backend::from_url(&config.database_url);
-        let pool = db::build_pool(&config.database_url, config.db_pool_size)?;
+        // On SQLite each worker reads on its own thread (AppState::read): keep a connection for
+        // each of them besides those of the blocking threads.
+        let pool_size = match backend {
+            Backend::Sqlite => config.db_pool_size.max(config.workers as u32 + 2),
+            Backend::Postgres => config.db_pool_size,
+        };
+        let pool = db::build_pool(&config.database_url, pool_size)?;
         let applied = db::run_migrations(&mut *pool.get()?).map_err(StartupError::Migration)?;
         log::info!(
             "database: {} {} ({applied} migrations applied now)",

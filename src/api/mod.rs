@@ -14,7 +14,9 @@ pub mod partners;
 pub mod service_tokens;
 pub mod users;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::{FairMutex, FairMutexGuard};
 
 use actix_web::web;
 use chrono::NaiveDateTime;
@@ -37,17 +39,26 @@ pub struct AppState {
     /// `IKZ_TRUST_FORWARDED_FOR`.
     pub trust_forwarded_for: bool,
     /// Serialises write transactions on SQLite, which has one writer at a time anyway: waiting
-    /// here is fair and free, where SQLite's busy handler would sleep and retry.
-    pub sqlite_writer: Arc<Mutex<()>>,
+    /// here is free and first come, first served, where SQLite's busy handler would sleep, retry
+    /// and let late writers overtake early ones.
+    pub sqlite_writer: Arc<FairMutex<()>>,
 }
 
 impl AppState {
     /// Runs `f` on a pooled connection in the blocking thread pool.
+    ///
+    /// On SQLite the read runs right here on the worker: a local read takes microseconds, less
+    /// than the hand-over to a blocking thread and back (see benches/RESULTS.md). The pool keeps a
+    /// connection per worker for this (`startup`), so it never waits for one.
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.pool.get()?;
+            return f(&mut conn);
+        }
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get()?;
@@ -73,15 +84,14 @@ impl AppState {
     }
 
     /// The lock writers queue on, on SQLite; `None` on PostgreSQL, which handles concurrent writers.
-    pub fn writer(&self) -> Option<Arc<Mutex<()>>> {
+    pub fn writer(&self) -> Option<Arc<FairMutex<()>>> {
         (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.clone())
     }
 }
 
-/// Waits for the writer lock. A poisoned lock only means another writer panicked, and its
-/// transaction was rolled back, so the lock is still good to use.
-pub fn take_turn(lock: &Mutex<()>) -> MutexGuard<'_, ()> {
-    lock.lock().unwrap_or_else(PoisonError::into_inner)
+/// Waits for the writer lock, in arrival order.
+pub fn take_turn(lock: &FairMutex<()>) -> FairMutexGuard<'_, ()> {
+    lock.lock()
 }
 
 /// The entity tag of a row version: its `updated_at` in microseconds since the epoch.
