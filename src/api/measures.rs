@@ -549,11 +549,12 @@ pub async fn list_cooperation_measures(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let mut query = query.0;
-    if query.cooperation_id.is_some_and(|c| c != id) {
-        // Filters combine with AND: a different cooperation in the query matches nothing.
-        return Ok(HttpResponse::Ok().json(MeasurePage { items: vec![], next_cursor: None }));
-    }
-    query.cooperation_id = Some(id);
+    // Filters combine with AND: a different cooperation in the query matches nothing (no
+    // cooperation has id -1), after the same checks as every other request.
+    query.cooperation_id = match query.cooperation_id {
+        Some(other) if other != id => Some(-1),
+        _ => Some(id),
+    };
     state.read(move |conn| cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))).await?;
     list(&req, &state, &caller, query).await
 }

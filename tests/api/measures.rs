@@ -446,3 +446,17 @@ async fn a_list_is_emptied_with_an_empty_list_not_with_null() {
         app.patch_json(&path, &json!({"council_refs": [], "partner_ids": []})).await.json().await.unwrap();
     assert_eq!((emptied["council_refs"].clone(), emptied["partner_ids"].clone()), (json!([]), json!([])));
 }
+
+#[tokio::test]
+async fn the_cooperation_scoped_list_checks_everything_before_answering() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz"})).await;
+    let path = format!("/api/v1/cooperations/{}/measures", s.coop);
+    let other: Value = app.get(&format!("{path}?cooperation_id=999")).await.json().await.unwrap();
+    assert!(other["items"].as_array().unwrap().is_empty(), "filters combine with AND");
+    let bad = app.get(&format!("{path}?cooperation_id=999&min_priority=-5")).await;
+    assert_problem(bad, 400, "/problems/invalid-parameter").await;
+    assert_problem(app.get("/api/v1/cooperations/999/measures?cooperation_id=1").await, 404, "/problems/not-found")
+        .await;
+}
