@@ -326,8 +326,11 @@ pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::Que
         .map(|_| ())
 }
 
-/// Dispatches one expression to the concrete connection, for SQL that `AnyConnection` cannot
-/// express generically (e.g. `INSERT … RETURNING`).
+/// Dispatches one expression to the concrete connection: for SQL that `AnyConnection` cannot
+/// express generically (e.g. `INSERT … RETURNING`), and for queries on hot paths. Through
+/// `AnyConnection` diesel renders a query's SQL text up to three times per run (for the cache
+/// check, the statement and the binds); on the concrete connection a cached statement is found by
+/// its type, without rendering (callgrind: ~35,000 instructions saved per `find` of a measure).
 #[macro_export]
 macro_rules! per_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

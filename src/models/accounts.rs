@@ -62,7 +62,7 @@ pub struct NewServiceToken {
 
 /// Loads one account.
 pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    per_backend!(conn, |c| users::table.find(id).select(User::as_select()).first(c).optional())
 }
 
 /// Loads an account by login name.
@@ -72,11 +72,11 @@ pub fn find_user_by_name(conn: &mut AnyConnection, username: &str) -> QueryResul
 
 /// The partners an account acts for, ascending.
 pub fn user_partner_ids(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<i64>> {
-    user_partners::table
+    per_backend!(conn, |c| user_partners::table
         .filter(user_partners::user_id.eq(user_id))
         .select(user_partners::partner_id)
         .order(user_partners::partner_id)
-        .load(conn)
+        .load(c))
 }
 
 /// Inserts an account.

@@ -66,7 +66,7 @@ pub fn insert(
 
 /// Loads one contact.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Contact>> {
-    contacts::table.find(id).select(Contact::as_select()).first(conn).optional()
+    per_backend!(conn, |c| contacts::table.find(id).select(Contact::as_select()).first(c).optional())
 }
 
 /// The fields a contact is responsible for, ascending.

@@ -167,7 +167,7 @@ pub fn insert(conn: &mut AnyConnection, data: &CooperationData, now: NaiveDateTi
 
 /// Loads one cooperation.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Cooperation>> {
-    cooperations::table.find(id).select(Cooperation::as_select()).first(conn).optional()
+    per_backend!(conn, |c| cooperations::table.find(id).select(Cooperation::as_select()).first(c).optional())
 }
 
 /// Replaces a cooperation's columns if it is still at version `seen`.
@@ -230,12 +230,12 @@ pub fn list(
 
 /// The partners that currently belong to a cooperation.
 pub fn current_member_ids(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<Vec<i64>> {
-    cooperation_members::table
+    per_backend!(conn, |c| cooperation_members::table
         .filter(cooperation_members::cooperation_id.eq(cooperation_id))
         .filter(cooperation_members::left_on.is_null())
         .select(cooperation_members::partner_id)
         .order(cooperation_members::partner_id)
-        .load(conn)
+        .load(c))
 }
 
 fn member_columns() -> (

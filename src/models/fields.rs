@@ -41,12 +41,12 @@ pub fn insert(conn: &mut AnyConnection, data: &FieldData, now: NaiveDateTime) ->
 
 /// Loads one field.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Field>> {
-    fields::table.find(id).select(Field::as_select()).first(conn).optional()
+    per_backend!(conn, |c| fields::table.find(id).select(Field::as_select()).first(c).optional())
 }
 
 /// Loads a field by its key.
 pub fn find_by_key(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Field>> {
-    fields::table.filter(fields::key.eq(key)).select(Field::as_select()).first(conn).optional()
+    per_backend!(conn, |c| fields::table.filter(fields::key.eq(key)).select(Field::as_select()).first(c).optional())
 }
 
 /// Replaces a field's columns if it is still at version `seen`.

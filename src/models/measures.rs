@@ -193,7 +193,7 @@ pub fn insert(
 
 /// Loads one measure.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Measure>> {
-    measures::table.find(id).select(Measure::as_select()).first(conn).optional()
+    per_backend!(conn, |c| measures::table.find(id).select(Measure::as_select()).first(c).optional())
 }
 
 /// Replaces a measure's columns if it is still at version `seen`.
@@ -266,20 +266,20 @@ pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
 
 /// The partners taking part in a measure, ascending.
 pub fn partner_ids(conn: &mut AnyConnection, measure_id: i64) -> QueryResult<Vec<i64>> {
-    measure_partners::table
+    per_backend!(conn, |c| measure_partners::table
         .filter(measure_partners::measure_id.eq(measure_id))
         .select(measure_partners::partner_id)
         .order(measure_partners::partner_id)
-        .load(conn)
+        .load(c))
 }
 
 /// The participating partners of several measures at once (for a page of them).
 pub fn partner_ids_of(conn: &mut AnyConnection, measure_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<i64>>> {
-    let rows: Vec<(i64, i64)> = measure_partners::table
+    let rows: Vec<(i64, i64)> = per_backend!(conn, |c| measure_partners::table
         .filter(measure_partners::measure_id.eq_any(measure_ids))
         .select((measure_partners::measure_id, measure_partners::partner_id))
         .order((measure_partners::measure_id, measure_partners::partner_id))
-        .load(conn)?;
+        .load(c))?;
     let mut by_measure: HashMap<i64, Vec<i64>> = HashMap::new();
     for (measure, partner) in rows {
         by_measure.entry(measure).or_default().push(partner);
@@ -289,11 +289,11 @@ pub fn partner_ids_of(conn: &mut AnyConnection, measure_ids: &[i64]) -> QueryRes
 
 /// Replaces the partners taking part in a measure.
 pub fn set_partners(conn: &mut AnyConnection, measure_id: i64, partner_ids: &[i64]) -> QueryResult<()> {
-    diesel::delete(measure_partners::table.filter(measure_partners::measure_id.eq(measure_id))).execute(conn)?;
+    let of_measure = measure_partners::measure_id.eq(measure_id);
+    per_backend!(&mut *conn, |c| diesel::delete(measure_partners::table.filter(of_measure)).execute(c))?;
     for partner_id in partner_ids {
-        diesel::insert_into(measure_partners::table)
-            .values((measure_partners::measure_id.eq(measure_id), measure_partners::partner_id.eq(partner_id)))
-            .execute(conn)?;
+        let row = (measure_partners::measure_id.eq(measure_id), measure_partners::partner_id.eq(partner_id));
+        per_backend!(&mut *conn, |c| diesel::insert_into(measure_partners::table).values(row).execute(c))?;
     }
     Ok(())
 }
@@ -310,18 +310,16 @@ pub fn record(
     actor: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::insert_into(measure_history::table)
-        .values((
-            measure_history::measure_id.eq(measure_id),
-            measure_history::event.eq(event),
-            measure_history::from_status.eq(from),
-            measure_history::to_status.eq(to),
-            measure_history::comment.eq(comment),
-            measure_history::actor.eq(actor),
-            measure_history::created_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    let values = (
+        measure_history::measure_id.eq(measure_id),
+        measure_history::event.eq(event),
+        measure_history::from_status.eq(from),
+        measure_history::to_status.eq(to),
+        measure_history::comment.eq(comment),
+        measure_history::actor.eq(actor),
+        measure_history::created_at.eq(now),
+    );
+    per_backend!(conn, |c| diesel::insert_into(measure_history::table).values(values).execute(c)).map(|_| ())
 }
 
 /// One page of a measure's history, oldest first (`limit + 1` rows).

@@ -137,7 +137,7 @@ pub fn insert(conn: &mut AnyConnection, data: &PartnerData, now: NaiveDateTime) 
 
 /// Loads one partner.
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Partner>> {
-    partners::table.find(id).select(Partner::as_select()).first(conn).optional()
+    per_backend!(conn, |c| partners::table.find(id).select(Partner::as_select()).first(c).optional())
 }
 
 /// Finds the partner holding an AGS, other than `except`.
