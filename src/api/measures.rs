@@ -17,7 +17,7 @@ use crate::db::AnyConnection;
 use crate::domain::measures::{Horizon, MeasureStatus, priority_score};
 use crate::domain::{self};
 use crate::error::{AppError, FieldError, Problem};
-use crate::models::measures::{self as model, Measure, MeasureData, MeasureFilter, MeasureSort};
+use crate::models::measures::{self as model, Measure, MeasureData, MeasureFilter, MeasureRow, MeasureSort};
 use crate::models::{contacts, cooperations, fields, partners};
 
 /// A measure: an idea or project of a cooperation.
@@ -370,9 +370,16 @@ pub fn actor(caller: &Caller) -> String {
 /// A measure with its partners (and, if asked for, its responsible contact).
 pub fn load(conn: &mut AnyConnection, measure: Measure, with_contact: bool) -> Result<MeasureResponse, AppError> {
     let partner_ids = model::partner_ids(conn, measure.id)?;
-    let contact_id = measure.responsible_contact_id;
-    let mut response = MeasureResponse::new(measure, partner_ids);
-    if let (true, Some(contact_id)) = (with_contact, contact_id)
+    with_contact_if_asked(conn, MeasureResponse::new(measure, partner_ids), with_contact)
+}
+
+/// Adds the responsible contact when asked for and there is one.
+fn with_contact_if_asked(
+    conn: &mut AnyConnection,
+    mut response: MeasureResponse,
+    with_contact: bool,
+) -> Result<MeasureResponse, AppError> {
+    if let (true, Some(contact_id)) = (with_contact, response.responsible_contact_id)
         && let Some(contact) = contacts::find(conn, contact_id)?
     {
         response.responsible_contact = Some(super::contacts::load(conn, contact)?);
@@ -380,26 +387,18 @@ pub fn load(conn: &mut AnyConnection, measure: Measure, with_contact: bool) -> R
     Ok(response)
 }
 
-/// A page of measures with their partners, loaded in one query (and contacts, if asked for).
+/// Measures read with their partners (and contacts, if asked for), as answered.
 pub fn load_page(
     conn: &mut AnyConnection,
-    rows: Vec<Measure>,
+    rows: Vec<MeasureRow>,
     with_contacts: bool,
 ) -> Result<Vec<MeasureResponse>, AppError> {
-    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
-    let mut partners = model::partner_ids_of(conn, &ids)?;
-    let mut page = Vec::with_capacity(rows.len());
-    for measure in rows {
-        let (id, contact_id) = (measure.id, measure.responsible_contact_id);
-        let mut response = MeasureResponse::new(measure, partners.remove(&id).unwrap_or_default());
-        if let (true, Some(contact_id)) = (with_contacts, contact_id)
-            && let Some(contact) = contacts::find(conn, contact_id)?
-        {
-            response.responsible_contact = Some(super::contacts::load(conn, contact)?);
-        }
-        page.push(response);
-    }
-    Ok(page)
+    rows.into_iter()
+        .map(|row| {
+            let (measure, partner_ids) = row.into_parts();
+            with_contact_if_asked(conn, MeasureResponse::new(measure, partner_ids), with_contacts)
+        })
+        .collect()
 }
 
 /// 404 for an unknown measure.
@@ -510,7 +509,7 @@ async fn list(
     let (items, next_cursor) = state
         .read(move |conn| {
             let rows = model::list(conn, &filter, sort, after, limit)?;
-            let (rows, next) = pagination::paginate(rows, limit, sort.as_str(), |m| sort.after(m));
+            let (rows, next) = pagination::paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
             Ok((load_page(conn, rows, with_contacts)?, next))
         })
         .await?;
@@ -623,8 +622,9 @@ pub async fn get_measure(
     let id = id.into_inner();
     let measure = state
         .read(move |conn| {
-            let measure = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            load(conn, measure, with_contacts)
+            let row = model::find_row(conn, id)?.ok_or_else(|| not_found(id))?;
+            let (measure, partner_ids) = row.into_parts();
+            with_contact_if_asked(conn, MeasureResponse::new(measure, partner_ids), with_contacts)
         })
         .await?;
     Ok(respond(HttpResponse::Ok(), measure))

@@ -1,7 +1,5 @@
 //! Measures: cooperation ideas and projects, their participants and history.
 
-use std::collections::HashMap;
-
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -45,6 +43,52 @@ pub struct Measure {
     pub council_refs: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The participating partners of the measure in the same row, comma-separated (`"7,3,12"`), so
+/// that a measure and its partners come in one query; `string_agg` is SQL that both backends speak
+/// (SQLite since 3.44). They are sorted in [`MeasureRow::into_parts`]: an `ORDER BY` inside the
+/// aggregate would cost SQLite a sorter per row, more than the rest of the query.
+const PARTNER_IDS_SQL: &str = "(SELECT string_agg(CAST(mp.partner_id AS TEXT), ',') \
+     FROM measure_partners mp WHERE mp.measure_id = measures.id)";
+
+/// [`PARTNER_IDS_SQL`] as an expression diesel can keep prepared: a `sql()` literal would make
+/// every statement it appears in be prepared anew on each run.
+#[derive(Debug, Clone, Copy, diesel::expression::ValidGrouping, diesel::query_builder::QueryId)]
+pub struct PartnerIdsColumn;
+
+impl diesel::Expression for PartnerIdsColumn {
+    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for PartnerIdsColumn {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(PARTNER_IDS_SQL);
+        Ok(())
+    }
+}
+
+impl diesel::AppearsOnTable<measures::table> for PartnerIdsColumn {}
+impl diesel::SelectableExpression<measures::table> for PartnerIdsColumn {}
+
+/// A stored measure with its participating partners, read in one query.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = measures, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct MeasureRow {
+    #[diesel(embed)]
+    pub measure: Measure,
+    #[diesel(select_expression = PartnerIdsColumn, select_expression_type = PartnerIdsColumn)]
+    partner_ids: Option<String>,
+}
+
+impl MeasureRow {
+    /// The measure and its participating partners, ascending.
+    pub fn into_parts(self) -> (Measure, Vec<i64>) {
+        let mut ids: Vec<i64> =
+            self.partner_ids.as_deref().unwrap_or("").split(',').filter_map(|id| id.parse().ok()).collect();
+        ids.sort_unstable();
+        (self.measure, ids)
+    }
 }
 
 /// The writable columns of a measure, derived ones included.
@@ -196,6 +240,11 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Measure>> {
     per_backend!(conn, |c| measures::table.find(id).select(Measure::as_select()).first(c).optional())
 }
 
+/// Loads one measure with its participating partners.
+pub fn find_row(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<MeasureRow>> {
+    per_backend!(conn, |c| measures::table.find(id).select(MeasureRow::as_select()).first(c).optional())
+}
+
 /// Replaces a measure's columns if it is still at version `seen`.
 pub fn update(
     conn: &mut AnyConnection,
@@ -273,20 +322,6 @@ pub fn partner_ids(conn: &mut AnyConnection, measure_id: i64) -> QueryResult<Vec
         .load(c))
 }
 
-/// The participating partners of several measures at once (for a page of them).
-pub fn partner_ids_of(conn: &mut AnyConnection, measure_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<i64>>> {
-    let rows: Vec<(i64, i64)> = per_backend!(conn, |c| measure_partners::table
-        .filter(measure_partners::measure_id.eq_any(measure_ids))
-        .select((measure_partners::measure_id, measure_partners::partner_id))
-        .order((measure_partners::measure_id, measure_partners::partner_id))
-        .load(c))?;
-    let mut by_measure: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (measure, partner) in rows {
-        by_measure.entry(measure).or_default().push(partner);
-    }
-    Ok(by_measure)
-}
-
 /// Replaces the partners taking part in a measure.
 pub fn set_partners(conn: &mut AnyConnection, measure_id: i64, partner_ids: &[i64]) -> QueryResult<()> {
     let of_measure = measure_partners::measure_id.eq(measure_id);
@@ -340,68 +375,95 @@ pub fn history(
     query.limit(limit + 1).load(conn)
 }
 
-/// One page of measures (`limit + 1` rows).
+/// The page query of [`list`], built for the connection it runs on (a macro, because the boxed
+/// query's type names the backend).
+macro_rules! list_query {
+    ($filter:expr, $field_key_id:expr, $sort:expr, $after:expr) => {{
+        let (filter, sort, after): (&MeasureFilter, MeasureSort, Option<After>) = ($filter, $sort, $after);
+        let mut query = measures::table.select(MeasureRow::as_select()).into_boxed();
+        if let Some(id) = filter.cooperation_id {
+            query = query.filter(measures::cooperation_id.eq(id));
+        }
+        if let Some(id) = filter.field_id {
+            query = query.filter(measures::field_id.eq(id));
+        }
+        if let Some(id) = $field_key_id {
+            query = query.filter(measures::field_id.eq(id));
+        }
+        // One status as `=`: a statement with `IN (…)` over a list is prepared anew on every run.
+        match filter.statuses.as_slice() {
+            [] => {}
+            [status] => query = query.filter(measures::status.eq(status.clone())),
+            several => query = query.filter(measures::status.eq_any(several.to_vec())),
+        }
+        if let Some(horizon) = &filter.horizon {
+            query = query.filter(measures::horizon.eq(horizon.clone()));
+        }
+        if let Some(p) = filter.partner_id {
+            let participating =
+                measure_partners::table.filter(measure_partners::partner_id.eq(p)).select(measure_partners::measure_id);
+            query = query.filter(
+                measures::lead_partner_id
+                    .eq(p)
+                    .or(measures::responsible_partner_id.eq(p))
+                    .or(measures::id.eq_any(participating)),
+            );
+        }
+        if let Some(pattern) = &filter.title_pattern {
+            query = query.filter(measures::title_folded.like(pattern.clone()).escape('\\'));
+        }
+        if let Some(min) = filter.min_priority {
+            query = query.filter(measures::priority_rank.ge(min));
+        }
+        let (id, desc) = (measures::id, sort.descending());
+        let query = match sort {
+            MeasureSort::Priority | MeasureSort::PriorityDesc => {
+                let after =
+                    after.map(|a| a.key.parse::<i32>().map(|k| (k, a.id)).map_err(|_| bad_cursor())).transpose()?;
+                keyset!(query, measures::priority_rank, id, desc, after)
+            }
+            MeasureSort::UpdatedAt | MeasureSort::UpdatedAtDesc => {
+                let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
+                keyset!(query, measures::updated_at, id, desc, after)
+            }
+            MeasureSort::Title | MeasureSort::TitleDesc => {
+                keyset!(query, measures::title_folded, id, desc, after.map(|a| (a.key, a.id)))
+            }
+            MeasureSort::PlannedEnd | MeasureSort::PlannedEndDesc => {
+                let after = after
+                    .map(|a| a.key.parse::<NaiveDate>().map(|k| (k, a.id)).map_err(|_| bad_cursor()))
+                    .transpose()?;
+                keyset!(query, measures::planned_end_rank, id, desc, after)
+            }
+        };
+        Ok::<_, AppError>(query)
+    }};
+}
+
+/// One page of measures with their partners (`limit + 1` rows).
 pub fn list(
     conn: &mut AnyConnection,
     filter: &MeasureFilter,
     sort: MeasureSort,
     after: Option<After>,
     limit: i64,
-) -> Result<Vec<Measure>, AppError> {
-    let mut query = measures::table.select(Measure::as_select()).into_boxed();
-    if let Some(id) = filter.cooperation_id {
-        query = query.filter(measures::cooperation_id.eq(id));
-    }
-    if let Some(id) = filter.field_id {
-        query = query.filter(measures::field_id.eq(id));
-    }
-    if let Some(key) = &filter.field_key {
-        // Resolved first, so that the planner sees a plain `field_id = ?` and uses its index.
-        let id: Option<i64> = fields::table.filter(fields::key.eq(key)).select(fields::id).first(conn).optional()?;
-        query = query.filter(measures::field_id.eq(id.unwrap_or(-1)));
-    }
-    if !filter.statuses.is_empty() {
-        query = query.filter(measures::status.eq_any(filter.statuses.clone()));
-    }
-    if let Some(horizon) = &filter.horizon {
-        query = query.filter(measures::horizon.eq(horizon.clone()));
-    }
-    if let Some(p) = filter.partner_id {
-        let participating =
-            measure_partners::table.filter(measure_partners::partner_id.eq(p)).select(measure_partners::measure_id);
-        query = query.filter(
-            measures::lead_partner_id
-                .eq(p)
-                .or(measures::responsible_partner_id.eq(p))
-                .or(measures::id.eq_any(participating)),
-        );
-    }
-    if let Some(pattern) = &filter.title_pattern {
-        query = query.filter(measures::title_folded.like(pattern.clone()).escape('\\'));
-    }
-    if let Some(min) = filter.min_priority {
-        query = query.filter(measures::priority_rank.ge(min));
-    }
-    let (id, desc) = (measures::id, sort.descending());
-    let query = match sort {
-        MeasureSort::Priority | MeasureSort::PriorityDesc => {
-            let after = after.map(|a| a.key.parse::<i32>().map(|k| (k, a.id)).map_err(|_| bad_cursor())).transpose()?;
-            keyset!(query, measures::priority_rank, id, desc, after)
-        }
-        MeasureSort::UpdatedAt | MeasureSort::UpdatedAtDesc => {
-            let after = after.map(|a| parse_timestamp_key(&a.key).map(|k| (k, a.id))).transpose()?;
-            keyset!(query, measures::updated_at, id, desc, after)
-        }
-        MeasureSort::Title | MeasureSort::TitleDesc => {
-            keyset!(query, measures::title_folded, id, desc, after.map(|a| (a.key, a.id)))
-        }
-        MeasureSort::PlannedEnd | MeasureSort::PlannedEndDesc => {
-            let after =
-                after.map(|a| a.key.parse::<NaiveDate>().map(|k| (k, a.id)).map_err(|_| bad_cursor())).transpose()?;
-            keyset!(query, measures::planned_end_rank, id, desc, after)
-        }
+) -> Result<Vec<MeasureRow>, AppError> {
+    // Resolved first, so that the planner sees a plain `field_id = ?` and uses its index.
+    let field_key_id = match &filter.field_key {
+        Some(key) => Some(
+            per_backend!(&mut *conn, |c| fields::table
+                .filter(fields::key.eq(key))
+                .select(fields::id)
+                .first(c)
+                .optional())?
+            .unwrap_or(-1),
+        ),
+        None => None,
     };
-    Ok(query.limit(limit + 1).load(conn)?)
+    per_backend!(conn, |c| list_query!(filter, field_key_id, sort, after)?
+        .limit(limit + 1)
+        .load(c)
+        .map_err(AppError::from))
 }
 
 /// Counts and totals of a cooperation's measures for its portfolio summary.

@@ -460,3 +460,31 @@ async fn the_cooperation_scoped_list_checks_everything_before_answering() {
     assert_problem(app.get("/api/v1/cooperations/999/measures?cooperation_id=1").await, 404, "/problems/not-found")
         .await;
 }
+
+#[tokio::test]
+async fn reads_and_lists_give_the_participating_partners_ascending() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let (low, high) = (s.lead.min(s.member), s.lead.max(s.member));
+    let both = measure(
+        &app,
+        json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Beide", "partner_ids": [high, low]}),
+    )
+    .await;
+    let none = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Keiner"})).await;
+
+    let read = |id: &Value| format!("/api/v1/measures/{id}");
+    let got: Value = app.get(&read(&both["id"])).await.json().await.unwrap();
+    assert_eq!(got["partner_ids"], json!([low, high]));
+    let got: Value = app.get(&read(&none["id"])).await.json().await.unwrap();
+    assert_eq!(got["partner_ids"], json!([]));
+
+    let listed = app.collect_all("/api/v1/measures?sort=title").await;
+    let partners: Vec<(Value, Value)> = listed.iter().map(|m| (m["title"].clone(), m["partner_ids"].clone())).collect();
+    assert_eq!(partners, [(json!("Beide"), json!([low, high])), (json!("Keiner"), json!([]))]);
+
+    let patched: Value = app.patch_json(&read(&both["id"]), &json!({"partner_ids": [low]})).await.json().await.unwrap();
+    assert_eq!(patched["partner_ids"], json!([low]));
+    let got: Value = app.get(&read(&both["id"])).await.json().await.unwrap();
+    assert_eq!(got["partner_ids"], json!([low]), "a read after a change shows the new partners");
+}
