@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::AppState;
 use crate::api::extract::BodyLimit;
 use crate::config::Config;
+use crate::db::group_commit::GroupCommitWriter;
 use crate::db::{self, Backend};
 use crate::error::{AppError, PROBLEM_JSON, problem_response};
 
@@ -24,6 +25,9 @@ pub enum StartupError {
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
     Database(#[from] r2d2::Error),
+    /// The SQLite writer's connection could not be opened.
+    #[error("cannot open the database for writing: {0}")]
+    Writer(diesel::r2d2::Error),
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(db::MigrationError),
@@ -59,6 +63,13 @@ impl Application {
             db::redacted_url(&config.database_url)
         );
         let tokens = crate::auth::bootstrap(&mut *pool.get()?, config).map_err(StartupError::Auth)?;
+        let sqlite_writer = match backend {
+            Backend::Sqlite => Some(
+                GroupCommitWriter::start(db::ConnectionManager::new(&config.database_url))
+                    .map_err(StartupError::Writer)?,
+            ),
+            Backend::Postgres => None,
+        };
         let listener = TcpListener::bind(config.bind)?;
         let address = listener.local_addr()?;
         let state = web::Data::new(AppState {
@@ -68,7 +79,7 @@ impl Application {
             tokens,
             public_read: config.public_read,
             trust_forwarded_for: config.trust_forwarded_for,
-            sqlite_writer: Default::default(),
+            sqlite_writer,
         });
         let cors_origins = config.cors_origins.clone();
         let routes = web::Data::new(KnownRoutes::from_document(&crate::openapi::document()));

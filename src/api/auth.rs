@@ -8,7 +8,6 @@ use validator::Validate;
 use super::AppState;
 use super::extract::{JsonBody, Normalize};
 use crate::auth::{self, Caller, Principal, Role};
-use crate::db;
 use crate::error::{AppError, Problem};
 use crate::models::accounts;
 
@@ -98,38 +97,42 @@ pub async fn create_token(
     let TokenRequest { username, password } = body.decode()?;
     let address_key = format!("ip:{}", client_address(&req, state.trust_forwarded_for));
     let user_key = format!("user:{username}");
-    let state = state.into_inner();
-    let response = web::block(move || -> Result<TokenResponse, AppError> {
-        let mut conn = state.pool.get()?;
-        let now = crate::models::now();
-        let blocked = match accounts::login_blocked_for(&mut conn, &user_key, USER_FAILURE_LIMIT, now)? {
-            Some(seconds) => Some(seconds),
-            None => accounts::login_blocked_for(&mut conn, &address_key, ADDRESS_FAILURE_LIMIT, now)?,
-        };
-        if let Some(retry_after) = blocked {
-            return Err(AppError::TooManyRequests {
-                detail: format!("too many failed logins; try again in {retry_after} seconds"),
-                retry_after,
-            });
-        }
-        let user = accounts::find_user_by_name(&mut conn, &username)?;
-        let password_ok = auth::verify_password(&password, user.as_ref().map(|u| u.password_hash.as_str()));
-        let Some(user) = user.filter(|u| password_ok && u.active) else {
-            let writer = state.writer();
-            let _turn = writer.as_deref().map(super::take_turn);
-            db::write(&mut conn, |c| -> Result<(), AppError> {
+    let now = crate::models::now();
+    let checked = {
+        let (state, user_key, address_key) = (state.clone().into_inner(), user_key.clone(), address_key.clone());
+        web::block(move || -> Result<Option<(accounts::User, Vec<i64>)>, AppError> {
+            let mut conn = state.pool.get()?;
+            let blocked = match accounts::login_blocked_for(&mut conn, &user_key, USER_FAILURE_LIMIT, now)? {
+                Some(seconds) => Some(seconds),
+                None => accounts::login_blocked_for(&mut conn, &address_key, ADDRESS_FAILURE_LIMIT, now)?,
+            };
+            if let Some(retry_after) = blocked {
+                return Err(AppError::TooManyRequests {
+                    detail: format!("too many failed logins; try again in {retry_after} seconds"),
+                    retry_after,
+                });
+            }
+            let user = accounts::find_user_by_name(&mut conn, &username)?;
+            let password_ok = auth::verify_password(&password, user.as_ref().map(|u| u.password_hash.as_str()));
+            let Some(user) = user.filter(|u| password_ok && u.active) else { return Ok(None) };
+            let partner_ids = accounts::user_partner_ids(&mut conn, user.id)?;
+            Ok(Some((user, partner_ids)))
+        })
+        .await??
+    };
+    let Some((user, partner_ids)) = checked else {
+        state
+            .write(move |c| {
                 accounts::record_login_failure(c, &user_key, now)?;
                 accounts::record_login_failure(c, &address_key, now)?;
                 Ok(())
-            })?;
-            return Err(AppError::Unauthorized { detail: "invalid username or password".into(), invalid_token: false });
-        };
-        accounts::clear_login_failures(&mut conn, &user_key)?;
-        let partner_ids = accounts::user_partner_ids(&mut conn, user.id)?;
-        let access_token = state.tokens.issue(&user, partner_ids)?;
-        Ok(TokenResponse { access_token, token_type: "Bearer".into(), expires_in: state.tokens.ttl_seconds() })
-    })
-    .await??;
+            })
+            .await?;
+        return Err(AppError::Unauthorized { detail: "invalid username or password".into(), invalid_token: false });
+    };
+    state.write(move |c| Ok(accounts::clear_login_failures(c, &user_key)?)).await?;
+    let access_token = state.tokens.issue(&user, partner_ids)?;
+    let response = TokenResponse { access_token, token_type: "Bearer".into(), expires_in: state.tokens.ttl_seconds() };
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(response))
 }
 

@@ -47,6 +47,9 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
     if pending {
         return Err(AppError::Unavailable("database migrations are pending; run `ikz-api migrate`".into()));
     }
+    if state.sqlite_writer.as_ref().is_some_and(|w| !w.is_running()) {
+        return Err(AppError::Unavailable("the database writer has stopped; restart the service".into()));
+    }
     Ok(HttpResponse::Ok().json(Health { status: "ok", database: Some(state.backend.name()) }))
 }
 

@@ -14,13 +14,10 @@ pub mod partners;
 pub mod service_tokens;
 pub mod users;
 
-use std::sync::Arc;
-
-use parking_lot::{FairMutex, FairMutexGuard};
-
 use actix_web::web;
 use chrono::NaiveDateTime;
 
+use crate::db::group_commit::GroupCommitWriter;
 use crate::db::{self, AnyConnection, Backend, DbPool};
 use crate::error::AppError;
 
@@ -38,10 +35,9 @@ pub struct AppState {
     pub public_read: bool,
     /// `IKZ_TRUST_FORWARDED_FOR`.
     pub trust_forwarded_for: bool,
-    /// Serialises write transactions on SQLite, which has one writer at a time anyway: waiting
-    /// here is free and first come, first served, where SQLite's busy handler would sleep, retry
-    /// and let late writers overtake early ones.
-    pub sqlite_writer: Arc<FairMutex<()>>,
+    /// On SQLite, the one thread that runs writes, committing them in groups (`None` on PostgreSQL,
+    /// which takes concurrent writers).
+    pub sqlite_writer: Option<GroupCommitWriter>,
 }
 
 impl AppState {
@@ -68,30 +64,24 @@ impl AppState {
     }
 
     /// Runs `f` in one write transaction (see [`db::write`]): all of it or nothing.
+    ///
+    /// On SQLite the write goes to the writer thread, which runs it in a savepoint of a group
+    /// transaction and answers after the group's COMMIT ([`GroupCommitWriter`]).
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(writer) = &self.sqlite_writer {
+            return writer.write(f).await;
+        }
         let pool = self.pool.clone();
-        let writer = self.writer();
         web::block(move || {
-            let _turn = writer.as_deref().map(take_turn);
             let mut conn = pool.get()?;
             db::write(&mut conn, f)
         })
         .await?
     }
-
-    /// The lock writers queue on, on SQLite; `None` on PostgreSQL, which handles concurrent writers.
-    pub fn writer(&self) -> Option<Arc<FairMutex<()>>> {
-        (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.clone())
-    }
-}
-
-/// Waits for the writer lock, in arrival order.
-pub fn take_turn(lock: &FairMutex<()>) -> FairMutexGuard<'_, ()> {
-    lock.lock()
 }
 
 /// The entity tag of a row version: its `updated_at` in microseconds since the epoch.

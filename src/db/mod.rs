@@ -7,6 +7,7 @@
 //! - writes go through [`write`], which on SQLite takes the write lock up front (`BEGIN IMMEDIATE`)
 //!   so that two writers wait for each other instead of failing with "database is locked".
 
+pub mod group_commit;
 pub mod schema;
 
 use std::time::Duration;

@@ -1,0 +1,326 @@
+//! SQLite writes through one writer thread that commits them in groups.
+//!
+//! SQLite has one writer at a time. Instead of every request taking the write lock, beginning,
+//! committing and handing the lock to the next (a thread switch per write), requests queue their
+//! write as a job. One thread runs the jobs in arrival order inside one transaction, each in its
+//! own savepoint, and commits the group when the queue is empty or the group is full:
+//! - a job that fails is rolled back to its savepoint and answered at once; the others are not
+//!   touched by it;
+//! - a job that succeeds is answered only after the group's COMMIT, so every acknowledged write
+//!   is durable as any single transaction would be; if the COMMIT fails, every job of the group
+//!   gets the error and none of them was acknowledged;
+//! - a panicking job is rolled back like a failed one and answered with a 500.
+//!
+//! Pages that several writes of a group touch (the table's last leaf, the history, the indexes
+//! on time) go to the write-ahead log once per group instead of once per write.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use diesel::QueryResult;
+use diesel::SqliteConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AnyConnection, ConnectionManager};
+use crate::error::AppError;
+
+/// Most jobs in one transaction: bounds how long an early job waits for the group's COMMIT.
+const MAX_GROUP: usize = 64;
+/// Jobs waiting beyond this make callers wait before queueing (back-pressure, bounded memory).
+const QUEUE_CAPACITY: usize = 1024;
+
+/// Handle to the writer thread; cheap to share. The thread ends when every handle is gone.
+#[derive(Clone)]
+pub struct GroupCommitWriter {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl GroupCommitWriter {
+    /// Opens the writer's own connection and starts its thread.
+    pub fn start(manager: ConnectionManager) -> Result<Self, diesel::r2d2::Error> {
+        let conn = manager.establish()?;
+        let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || Writer { manager, conn }.run(queue))
+            .map_err(|e| diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string())))?;
+        Ok(Self { jobs })
+    }
+
+    /// Whether the writer thread still takes jobs (readiness).
+    pub fn is_running(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+
+    /// Runs `f` in the next group; resolves once the group is committed (or `f` failed).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(TypedJob { f, reply }))
+            .await
+            .map_err(|_| AppError::Unavailable("the database writer has stopped; retry the request".into()))?;
+        answer.await.unwrap_or_else(|_| Err(AppError::Internal("the write failed unexpectedly (see the log)".into())))
+    }
+}
+
+/// A queued write, its result type erased.
+trait Job: Send {
+    /// Runs the write; `Some` to keep its changes (and answer after the commit), `None` when it
+    /// failed and was answered already.
+    fn run(self: Box<Self>, conn: &mut AnyConnection) -> Option<Box<dyn Completion>>;
+    /// Answers without running (the group could not begin).
+    fn fail(self: Box<Self>, err: AppError);
+}
+
+/// A write that succeeded and waits for its group's COMMIT.
+trait Completion: Send {
+    fn finish(self: Box<Self>, committed: Result<(), AppError>);
+}
+
+struct TypedJob<T, F> {
+    f: F,
+    reply: oneshot::Sender<Result<T, AppError>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut AnyConnection) -> Option<Box<dyn Completion>> {
+        let TypedJob { f, reply } = *self;
+        match f(conn) {
+            Ok(value) => Some(Box::new(Done { value, reply })),
+            Err(err) => {
+                let _ = reply.send(Err(err));
+                None
+            }
+        }
+    }
+
+    fn fail(self: Box<Self>, err: AppError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+struct Done<T> {
+    value: T,
+    reply: oneshot::Sender<Result<T, AppError>>,
+}
+
+impl<T: Send> Completion for Done<T> {
+    fn finish(self: Box<Self>, committed: Result<(), AppError>) {
+        let Done { value, reply } = *self;
+        let _ = reply.send(committed.map(|()| value));
+    }
+}
+
+struct Writer {
+    manager: ConnectionManager,
+    conn: AnyConnection,
+}
+
+impl Writer {
+    fn run(mut self, mut queue: mpsc::Receiver<Box<dyn Job>>) {
+        while let Some(first) = queue.blocking_recv() {
+            if let Err(err) = self.begin() {
+                first.fail(err);
+                continue;
+            }
+            let mut done = Vec::new();
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(job) = next.take() {
+                taken += 1;
+                if let Some(completion) = self.run_in_savepoint(job) {
+                    done.push(completion);
+                }
+                if taken < MAX_GROUP {
+                    next = queue.try_recv().ok();
+                }
+            }
+            let committed = self.commit();
+            for completion in done {
+                completion.finish(committed.clone().map_err(AppError::Internal));
+            }
+        }
+    }
+
+    /// `BEGIN IMMEDIATE`: takes SQLite's write lock now (other processes wait in busy_timeout).
+    fn begin(&mut self) -> Result<(), AppError> {
+        self.ensure_usable();
+        self.on_sqlite(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")).map_err(AppError::from)
+    }
+
+    /// Runs one job between `SAVEPOINT` and `RELEASE`, or rolls it back to the savepoint.
+    fn run_in_savepoint(&mut self, job: Box<dyn Job>) -> Option<Box<dyn Completion>> {
+        if let Err(err) = self.on_sqlite(AnsiTransactionManager::begin_transaction) {
+            job.fail(err.into());
+            return None;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| job.run(&mut self.conn)));
+        match outcome {
+            Ok(Some(completion)) => match self.on_sqlite(AnsiTransactionManager::commit_transaction) {
+                Ok(()) => Some(completion),
+                Err(err) => {
+                    log::error!("SQLite writer: cannot release a savepoint: {err}");
+                    self.roll_back_job();
+                    completion.finish(Err(AppError::Internal(format!("database error: {err}"))));
+                    None
+                }
+            },
+            Ok(None) => {
+                self.roll_back_job();
+                None
+            }
+            Err(_) => {
+                log::error!("SQLite writer: a write panicked; it was rolled back and answered with 500");
+                self.roll_back_job();
+                None
+            }
+        }
+    }
+
+    fn roll_back_job(&mut self) {
+        if let Err(err) = self.on_sqlite(AnsiTransactionManager::rollback_transaction) {
+            log::error!("SQLite writer: cannot roll back to a savepoint: {err}");
+        }
+    }
+
+    /// Commits the group; on failure rolls it back and returns why.
+    fn commit(&mut self) -> Result<(), String> {
+        match self.on_sqlite(AnsiTransactionManager::commit_transaction) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                log::error!("SQLite writer: COMMIT failed, the group is rolled back: {err}");
+                let _ = self.on_sqlite(AnsiTransactionManager::rollback_transaction);
+                Err(format!("the write could not be committed: {err}"))
+            }
+        }
+    }
+
+    fn on_sqlite(&mut self, op: impl FnOnce(&mut SqliteConnection) -> QueryResult<()>) -> QueryResult<()> {
+        super::on_sqlite(&mut self.conn, op)
+    }
+
+    /// Replaces the connection if a failure left it inside a transaction.
+    fn ensure_usable(&mut self) {
+        let clean = match &mut self.conn {
+            AnyConnection::Sqlite(c) => {
+                matches!(AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(), Ok(None))
+            }
+            AnyConnection::Pg(_) => true,
+        };
+        if clean {
+            return;
+        }
+        log::warn!("SQLite writer: the connection was left in a transaction; opening a new one");
+        match self.manager.establish() {
+            Ok(conn) => self.conn = conn,
+            Err(err) => log::error!("SQLite writer: cannot reopen the database: {err}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+
+    impl GroupCommitWriter {
+        /// Jobs waiting in the queue.
+        fn queued(&self) -> usize {
+            QUEUE_CAPACITY - self.jobs.capacity()
+        }
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn insert(conn: &mut AnyConnection, n: i64) -> Result<(), AppError> {
+        diesel::sql_query(format!("INSERT INTO t (n) VALUES ({n})")).execute(conn)?;
+        Ok(())
+    }
+
+    /// Failed, panicking and successful writes in one group: only the successful ones remain,
+    /// each caller gets its own answer, and the writer goes on afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_group_takes_nothing_else_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("group.db").to_string_lossy().into_owned();
+        let manager = ConnectionManager::new(&url);
+        manager.establish().unwrap().batch_execute("CREATE TABLE t (n INTEGER PRIMARY KEY)").unwrap();
+        let writer = GroupCommitWriter::start(manager.clone()).unwrap();
+
+        // The first job holds the writer until every other job is queued, so they share a group.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |c| {
+                        started.send(()).unwrap();
+                        hold.recv().unwrap();
+                        insert(c, 0)
+                    })
+                    .await
+            }
+        });
+        while running.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
+        let mut jobs = Vec::new();
+        for n in 1..=30i64 {
+            let writer = writer.clone();
+            jobs.push(tokio::spawn(async move {
+                writer
+                    .write(move |c| {
+                        insert(c, n)?;
+                        match n % 3 {
+                            0 => Err(AppError::Conflict(format!("job {n} refuses after writing"))),
+                            1 if n == 7 => panic!("job {n} panics after writing"),
+                            _ => Ok(n),
+                        }
+                    })
+                    .await
+            }));
+        }
+        while writer.queued() < 30 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        for (n, job) in (1..=30i64).zip(jobs) {
+            match (n % 3, job.await.unwrap()) {
+                (0, Err(AppError::Conflict(_))) => {}
+                (1, Err(AppError::Internal(_))) if n == 7 => {}
+                (_, Ok(got)) => assert_eq!(got, n),
+                (_, other) => panic!("job {n} answered {other:?}"),
+            }
+        }
+
+        let mut conn = manager.establish().unwrap();
+        let kept: Vec<i64> = diesel::sql_query("SELECT n AS n FROM t ORDER BY n")
+            .load::<Count>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.n)
+            .collect();
+        let expected: Vec<i64> = (0..=30).filter(|n| n % 3 != 0 && *n != 7 || *n == 0).collect();
+        assert_eq!(kept, expected);
+
+        writer.write(|c| insert(c, 100)).await.unwrap();
+        let after: Vec<Count> = diesel::sql_query("SELECT count(*) AS n FROM t WHERE n = 100").load(&mut conn).unwrap();
+        assert_eq!(after[0].n, 1, "the writer goes on after a panic");
+    }
+}
