@@ -88,7 +88,7 @@ fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
          headers(("Retry-After" = i64, description = "Seconds to wait"))),
     )
 )]
-#[post("/auth/token")]
+#[post("/token")]
 pub async fn create_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -144,7 +144,7 @@ pub async fn create_token(
     security(("bearer" = [])),
     responses((status = 200, description = "The caller", body = MeResponse))
 )]
-#[get("/auth/me")]
+#[get("/me")]
 pub async fn me(caller: Caller) -> Result<HttpResponse, AppError> {
     let (kind, id, name) = match &caller.principal {
         Principal::Anonymous => {

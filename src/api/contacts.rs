@@ -209,7 +209,7 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, contact: ContactResponse
 /// List contacts (viewers and above)
 #[utoipa::path(tag = "contacts", params(ContactListQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of contacts", body = ContactPage)))]
-#[get("/contacts")]
+#[get("")]
 pub async fn list_contacts(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -245,7 +245,7 @@ pub async fn list_contacts(
 #[utoipa::path(tag = "contacts", request_body = CreateContact, security(("bearer" = [])), responses(
     (status = 201, description = "Created", body = ContactResponse, headers(("Location" = String, description = "URL of the new contact"))),
 ))]
-#[post("/contacts")]
+#[post("")]
 pub async fn create_contact(
     state: web::Data<AppState>,
     caller: Caller,
@@ -272,7 +272,7 @@ pub async fn create_contact(
     (status = 200, description = "The contact", body = ContactResponse),
     (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/contacts/{id}")]
+#[get("/{id}")]
 pub async fn get_contact(
     state: web::Data<AppState>,
     caller: Caller,
@@ -299,7 +299,7 @@ pub async fn get_contact(
     (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json"),
     (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/contacts/{id}")]
+#[patch("/{id}")]
 pub async fn update_contact(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -336,7 +336,7 @@ pub async fn update_contact(
     (status = 204, description = "Erased"),
     (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/contacts/{id}")]
+#[delete("/{id}")]
 pub async fn delete_contact(
     state: web::Data<AppState>,
     caller: Caller,

@@ -206,7 +206,7 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, cooperation: Cooperation
 /// List cooperations
 #[utoipa::path(tag = "cooperations", params(CooperationListQuery), security((), ("bearer" = [])),
     responses((status = 200, description = "One page of cooperations", body = CooperationPage)))]
-#[get("/cooperations")]
+#[get("")]
 pub async fn list_cooperations(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -239,7 +239,7 @@ pub async fn list_cooperations(
 #[utoipa::path(tag = "cooperations", request_body = CreateCooperation, security(("bearer" = [])), responses(
     (status = 201, description = "Created", body = CooperationResponse, headers(("Location" = String, description = "URL of the new cooperation"))),
 ))]
-#[post("/cooperations")]
+#[post("")]
 pub async fn create_cooperation(
     state: web::Data<AppState>,
     caller: Caller,
@@ -258,7 +258,7 @@ pub async fn create_cooperation(
     (status = 200, description = "The cooperation", body = CooperationResponse),
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/cooperations/{id}")]
+#[get("/{id}")]
 pub async fn get_cooperation(
     state: web::Data<AppState>,
     caller: Caller,
@@ -280,7 +280,7 @@ pub async fn get_cooperation(
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
     (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/cooperations/{id}")]
+#[patch("/{id}")]
 pub async fn update_cooperation(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -309,7 +309,7 @@ pub async fn update_cooperation(
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "It still has measures", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/cooperations/{id}")]
+#[delete("/{id}")]
 pub async fn delete_cooperation(
     state: web::Data<AppState>,
     caller: Caller,

@@ -119,7 +119,7 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, field: Field) -> HttpRes
 /// List fields of action
 #[utoipa::path(tag = "fields", params(pagination::PageQuery), security((), ("bearer" = [])),
     responses((status = 200, description = "One page of fields", body = FieldPage)))]
-#[get("/fields")]
+#[get("")]
 pub async fn list_fields(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -139,7 +139,7 @@ pub async fn list_fields(
     (status = 201, description = "Created", body = FieldResponse, headers(("Location" = String, description = "URL of the new field"))),
     (status = 409, description = "The key is taken", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/fields")]
+#[post("")]
 pub async fn create_field(
     state: web::Data<AppState>,
     caller: Caller,
@@ -163,7 +163,7 @@ pub async fn create_field(
     (status = 200, description = "The field", body = FieldResponse),
     (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/fields/{id}")]
+#[get("/{id}")]
 pub async fn get_field(
     state: web::Data<AppState>,
     caller: Caller,
@@ -185,7 +185,7 @@ pub async fn get_field(
     (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
     (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/fields/{id}")]
+#[patch("/{id}")]
 pub async fn update_field(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -220,7 +220,7 @@ pub async fn update_field(
     (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Measures or contacts still use the field", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/fields/{id}")]
+#[delete("/{id}")]
 pub async fn delete_field(
     state: web::Data<AppState>,
     caller: Caller,

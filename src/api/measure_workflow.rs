@@ -57,7 +57,7 @@ fn list(statuses: &[MeasureStatus]) -> String {
     (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The workflow does not allow this move now", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/measures/{id}/transitions")]
+#[post("/{id}/transitions")]
 pub async fn create_transition(
     state: web::Data<AppState>,
     caller: Caller,
@@ -172,7 +172,7 @@ pub struct HistoryPage {
     (status = 200, description = "Events, oldest first", body = HistoryPage),
     (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/measures/{id}/history")]
+#[get("/{id}/history")]
 pub async fn list_history(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -235,7 +235,7 @@ pub struct SummaryResponse {
     (status = 200, description = "Counts, totals and the top measures", body = SummaryResponse),
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/cooperations/{id}/summary")]
+#[get("/{id}/summary")]
 pub async fn get_summary(
     state: web::Data<AppState>,
     caller: Caller,
@@ -269,6 +269,12 @@ pub async fn get_summary(
 }
 
 /// Registers the workflow routes.
+/// Registers the workflow routes under `/measures`.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_transition).service(list_history).service(get_summary);
+    cfg.service(create_transition).service(list_history);
+}
+
+/// Registers the portfolio summary under `/cooperations`.
+pub fn configure_in_cooperations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_summary);
 }

@@ -522,7 +522,7 @@ async fn list(
 /// priority; sort by priority, change, title or planned end.
 #[utoipa::path(tag = "measures", params(MeasureListQuery), security((), ("bearer" = [])),
     responses((status = 200, description = "One page of measures", body = MeasurePage)))]
-#[get("/measures")]
+#[get("")]
 pub async fn list_measures(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -538,7 +538,7 @@ pub async fn list_measures(
     (status = 200, description = "One page of the cooperation's measures", body = MeasurePage),
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/cooperations/{id}/measures")]
+#[get("/{id}/measures")]
 pub async fn list_cooperation_measures(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -562,7 +562,7 @@ pub async fn list_cooperation_measures(
 #[utoipa::path(tag = "measures", request_body = CreateMeasure, security(("bearer" = [])), responses(
     (status = 201, description = "Created as `idea`", body = MeasureResponse, headers(("Location" = String, description = "URL of the new measure"))),
 ))]
-#[post("/measures")]
+#[post("")]
 pub async fn create_measure(
     state: web::Data<AppState>,
     caller: Caller,
@@ -607,7 +607,7 @@ pub struct MeasureGetQuery {
     (status = 200, description = "The measure", body = MeasureResponse),
     (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/measures/{id}")]
+#[get("/{id}")]
 pub async fn get_measure(
     state: web::Data<AppState>,
     caller: Caller,
@@ -642,7 +642,7 @@ pub async fn get_measure(
     (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
     (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/measures/{id}")]
+#[patch("/{id}")]
 pub async fn update_measure(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -694,7 +694,7 @@ pub async fn update_measure(
     (status = 204, description = "Deleted"),
     (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/measures/{id}")]
+#[delete("/{id}")]
 pub async fn delete_measure(
     state: web::Data<AppState>,
     caller: Caller,
@@ -712,12 +712,16 @@ pub async fn delete_measure(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Registers the measure routes.
+/// Registers the measure routes (under `/measures`).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_measures)
-        .service(list_cooperation_measures)
         .service(create_measure)
         .service(get_measure)
         .service(update_measure)
         .service(delete_measure);
+}
+
+/// Registers the routes under `/cooperations` that list measures.
+pub fn configure_in_cooperations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_cooperation_measures);
 }

@@ -93,7 +93,7 @@ pub struct MemberPage {
     (status = 200, description = "One page of memberships, past ones included", body = MemberPage),
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/cooperations/{id}/members")]
+#[get("/{id}/members")]
 pub async fn list_members(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -125,7 +125,7 @@ pub async fn list_members(
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The partner already belongs to the cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/cooperations/{id}/members")]
+#[post("/{id}/members")]
 pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -177,7 +177,7 @@ pub async fn add_member(
     (status = 404, description = "No such cooperation or membership", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The partner still leads or takes part in measures", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/cooperations/{id}/members/{partner_id}")]
+#[delete("/{id}/members/{partner_id}")]
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,

@@ -90,19 +90,28 @@ pub fn etag(updated_at: NaiveDateTime) -> String {
 }
 
 /// Registers every API route; the OpenAPI document is collected from the same calls.
+///
+/// Each resource has its own scope: the router compares a scope's static prefix before it tries
+/// the patterns inside, so a request is matched against its resource's few routes instead of
+/// every route of the API (callgrind: ~15,000 instructions per `GET /measures/{id}` before).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(utoipa_actix_web::scope("/health").configure(health::configure));
+    use utoipa_actix_web::scope;
+    cfg.service(scope("/health").configure(health::configure));
     cfg.service(
-        utoipa_actix_web::scope("/api/v1")
-            .configure(auth::configure)
-            .configure(partners::configure)
-            .configure(fields::configure)
-            .configure(cooperations::configure)
-            .configure(members::configure)
-            .configure(contacts::configure)
-            .configure(measures::configure)
-            .configure(measure_workflow::configure)
-            .configure(users::configure)
-            .configure(service_tokens::configure),
+        scope("/api/v1")
+            .service(scope("/measures").configure(measures::configure).configure(measure_workflow::configure))
+            .service(
+                scope("/cooperations")
+                    .configure(cooperations::configure)
+                    .configure(members::configure)
+                    .configure(measures::configure_in_cooperations)
+                    .configure(measure_workflow::configure_in_cooperations),
+            )
+            .service(scope("/partners").configure(partners::configure))
+            .service(scope("/contacts").configure(contacts::configure))
+            .service(scope("/fields").configure(fields::configure))
+            .service(scope("/auth").configure(auth::configure))
+            .service(scope("/users").configure(users::configure))
+            .service(scope("/service-tokens").configure(service_tokens::configure)),
     );
 }

@@ -320,7 +320,7 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> H
         (status = 400, description = "Unknown or unusable query parameter, or a bad cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/partners")]
+#[get("")]
 pub async fn list_partners(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -359,7 +359,7 @@ pub async fn list_partners(
         (status = 409, description = "The AGS is already used by another partner", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/partners")]
+#[post("")]
 pub async fn create_partner(
     state: web::Data<AppState>,
     caller: Caller,
@@ -391,7 +391,7 @@ pub async fn create_partner(
         (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/partners/{id}")]
+#[get("/{id}")]
 pub async fn get_partner(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -447,7 +447,7 @@ pub async fn get_partner(
         (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/partners/{id}")]
+#[patch("/{id}")]
 pub async fn update_partner(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -486,7 +486,7 @@ pub async fn update_partner(
         (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/partners/{id}")]
+#[delete("/{id}")]
 pub async fn delete_partner(
     req: HttpRequest,
     state: web::Data<AppState>,

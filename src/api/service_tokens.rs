@@ -108,7 +108,7 @@ fn check(conn: &mut AnyConnection, input: &CreateServiceToken) -> Result<(), App
 /// List service tokens
 #[utoipa::path(tag = "service-tokens", params(pagination::PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of service tokens", body = ServiceTokenPage)))]
-#[get("/service-tokens")]
+#[get("")]
 pub async fn list_service_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -143,7 +143,7 @@ pub async fn list_service_tokens(
     (status = 201, description = "Created; `token` holds the value", body = ServiceTokenResponse,
      headers(("Location" = String, description = "URL of the new token"))),
 ))]
-#[post("/service-tokens")]
+#[post("")]
 pub async fn create_service_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -182,7 +182,7 @@ pub async fn create_service_token(
     (status = 200, description = "The token", body = ServiceTokenResponse),
     (status = 404, description = "No such token", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/service-tokens/{id}")]
+#[get("/{id}")]
 pub async fn get_service_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -207,7 +207,7 @@ pub async fn get_service_token(
     (status = 204, description = "Revoked"),
     (status = 404, description = "No such token", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/service-tokens/{id}")]
+#[delete("/{id}")]
 pub async fn revoke_service_token(
     state: web::Data<AppState>,
     caller: Caller,

@@ -193,7 +193,7 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> H
 /// List users
 #[utoipa::path(tag = "users", params(pagination::PageQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of users", body = UserPage)))]
-#[get("/users")]
+#[get("")]
 pub async fn list_users(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -226,7 +226,7 @@ pub async fn list_users(
     (status = 201, description = "Created", body = UserResponse, headers(("Location" = String, description = "URL of the new user"))),
     (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/users")]
+#[post("")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -245,7 +245,7 @@ pub async fn create_user(
     (status = 200, description = "The user", body = UserResponse),
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/users/{id}")]
+#[get("/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -280,7 +280,7 @@ pub async fn get_user(
     (status = 409, description = "Username taken, or no active admin would remain", body = Problem, content_type = "application/problem+json"),
     (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/users/{id}")]
+#[patch("/{id}")]
 pub async fn update_user(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -313,7 +313,7 @@ pub async fn update_user(
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "No active admin would remain", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/users/{id}")]
+#[delete("/{id}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,
