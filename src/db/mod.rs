@@ -9,6 +9,7 @@
 
 pub mod group_commit;
 pub mod schema;
+pub mod stored_time;
 
 use std::time::Duration;
 

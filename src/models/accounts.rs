@@ -18,7 +18,9 @@ pub struct User {
     pub email: Option<String>,
     pub role: String,
     pub active: bool,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -43,6 +45,7 @@ pub struct ServiceToken {
     pub token_hash: String,
     pub role: String,
     pub created_by: Option<i64>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,

@@ -21,7 +21,9 @@ pub struct Contact {
     pub phone: Option<String>,
     pub phone_normalized: Option<String>,
     pub notes: Option<String>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -60,7 +60,9 @@ pub struct Cooperation {
     pub ended_on: Option<NaiveDate>,
     pub funding_programme: Option<String>,
     pub funding_amount_eur: Option<i64>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -87,6 +89,7 @@ pub struct Member {
     pub role: String,
     pub joined_on: Option<NaiveDate>,
     pub left_on: Option<NaiveDate>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
     pub partner_name: String,
 }

@@ -16,7 +16,9 @@ pub struct Field {
     pub name_de: String,
     pub name_en: String,
     pub description: Option<String>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 

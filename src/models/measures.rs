@@ -37,11 +37,14 @@ pub struct Measure {
     pub responsible_contact_id: Option<i64>,
     pub planned_start: Option<NaiveDate>,
     pub planned_end: Option<NaiveDate>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredDate)]
     pub planned_end_rank: NaiveDate,
     pub description_signed_on: Option<NaiveDate>,
     pub progress: i32,
     pub council_refs: String,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -133,6 +136,7 @@ pub struct HistoryEntry {
     pub to_status: String,
     pub comment: Option<String>,
     pub actor: String,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
 }
 

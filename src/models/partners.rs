@@ -48,7 +48,9 @@ pub struct Partner {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub description: Option<String>,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 
