@@ -129,8 +129,8 @@ impl Application {
                 })
         })
         .workers(config.workers.max(1))
-        // Database work runs on blocking threads; more of them than pooled connections would
-        // only wait for a connection, each holding a stack and a malloc arena meanwhile.
+        // PostgreSQL work (and password hashing) runs on blocking threads; more of them than
+        // pooled connections would only wait, each holding a stack and a malloc arena meanwhile.
         .worker_max_blocking_threads(config.db_pool_size.max(1) as usize)
         .shutdown_timeout(5)
         .client_request_timeout(Duration::from_secs(30))

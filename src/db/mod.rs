@@ -5,7 +5,8 @@
 //!   else is a SQLite path, optionally prefixed `sqlite://`); no fallback between backends;
 //! - every SQLite connection runs with `busy_timeout=5000`, WAL, `foreign_keys=ON`;
 //! - writes go through [`write`], which on SQLite takes the write lock up front (`BEGIN IMMEDIATE`)
-//!   so that two writers wait for each other instead of failing with "database is locked".
+//!   so that two writers wait for each other instead of failing with "database is locked"; the
+//!   service itself writes to SQLite through one thread ([`group_commit`]), in the same way.
 
 pub mod group_commit;
 pub mod schema;
@@ -311,7 +312,7 @@ pub enum Locked {
 
 /// Locks one row for the rest of the write transaction, so that concurrent changes of the same
 /// record wait for each other instead of one failing. PostgreSQL: `SELECT … FOR UPDATE`; SQLite
-/// needs nothing, as its writers already run one at a time.
+/// needs nothing, as its writes already run one at a time ([`group_commit`]).
 pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::QueryResult<()> {
     let AnyConnection::Pg(pg) = conn else { return Ok(()) };
     let table = match table {
