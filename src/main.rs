@@ -195,7 +195,7 @@ fn user(action: UserAction) -> Result<(), AnyError> {
                 "partner_ids": partner_ids, "display_name": display_name, "email": email,
             });
             let input = extract::decode::<users::CreateUser>(body).map_err(show)?;
-            let created = db::write(&mut conn, |c| users::save(c, input, None)).map_err(show)?;
+            let created = db::write(&mut conn, |c| users::save(c, input, None, None)).map_err(show)?;
             log::info!("created user {} (id {}, role {:?})", created.username, created.id, created.role);
         }
         UserAction::SetPassword { username } => {

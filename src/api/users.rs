@@ -158,11 +158,33 @@ fn keep_an_admin(conn: &mut AnyConnection) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Validates references, hashes the password and stores the account (API and CLI alike).
-pub fn save(conn: &mut AnyConnection, input: CreateUser, current: Option<&User>) -> Result<UserResponse, AppError> {
+/// A password hashed before the write: argon2 takes tens of milliseconds, which the write
+/// transaction (on SQLite the one writer thread) should not spend.
+pub struct HashedAhead {
+    plain: String,
+    hash: String,
+}
+
+/// Hashes `password`, if any, on a blocking thread.
+pub async fn hash_ahead(password: Option<String>) -> Result<Option<HashedAhead>, AppError> {
+    let Some(plain) = password else { return Ok(None) };
+    web::block(move || Ok(Some(HashedAhead { hash: auth::hash_password(&plain)?, plain }))).await?
+}
+
+/// Validates references, hashes the password (unless `ahead` holds its hash) and stores the
+/// account (API and CLI alike).
+pub fn save(
+    conn: &mut AnyConnection,
+    input: CreateUser,
+    current: Option<&User>,
+    ahead: Option<HashedAhead>,
+) -> Result<UserResponse, AppError> {
     check_references(conn, &input, current.map(|u| u.id))?;
     let password_hash = match (&input.password, current) {
-        (Some(password), _) => auth::hash_password(password)?,
+        (Some(password), _) => match ahead {
+            Some(ahead) if ahead.plain == *password => ahead.hash,
+            _ => auth::hash_password(password)?,
+        },
         (None, Some(user)) => user.password_hash.clone(),
         (None, None) => return Err(AppError::invalid_field("password", "required", "is required")),
     };
@@ -234,7 +256,8 @@ pub async fn create_user(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
     let input = body.decode()?;
-    let user = state.write(move |conn| save(conn, input, None)).await?;
+    let ahead = hash_ahead(input.password.clone()).await?;
+    let user = state.write(move |conn| save(conn, input, None, ahead)).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
     Ok(respond(response, user))
@@ -290,6 +313,7 @@ pub async fn update_user(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    let ahead = hash_ahead(patch.0.get("password").and_then(|p| p.as_str()).map(str::to_owned)).await?;
     let user = state
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
@@ -301,7 +325,7 @@ pub async fn update_user(
             });
             let input: CreateUser = patch.apply(&base)?;
             if_match.check(&etag(current.updated_at))?;
-            save(conn, input, Some(&current))
+            save(conn, input, Some(&current), ahead)
         })
         .await?;
     Ok(respond(HttpResponse::Ok(), user))

@@ -86,6 +86,7 @@ async fn admins_manage_users_whose_passwords_are_never_shown() {
     assert_eq!((changed["role"].clone(), changed["email"].clone()), (json!("viewer"), Value::Null));
     assert_eq!(app.patch_json(&path, &json!({"password": "another long password"})).await.status(), 200);
     assert!(login(&app.client, &app.address, "maria.m", "another long password").await.is_ok());
+    assert!(login(&app.client, &app.address, "maria.m", "long enough password").await.is_err(), "old password");
 
     let duplicate = app
         .post_json(
