@@ -32,3 +32,32 @@ async fn the_demo_seed_fills_an_empty_database_with_a_realistic_portfolio_once()
     assert!(!seed(&app), "a second run is refused");
     assert_eq!(app.collect_all("/api/v1/cooperations").await.len(), 2, "and changed nothing");
 }
+
+#[tokio::test]
+async fn the_volume_seed_loads_consistent_measures_with_their_partners() {
+    let app = spawn_app().await;
+    let loaded = std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
+        .args(["seed", "volume", "--partners", "20", "--cooperations", "5", "--measures", "60", "--contacts", "10"])
+        .env("DATABASE_URL", app._db.url())
+        .env("RUST_LOG", "warn")
+        .status()
+        .unwrap()
+        .success();
+    assert!(loaded);
+    let measures = app.collect_all("/api/v1/measures?limit=7").await;
+    assert_eq!(measures.len(), 60);
+    for cooperation in app.collect_all("/api/v1/cooperations").await {
+        let members: Vec<i64> = app
+            .collect_all(&format!("/api/v1/cooperations/{}/members", cooperation["id"]))
+            .await
+            .iter()
+            .map(|m| m["partner_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(members.len(), 4);
+        for m in measures.iter().filter(|m| m["cooperation_id"] == cooperation["id"]) {
+            let partners: Vec<i64> = serde_json::from_value(m["partner_ids"].clone()).unwrap();
+            assert_eq!(partners.len(), 1, "{m}");
+            assert!(members.contains(&partners[0]) && m["lead_partner_id"] != partners[0], "{m}");
+        }
+    }
+}
