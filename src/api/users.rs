@@ -147,6 +147,11 @@ fn check_references(conn: &mut AnyConnection, input: &CreateUser, id: Option<i64
     if unknown.is_empty() { Ok(()) } else { Err(AppError::Validation(unknown)) }
 }
 
+/// Whether an account is an active admin (whose removal [`keep_an_admin`] guards).
+fn is_active_admin(user: &User) -> bool {
+    user.active && user.role == Role::Admin.as_str()
+}
+
 /// Refuses a change that would leave no active admin.
 fn keep_an_admin(conn: &mut AnyConnection) -> Result<(), AppError> {
     use diesel::prelude::*;
@@ -203,7 +208,11 @@ pub fn save(
             .ok_or_else(|| AppError::PreconditionFailed("the user changed during the update; retry".into()))?,
     };
     accounts::set_user_partners(conn, user.id, &input.partner_ids)?;
-    keep_an_admin(conn)?;
+    // Only a change of an active admin can remove the last one; creating an editor on a
+    // database whose admin is not set up yet (`ikz-api user create` before the first start) must work.
+    if current.is_some_and(is_active_admin) {
+        keep_an_admin(conn)?;
+    }
     Ok(UserResponse::new(user, input.partner_ids))
 }
 
@@ -347,10 +356,9 @@ pub async fn delete_user(
     let id = id.into_inner();
     state
         .write(move |conn| {
-            if !accounts::delete_user(conn, id)? {
-                return Err(not_found(id));
-            }
-            keep_an_admin(conn)
+            let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
+            accounts::delete_user(conn, id)?;
+            if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -306,3 +306,25 @@ async fn the_user_command_creates_and_deactivates_accounts() {
     let refused = app.request(Method::GET, "/api/v1/auth/me", Some(&token)).send().await.unwrap();
     assert_eq!(refused.status(), 401);
 }
+
+#[tokio::test]
+async fn accounts_can_be_created_before_the_first_start() {
+    // A fresh database without the bootstrap admin: creating an editor removes no admin.
+    let db = crate::helpers::TestDb::new();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait().unwrap().success()
+    };
+    assert!(run(&["migrate"], ""));
+    assert!(run(&["user", "create", "carla", "--role", "editor"], "carlas long password\n"));
+    assert!(run(&["user", "create", "root", "--role", "admin"], "roots long password\n"));
+    assert!(run(&["user", "set-password", "carla"], "another long password\n"));
+}
