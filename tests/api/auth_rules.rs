@@ -285,18 +285,7 @@ async fn a_jwks_file_selects_the_key_by_its_id() {
 #[tokio::test]
 async fn the_user_command_creates_and_deactivates_accounts() {
     let app = spawn_app().await;
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
-            .args(args)
-            .env("DATABASE_URL", app._db.url())
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait().unwrap().success()
-    };
+    let run = |args: &[&str], stdin: &str| cli(&app._db.url(), args, stdin);
     assert!(run(&["user", "create", "bob", "--role", "viewer"], "bobs long password\n"));
     let token = login(&app.client, &app.address, "bob", "bobs long password").await.expect("bob can log in");
     assert!(!run(&["user", "create", "bob2", "--role", "viewer"], "short\n"), "a short password is refused");
@@ -311,20 +300,23 @@ async fn the_user_command_creates_and_deactivates_accounts() {
 async fn accounts_can_be_created_before_the_first_start() {
     // A fresh database without the bootstrap admin: creating an editor removes no admin.
     let db = crate::helpers::TestDb::new();
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
-            .args(args)
-            .env("DATABASE_URL", db.url())
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait().unwrap().success()
-    };
+    let run = |args: &[&str], stdin: &str| cli(&db.url(), args, stdin);
     assert!(run(&["migrate"], ""));
     assert!(run(&["user", "create", "carla", "--role", "editor"], "carlas long password\n"));
     assert!(run(&["user", "create", "root", "--role", "admin"], "roots long password\n"));
     assert!(run(&["user", "set-password", "carla"], "another long password\n"));
+}
+
+/// Runs the `ikz-api` command on the database at `url` with `stdin`; true if it succeeded.
+fn cli(url: &str, args: &[&str], stdin: &str) -> bool {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait().unwrap().success()
 }
