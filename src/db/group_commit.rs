@@ -134,16 +134,23 @@ impl Writer {
             let mut done = Vec::new();
             let mut next = Some(first);
             let mut taken = 0;
+            let mut intact = true;
             while let Some(job) = next.take() {
                 taken += 1;
                 if let Some(completion) = self.run_in_savepoint(job) {
                     done.push(completion);
                 }
+                // Back in the group's own transaction? A write that panicked inside a nested
+                // transaction of its own can leave a savepoint open that its rollback did not close.
+                if self.depth() != Some(1) {
+                    intact = false;
+                    break;
+                }
                 if taken < MAX_GROUP {
                     next = queue.try_recv().ok();
                 }
             }
-            let committed = self.commit();
+            let committed = if intact { self.commit() } else { Err(self.abandon()) };
             for completion in done {
                 completion.finish(committed.clone().map_err(AppError::Internal));
             }
@@ -194,12 +201,36 @@ impl Writer {
     /// Commits the group; on failure rolls it back and returns why.
     fn commit(&mut self) -> Result<(), String> {
         match self.on_sqlite(AnsiTransactionManager::commit_transaction) {
-            Ok(()) => Ok(()),
+            Ok(()) if self.depth().is_none() => Ok(()),
+            Ok(()) => Err(self.abandon()),
             Err(err) => {
                 log::error!("SQLite writer: COMMIT failed, the group is rolled back: {err}");
                 let _ = self.on_sqlite(AnsiTransactionManager::rollback_transaction);
                 Err(format!("the write could not be committed: {err}"))
             }
+        }
+    }
+
+    /// Gives the group up: a new connection, so that SQLite rolls back all of it on closing the
+    /// old one. Returns the error every write of the group is answered with.
+    fn abandon(&mut self) -> String {
+        log::error!("SQLite writer: a write left the transaction in an unknown state; the group is rolled back");
+        match self.manager.establish() {
+            Ok(conn) => self.conn = conn,
+            Err(err) => log::error!("SQLite writer: cannot reopen the database: {err}"),
+        }
+        "the write was rolled back with others of its group after an unexpected failure; retry".into()
+    }
+
+    /// How deep in transactions the connection is (`None`: in none).
+    fn depth(&mut self) -> Option<u32> {
+        match &mut self.conn {
+            AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+                .transaction_depth()
+                .map(|depth| depth.map(|d| d.get()))
+                // A transaction manager in error: in an unknown transaction, never "in none".
+                .unwrap_or(Some(u32::MAX)),
+            AnyConnection::Pg(_) => None,
         }
     }
 
@@ -209,13 +240,7 @@ impl Writer {
 
     /// Replaces the connection if a failure left it inside a transaction.
     fn ensure_usable(&mut self) {
-        let clean = match &mut self.conn {
-            AnyConnection::Sqlite(c) => {
-                matches!(AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(), Ok(None))
-            }
-            AnyConnection::Pg(_) => true,
-        };
-        if clean {
+        if self.depth().is_none() {
             return;
         }
         log::warn!("SQLite writer: the connection was left in a transaction; opening a new one");
@@ -251,17 +276,21 @@ mod tests {
         Ok(())
     }
 
-    /// Failed, panicking and successful writes in one group: only the successful ones remain,
-    /// each caller gets its own answer, and the writer goes on afterwards.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_write_in_a_group_takes_nothing_else_with_it() {
+    /// A writer on a fresh database with one table `t (n)`.
+    fn writer_on_fresh_table() -> (tempfile::TempDir, ConnectionManager, GroupCommitWriter) {
         let dir = tempfile::tempdir().unwrap();
         let url = dir.path().join("group.db").to_string_lossy().into_owned();
         let manager = ConnectionManager::new(&url);
         manager.establish().unwrap().batch_execute("CREATE TABLE t (n INTEGER PRIMARY KEY)").unwrap();
         let writer = GroupCommitWriter::start(manager.clone()).unwrap();
+        (dir, manager, writer)
+    }
 
-        // The first job holds the writer until every other job is queued, so they share a group.
+    /// Queues a first write (inserting 0) that holds the writer until `release` is sent, so that
+    /// the writes queued meanwhile share its group.
+    async fn hold(
+        writer: &GroupCommitWriter,
+    ) -> (tokio::task::JoinHandle<Result<(), AppError>>, std::sync::mpsc::Sender<()>) {
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let (started, running) = std::sync::mpsc::channel::<()>();
         let first = tokio::spawn({
@@ -279,6 +308,21 @@ mod tests {
         while running.try_recv().is_err() {
             tokio::task::yield_now().await;
         }
+        (first, release)
+    }
+
+    fn stored(manager: &ConnectionManager) -> Vec<i64> {
+        let rows: Vec<Count> =
+            diesel::sql_query("SELECT n AS n FROM t ORDER BY n").load(&mut manager.establish().unwrap()).unwrap();
+        rows.into_iter().map(|c| c.n).collect()
+    }
+
+    /// Failed, panicking and successful writes in one group: only the successful ones remain,
+    /// each caller gets its own answer, and the writer goes on afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_group_takes_nothing_else_with_it() {
+        let (_dir, manager, writer) = writer_on_fresh_table();
+        let (first, release) = hold(&writer).await;
         let mut jobs = Vec::new();
         for n in 1..=30i64 {
             let writer = writer.clone();
@@ -309,18 +353,42 @@ mod tests {
             }
         }
 
-        let mut conn = manager.establish().unwrap();
-        let kept: Vec<i64> = diesel::sql_query("SELECT n AS n FROM t ORDER BY n")
-            .load::<Count>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|c| c.n)
-            .collect();
         let expected: Vec<i64> = (0..=30).filter(|n| n % 3 != 0 && *n != 7 || *n == 0).collect();
-        assert_eq!(kept, expected);
+        assert_eq!(stored(&manager), expected);
 
         writer.write(|c| insert(c, 100)).await.unwrap();
-        let after: Vec<Count> = diesel::sql_query("SELECT count(*) AS n FROM t WHERE n = 100").load(&mut conn).unwrap();
-        assert_eq!(after[0].n, 1, "the writer goes on after a panic");
+        assert_eq!(stored(&manager).last(), Some(&100), "the writer goes on after a panic");
+    }
+
+    /// A write that panics inside a nested transaction of its own leaves the group's state
+    /// unknown: the whole group is rolled back, and no write of it is reported as stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_breaks_the_transaction_takes_its_group_back_unacknowledged() {
+        let (_dir, manager, writer) = writer_on_fresh_table();
+        let (first, release) = hold(&writer).await;
+        let breaking = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(|c| {
+                        insert(c, 1)?;
+                        diesel::Connection::transaction::<(), AppError, _>(c, |c| {
+                            insert(c, 2)?;
+                            panic!("a panic inside a nested transaction")
+                        })
+                    })
+                    .await
+            }
+        });
+        while writer.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        assert!(matches!(first.await.unwrap(), Err(AppError::Internal(_))), "not acknowledged");
+        assert!(matches!(breaking.await.unwrap(), Err(AppError::Internal(_))));
+        assert_eq!(stored(&manager), Vec::<i64>::new());
+
+        writer.write(|c| insert(c, 100)).await.unwrap();
+        assert_eq!(stored(&manager), [100], "the writer goes on with a new connection");
     }
 }
