@@ -42,8 +42,10 @@ pub struct CooperationResponse {
     #[schema(example = 150000)]
     pub funding_amount_eur: Option<i64>,
     /// Created (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

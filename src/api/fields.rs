@@ -34,8 +34,10 @@ pub struct FieldResponse {
     /// What the field covers.
     pub description: Option<String>,
     /// Created (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -154,6 +154,7 @@ pub struct HistoryEntryResponse {
     /// Who did it (`user:3 (m.mustermann)`, `service_token:2 (…)`); `null` for anonymous readers.
     pub by: Option<String>,
     /// When (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub at: DateTime<Utc>,
 }
 

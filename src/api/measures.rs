@@ -78,8 +78,10 @@ pub struct MeasureResponse {
     /// URLs of council papers (e.g. OParl papers).
     pub council_refs: Vec<String>,
     /// Created (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -34,6 +34,7 @@ pub struct MemberResponse {
     /// Left on; `null` while the partner belongs to the cooperation.
     pub left_on: Option<NaiveDate>,
     /// Recorded (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

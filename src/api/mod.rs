@@ -115,3 +115,28 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/service-tokens").configure(service_tokens::configure)),
     );
 }
+
+/// Serialises a timestamp exactly as chrono's `Serialize` does (RFC 3339, `Z`, 0/3/6/9 fraction
+/// digits), but formatted into one string first: chrono hands serde_json the text in a dozen
+/// small pieces, each run through the JSON escaper (~2,500 instructions per timestamp, a tenth of
+/// a measure's JSON). Use with `#[serde(serialize_with = "super::rfc3339")]`.
+pub fn rfc3339<S: serde::Serializer>(at: &chrono::DateTime<chrono::Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    #[derive(serde::Serialize)]
+    struct Ours(#[serde(serialize_with = "super::rfc3339")] DateTime<Utc>);
+
+    #[test]
+    fn timestamps_serialise_byte_identical_to_chrono() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 21, 14, 3, 22).unwrap();
+        for nanos in [0, 120_000_000, 123_000_000, 123_456_000, 123_456_789, 1] {
+            let at = base + chrono::Duration::nanoseconds(nanos);
+            assert_eq!(serde_json::to_string(&Ours(at)).unwrap(), serde_json::to_string(&at).unwrap(), "{nanos}");
+        }
+    }
+}

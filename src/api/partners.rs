@@ -50,8 +50,10 @@ pub struct PartnerResponse {
     /// Free text.
     pub description: Option<String>,
     /// When the record was created (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the record last changed (UTC); also the basis of the `ETag`.
+    #[serde(serialize_with = "super::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// The partner's contacts, only with `?include=contacts` (needs a role).
     #[serde(skip_serializing_if = "Option::is_none", default)]

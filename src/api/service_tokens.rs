@@ -31,6 +31,7 @@ pub struct ServiceTokenResponse {
     /// The user who created it.
     pub created_by: Option<i64>,
     /// Created (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Expiry (UTC), if any.
     pub expires_at: Option<DateTime<Utc>>,

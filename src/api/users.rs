@@ -38,8 +38,10 @@ pub struct UserResponse {
     /// Deactivated accounts cannot log in, and their tokens stop working at once.
     pub active: bool,
     /// Created (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed (UTC).
+    #[serde(serialize_with = "super::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
