@@ -155,7 +155,7 @@ mod sqlite_plans {
         }
 
         #[test]
-        fn connections_opened_after_registration_have_stable_plans() {
+        fn connections_opened_after_registration_have_stable_plans_and_no_mutex() {
             stable_plans_for_new_connections();
             let mut db: *mut ffi::sqlite3 = std::ptr::null_mut();
             let name = c":memory:";
@@ -163,6 +163,9 @@ mod sqlite_plans {
             let rc = unsafe { ffi::sqlite3_open(name.as_ptr(), &mut db) };
             assert_eq!(rc, ffi::SQLITE_OK);
             assert_eq!(qpsg_of(db), 1, "QPSG must be on for a new connection");
+            // SAFETY: `db` is open.
+            let mutex = unsafe { ffi::sqlite3_db_mutex(db) };
+            assert!(mutex.is_null(), "multi-thread mode: a connection has no mutex of its own");
             // SAFETY: `db` was opened above and is not used afterwards.
             unsafe { ffi::sqlite3_close(db) };
         }
