@@ -298,8 +298,14 @@ fn unplanned() -> NaiveDate {
     NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
 }
 
-/// Checks every reference of a measure against the database and reports all problems at once.
-fn check_references(conn: &mut AnyConnection, input: &CreateMeasure, id: Option<i64>) -> Result<(), AppError> {
+/// Checks every reference of a measure against the database and reports all problems at once;
+/// `members` are the current members of `input.cooperation_id`.
+fn check_references(
+    conn: &mut AnyConnection,
+    input: &CreateMeasure,
+    members: &[i64],
+    id: Option<i64>,
+) -> Result<(), AppError> {
     let mut errors = Vec::new();
     let unknown = |field: &str, what: &str, value: i64| {
         FieldError::new(field, format!("unknown_{what}"), format!("there is no {what} {value}"))
@@ -310,7 +316,6 @@ fn check_references(conn: &mut AnyConnection, input: &CreateMeasure, id: Option<
     if fields::find(conn, input.field_id)?.is_none() {
         errors.push(unknown("field_id", "field", input.field_id));
     }
-    let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
     let cooperation_id = input.cooperation_id;
     let not_member = |field: String, p: i64| {
         FieldError::new(field, "not_a_member", format!("partner {p} is not a member of cooperation {cooperation_id}"))
@@ -410,12 +415,23 @@ pub fn not_found(id: i64) -> AppError {
 
 /// Loads a measure and checks that the caller may change it (admin, or editor of a member).
 pub fn load_for_write(conn: &mut AnyConnection, caller: &Caller, id: i64, action: &str) -> Result<Measure, AppError> {
+    load_for_write_with_members(conn, caller, id, action).map(|(measure, _)| measure)
+}
+
+/// [`load_for_write`], also returning the current members of the measure's cooperation.
+fn load_for_write_with_members(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    action: &str,
+) -> Result<(Measure, Vec<i64>), AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Measures, id)?;
     let measure = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+    let members = cooperations::current_member_ids(conn, measure.cooperation_id)?;
     if !caller.is_admin() {
-        caller.require_member(&cooperations::current_member_ids(conn, measure.cooperation_id)?, action)?;
+        caller.require_member(&members, action)?;
     }
-    Ok(measure)
+    Ok((measure, members))
 }
 
 /// Answers with the measure and its `ETag`.
@@ -574,13 +590,11 @@ pub async fn create_measure(
     let input = body.decode()?;
     let measure = state
         .write(move |conn| {
+            let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
             if !caller.is_admin() {
-                caller.require_member(
-                    &cooperations::current_member_ids(conn, input.cooperation_id)?,
-                    "create measures",
-                )?;
+                caller.require_member(&members, "create measures")?;
             }
-            check_references(conn, &input, None)?;
+            check_references(conn, &input, &members, None)?;
             let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
             let now = crate::models::now();
             let measure = model::insert(conn, &data, &partner_ids, now)?;
@@ -656,7 +670,7 @@ pub async fn update_measure(
     let (id, if_match, mut patch) = (id.into_inner(), IfMatch::from_request(&req), patch.0);
     let measure = state
         .write(move |conn| {
-            let current = load_for_write(conn, &caller, id, "change measures")?;
+            let (current, members) = load_for_write_with_members(conn, &caller, id, "change measures")?;
             if let Some(status) = patch.remove("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
                 return Err(AppError::invalid_field(
                     "status",
@@ -678,7 +692,7 @@ pub async fn update_measure(
                     "cannot be changed; create the measure anew",
                 ));
             }
-            check_references(conn, &input, Some(id))?;
+            check_references(conn, &input, &members, Some(id))?;
             let (data, partner_ids) = input.into_data(status, resume.and_then(|r| r.parse().ok()));
             let stored = model::update(conn, id, &data, seen, crate::models::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("the measure changed during the update; retry".into()))?;
