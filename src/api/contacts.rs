@@ -205,7 +205,7 @@ pub fn load(conn: &mut AnyConnection, contact: Contact) -> Result<ContactRespons
 
 fn respond(mut builder: actix_web::HttpResponseBuilder, contact: ContactResponse) -> HttpResponse {
     builder.insert_header((header::ETAG, etag(contact.updated_at.naive_utc())));
-    builder.json(contact)
+    super::json_response(builder, &contact)
 }
 
 /// List contacts (viewers and above)

@@ -202,7 +202,7 @@ pub fn load_for_write(
 
 fn respond(mut builder: actix_web::HttpResponseBuilder, cooperation: Cooperation) -> HttpResponse {
     builder.insert_header((header::ETAG, etag(cooperation.updated_at)));
-    builder.json(CooperationResponse::from(cooperation))
+    super::json_response(builder, &CooperationResponse::from(cooperation))
 }
 
 /// List cooperations

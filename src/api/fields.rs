@@ -115,7 +115,7 @@ fn ensure_key_free(conn: &mut AnyConnection, key: &str) -> Result<(), AppError> 
 
 fn respond(mut builder: actix_web::HttpResponseBuilder, field: Field) -> HttpResponse {
     builder.insert_header((header::ETAG, etag(field.updated_at)));
-    builder.json(FieldResponse::from(field))
+    super::json_response(builder, &FieldResponse::from(field))
 }
 
 /// List fields of action

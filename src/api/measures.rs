@@ -437,7 +437,7 @@ fn load_for_write_with_members(
 /// Answers with the measure and its `ETag`.
 pub fn respond(mut builder: actix_web::HttpResponseBuilder, measure: MeasureResponse) -> HttpResponse {
     builder.insert_header((header::ETAG, etag(measure.updated_at.naive_utc())));
-    builder.json(measure)
+    super::json_response(builder, &measure)
 }
 
 /// What may be embedded in measures.

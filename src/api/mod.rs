@@ -117,11 +117,85 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Serialises a timestamp exactly as chrono's `Serialize` does (RFC 3339, `Z`, 0/3/6/9 fraction
-/// digits), but formatted into one string first: chrono hands serde_json the text in a dozen
-/// small pieces, each run through the JSON escaper (~2,500 instructions per timestamp, a tenth of
-/// a measure's JSON). Use with `#[serde(serialize_with = "super::rfc3339")]`.
+/// digits), but laid out in one stack buffer: chrono hands serde_json the text in a dozen small
+/// pieces, each run through the JSON escaper (~2,500 instructions per timestamp), and even its
+/// `to_rfc3339_opts` goes through `fmt` (~1,400). Years outside 0–9999 and leap seconds, which
+/// the fixed layout cannot hold, are left to chrono. Use with
+/// `#[serde(serialize_with = "super::rfc3339")]`.
 pub fn rfc3339<S: serde::Serializer>(at: &chrono::DateTime<chrono::Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    let mut buf = [0u8; 30];
+    match rfc3339_fixed(at, &mut buf) {
+        Some(text) => serializer.serialize_str(text),
+        None => serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z`, or `None` where that layout does not fit.
+fn rfc3339_fixed<'b>(at: &chrono::DateTime<chrono::Utc>, buf: &'b mut [u8; 30]) -> Option<&'b str> {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (at.year(), at.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    fn digits(out: &mut [u8], mut value: u32) {
+        for place in out.iter_mut().rev() {
+            *place = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    buf[..20].copy_from_slice(b"0000-00-00T00:00:00.");
+    digits(&mut buf[0..4], year as u32);
+    digits(&mut buf[5..7], at.month());
+    digits(&mut buf[8..10], at.day());
+    digits(&mut buf[11..13], at.hour());
+    digits(&mut buf[14..16], at.minute());
+    digits(&mut buf[17..19], at.second());
+    let len = match nanos {
+        0 => 19,
+        n if n % 1_000_000 == 0 => {
+            digits(&mut buf[20..23], n / 1_000_000);
+            23
+        }
+        n if n % 1_000 == 0 => {
+            digits(&mut buf[20..26], n / 1_000);
+            26
+        }
+        n => {
+            digits(&mut buf[20..29], n);
+            29
+        }
+    };
+    buf[len] = b'Z';
+    std::str::from_utf8(&buf[..=len]).ok()
+}
+
+/// A JSON response, serialised into this worker's scratch buffer and copied out once at its
+/// final size. `HttpResponseBuilder::json` grows a fresh buffer from 128 bytes, reallocating
+/// and copying about eight times for a page of 50 measures (~30 KB).
+pub fn json_response(
+    mut builder: actix_web::HttpResponseBuilder,
+    value: &impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    use std::cell::RefCell;
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+    }
+    /// Keep at most this much per worker between responses.
+    const KEEP: usize = 1 << 20;
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        let written = serde_json::to_writer(&mut *buf, value);
+        let response = match written {
+            Ok(()) => builder
+                .content_type(actix_web::http::header::ContentType::json())
+                .body(actix_web::web::Bytes::copy_from_slice(buf)),
+            Err(err) => actix_web::HttpResponse::from_error(AppError::Internal(format!("JSON serialisation: {err}"))),
+        };
+        if buf.capacity() > KEEP {
+            *buf = Vec::with_capacity(4096);
+        }
+        response
+    })
 }
 
 #[cfg(test)]
@@ -134,9 +208,71 @@ mod tests {
     #[test]
     fn timestamps_serialise_byte_identical_to_chrono() {
         let base = Utc.with_ymd_and_hms(2026, 11, 21, 14, 3, 22).unwrap();
-        for nanos in [0, 120_000_000, 123_000_000, 123_456_000, 123_456_789, 1] {
+        for nanos in [0, 120_000_000, 123_000_000, 123_456_000, 123_456_789, 1, 999_999_999, 1_000, 10_000_000] {
             let at = base + chrono::Duration::nanoseconds(nanos);
             assert_eq!(serde_json::to_string(&Ours(at)).unwrap(), serde_json::to_string(&at).unwrap(), "{nanos}");
+        }
+    }
+
+    #[test]
+    fn timestamps_across_the_calendar_serialise_byte_identical_to_chrono() {
+        // A deterministic walk over years 0-9999 with every fraction width, plus the edges.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let first = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap().timestamp();
+        let last = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap().timestamp();
+        let mut cases = vec![first, last, 0, 951_782_400 /* 2000-02-29 */];
+        cases.extend((0..20_000).map(|_| first + (next() % (last - first + 1) as u64) as i64));
+        for (i, secs) in cases.into_iter().enumerate() {
+            let nanos = match i % 4 {
+                0 => 0,
+                1 => (next() % 1_000) as u32 * 1_000_000,
+                2 => (next() % 1_000_000) as u32 * 1_000,
+                _ => (next() % 1_000_000_000) as u32,
+            };
+            let at = DateTime::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(
+                serde_json::to_string(&Ours(at)).unwrap(),
+                serde_json::to_string(&at).unwrap(),
+                "{secs}.{nanos}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_the_fixed_layout_cannot_hold_go_to_chrono() {
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        let before_year_0 = Utc.with_ymd_and_hms(-1, 6, 1, 12, 0, 0).unwrap();
+        let after_9999 = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+        for at in [leap, before_year_0, after_9999] {
+            assert!(super::rfc3339_fixed(&at, &mut [0; 30]).is_none(), "{at:?}");
+            assert_eq!(serde_json::to_string(&Ours(at)).unwrap(), serde_json::to_string(&at).unwrap(), "{at:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn json_responses_carry_the_serialised_body_and_type() {
+        #[derive(serde::Serialize)]
+        struct Item {
+            n: usize,
+            text: String,
+        }
+        // Twice, so the second response reuses the worker's buffer; the big one exceeds what it keeps.
+        for count in [3, 40_000, 2] {
+            let items: Vec<Item> = (0..count).map(|n| Item { n, text: format!("Maßnahme \"{n}\"") }).collect();
+            let response = super::json_response(actix_web::HttpResponse::Ok(), &items);
+            assert_eq!(response.headers().get("content-type").unwrap(), "application/json");
+            let body = actix_web::body::to_bytes(response.into_body()).await.unwrap();
+            assert_eq!(body, serde_json::to_vec(&items).unwrap(), "{count} items");
         }
     }
 }

@@ -143,7 +143,7 @@ pub fn page_response(req: &HttpRequest, next_cursor: Option<&str>, page: &impl S
     if let Some(next) = next_cursor {
         response.insert_header((actix_web::http::header::LINK, next_link(req, next)));
     }
-    response.json(page)
+    super::json_response(response, page)
 }
 
 /// Applies keyset order and the "after" condition for one sort column, ascending or descending.

@@ -306,7 +306,7 @@ fn ensure_ags_free(conn: &mut AnyConnection, ags: Option<&str>, except: Option<i
 
 fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> HttpResponse {
     builder.insert_header((header::ETAG, etag(partner.updated_at)));
-    builder.json(PartnerResponse::from(partner))
+    super::json_response(builder, &PartnerResponse::from(partner))
 }
 
 /// List partners

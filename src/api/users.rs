@@ -220,7 +220,7 @@ pub fn save(
 
 fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> HttpResponse {
     builder.insert_header((header::ETAG, etag(user.updated_at.naive_utc())));
-    builder.json(user)
+    super::json_response(builder, &user)
 }
 
 /// List users
