@@ -488,3 +488,52 @@ async fn reads_and_lists_give_the_participating_partners_ascending() {
     let got: Value = app.get(&read(&both["id"])).await.json().await.unwrap();
     assert_eq!(got["partner_ids"], json!([low]), "a read after a change shows the new partners");
 }
+
+#[tokio::test]
+async fn a_patch_stores_every_column_and_a_stale_one_changes_nothing() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let parent = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Winterdienst"})).await;
+    let created = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz"})).await;
+    let path = format!("/api/v1/measures/{}", created["id"]);
+    let etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
+
+    let every_column = json!({
+        "field_id": s.it, "title": "Gemeinsamer Streusalzeinkauf", "summary": "Ein Rahmenvertrag",
+        "description": "# Ziel\nGünstiger einkaufen.", "horizon": "medium", "benefit": 5, "cost": 1, "effort": 1,
+        "estimated_cost_eur": 125000, "lead_partner_id": s.lead, "partner_ids": [s.member, s.lead],
+        "responsible_partner_id": s.outsider, "planned_start": "2027-01-01", "planned_end": "2027-06-30",
+        "description_signed_on": "2026-12-01", "progress": 40, "parent_id": parent["id"],
+        "council_refs": ["https://ris.example.de/vorlage/17"]
+    });
+    let patched =
+        app.as_admin(Method::PATCH, &path).header("If-Match", &etag).json(&every_column).send().await.unwrap();
+    assert_eq!(patched.status(), 200);
+    let stored: Value = app.get(&path).await.json().await.unwrap();
+    for (key, value) in every_column.as_object().unwrap() {
+        let expected = if key == "partner_ids" { json!([s.lead, s.member]) } else { value.clone() };
+        assert_eq!(stored[key], expected, "{key} as stored");
+    }
+    assert_eq!(stored["priority_score"], 100, "the derived score follows, as on create");
+
+    let stale =
+        app.as_admin(Method::PATCH, &path).header("If-Match", &etag).json(&json!({"progress": 90})).send().await;
+    assert_problem(stale.unwrap(), 412, "/problems/precondition-failed").await;
+    let cleared: Value = app
+        .patch_json(
+            &path,
+            &json!({"summary": null, "horizon": null, "benefit": null, "planned_start": null,
+            "planned_end": null, "parent_id": null, "council_refs": []}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reread: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(reread, cleared, "the answer is what was stored");
+    for key in ["summary", "horizon", "benefit", "priority_score", "planned_start", "planned_end", "parent_id"] {
+        assert_eq!(reread[key], Value::Null, "{key} cleared");
+    }
+    assert_eq!(reread["progress"], 40, "the stale PATCH changed nothing");
+    assert_eq!(reread["title"], "Gemeinsamer Streusalzeinkauf");
+}
