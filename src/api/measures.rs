@@ -696,7 +696,7 @@ pub async fn update_measure(
             let (data, partner_ids) = input.into_data(status, resume.and_then(|r| r.parse().ok()));
             let stored = model::update(conn, id, &data, seen, crate::models::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("the measure changed during the update; retry".into()))?;
-            model::set_partners(conn, id, &partner_ids)?;
+            model::change_partners(conn, id, &base.partner_ids, &partner_ids)?;
             load(conn, stored, false)
         })
         .await?;

@@ -198,6 +198,7 @@ diesel::table! {
         council_refs -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        partner_ids -> Nullable<Text>,
     }
 }
 

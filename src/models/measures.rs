@@ -48,48 +48,22 @@ pub struct Measure {
     pub updated_at: NaiveDateTime,
 }
 
-/// The participating partners of the measure in the same row, comma-separated (`"7,3,12"`), so
-/// that a measure and its partners come in one query; `string_agg` is SQL that both backends speak
-/// (SQLite since 3.44). They are sorted in [`MeasureRow::into_parts`]: an `ORDER BY` inside the
-/// aggregate would cost SQLite a sorter per row, more than the rest of the query.
-const PARTNER_IDS_SQL: &str = "(SELECT string_agg(CAST(mp.partner_id AS TEXT), ',') \
-     FROM measure_partners mp WHERE mp.measure_id = measures.id)";
-
-/// [`PARTNER_IDS_SQL`] as an expression diesel can keep prepared: a `sql()` literal would make
-/// every statement it appears in be prepared anew on each run.
-#[derive(Debug, Clone, Copy, diesel::expression::ValidGrouping, diesel::query_builder::QueryId)]
-pub struct PartnerIdsColumn;
-
-impl diesel::Expression for PartnerIdsColumn {
-    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for PartnerIdsColumn {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(PARTNER_IDS_SQL);
-        Ok(())
-    }
-}
-
-impl diesel::AppearsOnTable<measures::table> for PartnerIdsColumn {}
-impl diesel::SelectableExpression<measures::table> for PartnerIdsColumn {}
-
 /// A stored measure with its participating partners, read in one query.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = measures, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct MeasureRow {
     #[diesel(embed)]
     pub measure: Measure,
-    #[diesel(select_expression = PartnerIdsColumn, select_expression_type = PartnerIdsColumn)]
+    /// `measures.partner_ids`: the participating partners, ascending and comma-separated
+    /// (`"3,7,12"`), copied from `measure_partners` by triggers (migration
+    /// `2026-11-21-000007_measure_partner_ids`), so that a read needs no lookup there per row.
     partner_ids: Option<String>,
 }
 
 impl MeasureRow {
     /// The measure and its participating partners, ascending.
     pub fn into_parts(self) -> (Measure, Vec<i64>) {
-        let mut ids: Vec<i64> =
-            self.partner_ids.as_deref().unwrap_or("").split(',').filter_map(|id| id.parse().ok()).collect();
-        ids.sort_unstable();
+        let ids = self.partner_ids.as_deref().unwrap_or("").split(',').filter_map(|id| id.parse().ok()).collect();
         (self.measure, ids)
     }
 }
@@ -235,7 +209,7 @@ pub fn insert(
         .values(values)
         .returning(Measure::as_returning())
         .get_result(c))?;
-    set_partners(conn, measure.id, partner_ids)?;
+    change_partners(conn, measure.id, &[], partner_ids)?;
     Ok(measure)
 }
 
@@ -360,12 +334,18 @@ pub fn partner_ids(conn: &mut AnyConnection, measure_id: i64) -> QueryResult<Vec
         .load(c))
 }
 
-/// Replaces the partners taking part in a measure.
-pub fn set_partners(conn: &mut AnyConnection, measure_id: i64, partner_ids: &[i64]) -> QueryResult<()> {
-    let of_measure = measure_partners::measure_id.eq(measure_id);
-    per_backend!(&mut *conn, |c| diesel::delete(measure_partners::table.filter(of_measure)).execute(c))?;
-    for partner_id in partner_ids {
-        let row = (measure_partners::measure_id.eq(measure_id), measure_partners::partner_id.eq(partner_id));
+/// Changes the partners taking part in a measure from `before` (as stored) to `after`, writing
+/// only the difference: a change that leaves them alone writes nothing here. The triggers copy
+/// the result into `measures.partner_ids`.
+pub fn change_partners(conn: &mut AnyConnection, measure_id: i64, before: &[i64], after: &[i64]) -> QueryResult<()> {
+    for &gone in before.iter().filter(|p| !after.contains(p)) {
+        let row = measure_partners::table
+            .filter(measure_partners::measure_id.eq(measure_id))
+            .filter(measure_partners::partner_id.eq(gone));
+        per_backend!(&mut *conn, |c| diesel::delete(row).execute(c))?;
+    }
+    for &added in after.iter().filter(|p| !before.contains(p)) {
+        let row = (measure_partners::measure_id.eq(measure_id), measure_partners::partner_id.eq(added));
         per_backend!(&mut *conn, |c| diesel::insert_into(measure_partners::table).values(row).execute(c))?;
     }
     Ok(())

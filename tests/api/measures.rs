@@ -489,6 +489,49 @@ async fn reads_and_lists_give_the_participating_partners_ascending() {
     assert_eq!(got["partner_ids"], json!([low]), "a read after a change shows the new partners");
 }
 
+/// Reads take the partners from a copy in the measure's row; triggers keep it in step with
+/// `measure_partners`, also when something other than the API writes there.
+#[tokio::test]
+async fn reads_follow_every_write_to_the_participating_partners() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let (low, high) = (s.lead.min(s.member), s.lead.max(s.member));
+    let created = measure(
+        &app,
+        json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "partner_ids": [high]}),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/api/v1/measures/{id}");
+    let partners = || async {
+        let read: Value = app.get(&path).await.json().await.unwrap();
+        let listed = app.collect_all("/api/v1/measures").await;
+        let in_list = listed.iter().find(|m| m["id"] == id).expect("listed")["partner_ids"].clone();
+        assert_eq!(in_list, read["partner_ids"], "the list and the single read agree");
+        read["partner_ids"].clone()
+    };
+
+    let patched: Value = app.patch_json(&path, &json!({"progress": 30})).await.json().await.unwrap();
+    assert_eq!(patched["partner_ids"], json!([high]));
+    assert_eq!(partners().await, json!([high]), "a change of other fields keeps the partners");
+
+    let mut conn = ikz_api::db::ConnectionManager::new(&app._db.url()).establish().expect("connect");
+    let mut sql = |statement: String| diesel::sql_query(statement).execute(&mut conn).expect("direct write");
+    sql(format!("INSERT INTO measure_partners (measure_id, partner_id) VALUES ({id}, {low})"));
+    assert_eq!(partners().await, json!([low, high]), "an insert, in ascending order");
+    sql(format!("DELETE FROM measure_partners WHERE measure_id = {id} AND partner_id = {high}"));
+    assert_eq!(partners().await, json!([low]), "a delete");
+    sql(format!("UPDATE measure_partners SET partner_id = {high} WHERE measure_id = {id}"));
+    assert_eq!(partners().await, json!([high]), "an update");
+    sql(format!("DELETE FROM measure_partners WHERE measure_id = {id}"));
+    assert_eq!(partners().await, json!([]), "none left");
+
+    let patched: Value = app.patch_json(&path, &json!({"partner_ids": [high, low]})).await.json().await.unwrap();
+    assert_eq!(patched["partner_ids"], json!([low, high]));
+    assert_eq!(partners().await, json!([low, high]), "the API's own change");
+}
+
 #[tokio::test]
 async fn a_patch_stores_every_column_and_a_stale_one_changes_nothing() {
     let app = spawn_app().await;
