@@ -501,6 +501,8 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 let (b, c, e) = if scored { (Some(b), Some(c), Some(e)) } else { (None, None, None) };
                 let score = priority_score(b, c, e);
                 let title = format!("Maßnahme {i} der Kooperation {coop}");
+                // One participating partner besides the lead: one of the three other members.
+                let partner = member_of(coop.min(v.cooperations), 1 + i % 3);
                 (
                     measures::MeasureData {
                         cooperation_id: coop as i64,
@@ -532,19 +534,26 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),
+                    measures_t::partner_ids.eq(Some(partner.to_string())),
                 )
             })
             .collect();
         insert_chunks!(conn, measures_t::table, measure_rows);
-        // One participating partner per measure besides the lead: of the three other members of
-        // its cooperation (consecutive partner ids), the one whose id fits the measure's modulo 3.
+        // The participating partners as the measures were given them. PostgreSQL's row trigger
+        // would rewrite each measure to copy back what it already holds (three times slower
+        // seeding), so it is off for this one statement, inside this transaction.
+        let pg = matches!(conn, AnyConnection::Pg(_));
+        if pg {
+            diesel::sql_query("ALTER TABLE measure_partners DISABLE TRIGGER measure_partners_sync").execute(conn)?;
+        }
         diesel::sql_query(
             "INSERT INTO measure_partners (measure_id, partner_id) \
-             SELECT DISTINCT m.id, cm.partner_id FROM measures m \
-             JOIN cooperation_members cm ON cm.cooperation_id = m.cooperation_id \
-             WHERE cm.role = 'member' AND cm.partner_id <> m.lead_partner_id AND (m.id + cm.partner_id) % 3 = 0",
+             SELECT id, CAST(partner_ids AS BIGINT) FROM measures WHERE partner_ids IS NOT NULL",
         )
         .execute(conn)?;
+        if pg {
+            diesel::sql_query("ALTER TABLE measure_partners ENABLE TRIGGER measure_partners_sync").execute(conn)?;
+        }
         Ok(Seeded { partners: v.partners, cooperations: v.cooperations, measures: v.measures, contacts: v.contacts })
     })?;
     // Statistics for the planner now, as after any bulk load; otherwise autovacuum gathers them

@@ -60,4 +60,10 @@ async fn the_volume_seed_loads_consistent_measures_with_their_partners() {
             assert!(members.contains(&partners[0]) && m["lead_partner_id"] != partners[0], "{m}");
         }
     }
+    // The copy of the partners in each measure's row still follows changes after the bulk load.
+    let path = format!("/api/v1/measures/{}", measures[0]["id"]);
+    let patched = app.patch_json(&path, &serde_json::json!({"partner_ids": []})).await;
+    assert_eq!(patched.status(), 200);
+    let read: serde_json::Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(read["partner_ids"], serde_json::json!([]));
 }
