@@ -502,7 +502,8 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 let score = priority_score(b, c, e);
                 let title = format!("Maßnahme {i} der Kooperation {coop}");
                 // One participating partner besides the lead: one of the three other members.
-                let partner = member_of(coop.min(v.cooperations), 1 + i % 3);
+                let (lead, partner) =
+                    (member_of(coop.min(v.cooperations), 0), member_of(coop.min(v.cooperations), 1 + i % 3));
                 (
                     measures::MeasureData {
                         cooperation_id: coop as i64,
@@ -521,7 +522,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                         estimated_cost_eur: Some((i as i64 % 100) * 1000),
                         priority_score: score,
                         priority_rank: score.unwrap_or(-1),
-                        lead_partner_id: Some(member_of(coop.min(v.cooperations), 0)),
+                        lead_partner_id: Some(lead),
                         responsible_partner_id: None,
                         responsible_contact_id: None,
                         planned_start: None,
@@ -534,7 +535,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),
-                    measures_t::partner_ids.eq(Some(partner.to_string())),
+                    measures_t::partner_ids.eq((partner != lead).then(|| partner.to_string())),
                 )
             })
             .collect();
