@@ -153,12 +153,19 @@ impl Application {
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The client's request id if it is short, visible ASCII; a new UUID otherwise.
+/// The client's request id if it is short, visible ASCII; a new random (version 4) UUID otherwise.
+///
+/// The UUID's bytes come from `rand`'s thread-local generator (a CSPRNG seeded from the operating
+/// system): `Uuid::new_v4` asks the kernel (`getrandom`) on every call, one system call per request.
 fn request_id(given: Option<&HeaderValue>) -> HeaderValue {
     given
         .filter(|v| (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a header value"))
+        .unwrap_or_else(|| {
+            let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+            let mut text = uuid::Uuid::encode_buffer();
+            HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("a UUID is a header value")
+        })
 }
 
 /// CORS for the configured origins: the methods and headers the API uses, and the response

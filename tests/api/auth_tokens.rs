@@ -188,8 +188,17 @@ async fn request_ids_are_kept_or_made_and_quoted_in_problems() {
     assert_eq!(given.headers()["x-request-id"], "sync-job-42");
     let problem = assert_problem(given, 404, "/problems/not-found").await;
     assert_eq!(problem["request_id"], "sync-job-42");
-    let made = app.get("/health/live").await;
-    assert_eq!(made.headers()["x-request-id"].to_str().unwrap().len(), 36, "a UUID");
+    let made_id = |response: &reqwest::Response| {
+        let text = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let id = uuid::Uuid::parse_str(&text).unwrap_or_else(|_| panic!("{text} is not a UUID"));
+        assert_eq!(text, id.hyphenated().to_string(), "lower case, hyphenated");
+        assert_eq!(id.get_version(), Some(uuid::Version::Random), "{text} is a random (version 4) UUID");
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        id
+    };
+    let first = made_id(&app.get("/health/live").await);
+    let second = made_id(&app.get("/health/live").await);
+    assert_ne!(first, second, "each request gets its own id");
 }
 
 #[tokio::test]
