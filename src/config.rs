@@ -6,6 +6,7 @@
 //! | `IKZ_BIND` | `127.0.0.1:8080` | listen address |
 //! | `IKZ_WORKERS` | number of cores | actix worker threads |
 //! | `IKZ_DB_POOL_SIZE` | 8 (SQLite) / 10 (PostgreSQL) | database connections per instance |
+//! | `IKZ_SQLITE_MMAP_MB` | `0` (off) | SQLite: MiB of the database file each connection memory-maps (README, "SQLite or PostgreSQL") |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 //! | `IKZ_JWT_SECRET` | generated once, kept in the database | HS256 secret, at least 32 bytes |
@@ -38,6 +39,8 @@ pub struct Config {
     pub workers: usize,
     /// Maximum number of pooled database connections.
     pub db_pool_size: u32,
+    /// SQLite: bytes of the database file each connection may memory-map; 0 is off.
+    pub sqlite_mmap_bytes: u64,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// HS256 secret; `None` means: generate once and keep it in the database.
@@ -90,6 +93,7 @@ impl Config {
             bind: "127.0.0.1:8080".parse().expect("valid literal"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             db_pool_size: Backend::from_url(&database_url).default_pool_size(),
+            sqlite_mmap_bytes: 0,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             jwt_secret: None,
             token_ttl_seconds: 3600,
@@ -112,6 +116,7 @@ impl Config {
             bind: parse_env("IKZ_BIND", "127.0.0.1:8080".parse().expect("valid literal"))?,
             workers: positive("IKZ_WORKERS", parse_env("IKZ_WORKERS", cores)?)?,
             db_pool_size: positive("IKZ_DB_POOL_SIZE", parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size())?)?,
+            sqlite_mmap_bytes: sqlite_mmap_bytes()?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             jwt_secret: jwt_secret()?,
             token_ttl_seconds: positive("IKZ_TOKEN_TTL_SECONDS", parse_env("IKZ_TOKEN_TTL_SECONDS", 3600)?)?,
@@ -174,6 +179,21 @@ fn positive<T: PartialOrd + Default + ToString>(name: &'static str, value: T) ->
     } else {
         Err(ConfigError { name, value: value.to_string(), reason: "must be at least 1".into() })
     }
+}
+
+/// `IKZ_SQLITE_MMAP_MB` in bytes; SQLite maps at most 2 GiB − 64 KiB (`SQLITE_MAX_MMAP_SIZE`) and
+/// would cut a larger value silently, so it is refused instead.
+fn sqlite_mmap_bytes() -> Result<u64, ConfigError> {
+    const NAME: &str = "IKZ_SQLITE_MMAP_MB";
+    let mib: u64 = parse_env(NAME, 0)?;
+    if mib > 2047 {
+        return Err(ConfigError {
+            name: NAME,
+            value: mib.to_string(),
+            reason: "must be at most 2047 (SQLite's limit)".into(),
+        });
+    }
+    Ok(mib * 1024 * 1024)
 }
 
 fn env_or(name: &str, default: &str) -> String {

@@ -55,7 +55,8 @@ impl Application {
             Backend::Sqlite => config.db_pool_size.max(config.workers as u32 + 2),
             Backend::Postgres => config.db_pool_size,
         };
-        let pool = db::build_pool(&config.database_url, pool_size)?;
+        let manager = db::ConnectionManager::new(&config.database_url).with_sqlite_mmap(config.sqlite_mmap_bytes);
+        let pool = db::build_pool(manager.clone(), pool_size)?;
         let applied = db::run_migrations(&mut *pool.get()?).map_err(StartupError::Migration)?;
         log::info!(
             "database: {} {} ({applied} migrations applied now)",
@@ -64,10 +65,7 @@ impl Application {
         );
         let tokens = crate::auth::bootstrap(&mut *pool.get()?, config).map_err(StartupError::Auth)?;
         let sqlite_writer = match backend {
-            Backend::Sqlite => Some(
-                GroupCommitWriter::start(db::ConnectionManager::new(&config.database_url))
-                    .map_err(StartupError::Writer)?,
-            ),
+            Backend::Sqlite => Some(GroupCommitWriter::start(manager).map_err(StartupError::Writer)?),
             Backend::Postgres => None,
         };
         let listener = TcpListener::bind(config.bind)?;

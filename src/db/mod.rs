@@ -177,6 +177,9 @@ mod sqlite_plans {
 pub struct ConnectionManager {
     url: String,
     backend: Backend,
+    /// SQLite: bytes of the database file each connection may memory-map (`PRAGMA mmap_size`);
+    /// 0, the default, reads through `pread` into SQLite's own page cache.
+    sqlite_mmap_bytes: u64,
 }
 
 impl ConnectionManager {
@@ -187,7 +190,15 @@ impl ConnectionManager {
             Backend::Sqlite => url.strip_prefix("sqlite://").unwrap_or(url).to_owned(),
             Backend::Postgres => url.to_owned(),
         };
-        Self { url, backend }
+        Self { url, backend, sqlite_mmap_bytes: 0 }
+    }
+
+    /// Lets each SQLite connection memory-map up to `bytes` of the database file
+    /// (`IKZ_SQLITE_MMAP_MB`; see the README for what it gains and what it costs).
+    /// Ignored on PostgreSQL.
+    pub fn with_sqlite_mmap(mut self, bytes: u64) -> Self {
+        self.sqlite_mmap_bytes = bytes;
+        self
     }
 
     /// Opens one connection (used by the pool and by CLI commands).
@@ -206,6 +217,10 @@ impl ConnectionManager {
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(E::QueryError)?;
+                if self.sqlite_mmap_bytes > 0 {
+                    conn.batch_execute(&format!("PRAGMA mmap_size = {}", self.sqlite_mmap_bytes))
+                        .map_err(E::QueryError)?;
+                }
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -230,7 +245,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 }
 
 /// Builds the pool; fails when the first connection cannot be opened.
-pub fn build_pool(url: &str, size: u32) -> Result<DbPool, r2d2::Error> {
+pub fn build_pool(manager: ConnectionManager, size: u32) -> Result<DbPool, r2d2::Error> {
     r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(1))
@@ -238,7 +253,7 @@ pub fn build_pool(url: &str, size: u32) -> Result<DbPool, r2d2::Error> {
         // testing each checkout with its own `SELECT 1` would cost a round trip per request.
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(5))
-        .build(ConnectionManager::new(url))
+        .build(manager)
 }
 
 /// Any failure of a migration run.
@@ -362,4 +377,37 @@ macro_rules! per_backend {
             $crate::db::AnyConnection::Sqlite($c) => $body,
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mmap_size(conn: &mut AnyConnection) -> i64 {
+        #[derive(QueryableByName)]
+        struct Size {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            mmap_size: i64,
+        }
+        diesel::sql_query("PRAGMA mmap_size").get_result::<Size>(conn).unwrap().mmap_size
+    }
+
+    #[test]
+    fn sqlite_connections_map_the_file_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("mapped.db").to_string_lossy().into_owned();
+        let plain = ConnectionManager::new(&url);
+        assert_eq!(mmap_size(&mut plain.establish().unwrap()), 0, "off by default");
+        let mapped = plain.clone().with_sqlite_mmap(64 * 1024 * 1024);
+        let mut conn = mapped.establish().unwrap();
+        assert_eq!(mmap_size(&mut conn), 64 * 1024 * 1024);
+        // The mapped connection reads what another connection wrote.
+        plain.establish().unwrap().batch_execute("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (42);").unwrap();
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        assert_eq!(diesel::sql_query("SELECT n FROM t").get_result::<N>(&mut conn).unwrap().n, 42);
+    }
 }

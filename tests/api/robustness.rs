@@ -18,6 +18,42 @@ async fn sixty_four_clients_writing_at_once_never_get_a_server_error() {
         c.db_pool_size = 8;
     })
     .await;
+    sixty_four_clients_write_and_all_writes_are_read_back(&app).await;
+}
+
+#[tokio::test]
+async fn a_memory_mapped_sqlite_file_takes_concurrent_writes_and_reads_them_back() {
+    // IKZ_SQLITE_MMAP_MB: reads go through the mapping, which SQLite extends as the file grows
+    // under the writes (ignored on PostgreSQL, where the same test runs unmapped).
+    let app = spawn_app_with(|c| {
+        c.workers = 2;
+        c.db_pool_size = 8;
+        c.sqlite_mmap_bytes = 64 * 1024 * 1024;
+    })
+    .await;
+    sixty_four_clients_write_and_all_writes_are_read_back(&app).await;
+}
+
+#[test]
+fn a_memory_map_beyond_sqlites_limit_is_refused_at_start() {
+    let db = TestDb::new();
+    let migrate = |mib: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ikz-api"))
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .env("IKZ_SQLITE_MMAP_MB", mib)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let refused = migrate("4096");
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("IKZ_SQLITE_MMAP_MB") && message.contains("2047"), "{message}");
+    assert!(migrate("2047").status.success());
+}
+
+async fn sixty_four_clients_write_and_all_writes_are_read_back(app: &crate::helpers::TestApp) {
     let target = app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await["id"].clone();
     let mut tasks = Vec::new();
     for client in 0..64 {
