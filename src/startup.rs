@@ -63,6 +63,12 @@ impl Application {
             backend.name(),
             db::redacted_url(&config.database_url)
         );
+        if backend == Backend::Sqlite && config.sqlite_mmap_bytes > 0 {
+            log::info!(
+                "SQLite reads through a memory map of up to {} MiB per connection",
+                config.sqlite_mmap_bytes >> 20
+            );
+        }
         let tokens = crate::auth::bootstrap(&mut *pool.get()?, config).map_err(StartupError::Auth)?;
         let sqlite_writer = match backend {
             Backend::Sqlite => Some(GroupCommitWriter::start(manager).map_err(StartupError::Writer)?),
