@@ -169,6 +169,19 @@ mod sqlite_plans {
             // SAFETY: `db` was opened above and is not used afterwards.
             unsafe { ffi::sqlite3_close(db) };
         }
+
+        /// The bundled SQLite is built with the flags of `.cargo/config.toml`: a page cache of
+        /// its own per connection, without a process-wide lock around every page.
+        #[test]
+        fn sqlite_is_built_with_a_lock_free_page_cache_per_connection() {
+            let used = |option: &std::ffi::CStr| {
+                // SAFETY: a valid C string; the function only reads it.
+                let used = unsafe { ffi::sqlite3_compileoption_used(option.as_ptr()) };
+                used == 1
+            };
+            assert!(!used(c"ENABLE_MEMORY_MANAGEMENT"), "one page cache shared by all connections, behind one mutex");
+            assert!(used(c"DISABLE_PAGECACHE_OVERFLOW_STATS"), "a process-wide mutex around every page allocation");
+        }
     }
 }
 
