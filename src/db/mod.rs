@@ -181,6 +181,7 @@ mod sqlite_plans {
             };
             assert!(!used(c"ENABLE_MEMORY_MANAGEMENT"), "one page cache shared by all connections, behind one mutex");
             assert!(used(c"DISABLE_PAGECACHE_OVERFLOW_STATS"), "a process-wide mutex around every page allocation");
+            assert!(used(c"DEFAULT_PCACHE_INITSZ=0"), "a 20-page block allocated whenever a cache starts empty");
         }
     }
 }
