@@ -5,7 +5,7 @@
 //! | `DATABASE_URL` | `ikz.db` | SQLite file path, or `postgres://user:pass@host/db` for PostgreSQL |
 //! | `IKZ_BIND` | `127.0.0.1:8080` | listen address |
 //! | `IKZ_WORKERS` | number of cores | actix worker threads |
-//! | `IKZ_DB_POOL_SIZE` | 8 (SQLite) / 10 (PostgreSQL) | database connections per instance |
+//! | `IKZ_DB_POOL_SIZE` | 8 (SQLite) / 2 per core (PostgreSQL) | database connections per instance |
 //! | `IKZ_SQLITE_MMAP_MB` | `0` (off) | SQLite: MiB of the database file each connection memory-maps (README, "SQLite or PostgreSQL") |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
@@ -89,10 +89,11 @@ impl Config {
     /// Defaults for everything but the database (what tests and embedders start from).
     pub fn new(database_url: impl Into<String>) -> Self {
         let database_url = database_url.into();
+        let cores = cores();
         Self {
             bind: "127.0.0.1:8080".parse().expect("valid literal"),
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            db_pool_size: Backend::from_url(&database_url).default_pool_size(),
+            workers: cores,
+            db_pool_size: Backend::from_url(&database_url).default_pool_size(cores),
             sqlite_mmap_bytes: 0,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             jwt_secret: None,
@@ -111,11 +112,14 @@ impl Config {
         let _ = dotenvy::dotenv();
         let database_url = env_or("DATABASE_URL", "ikz.db");
         let backend = Backend::from_url(&database_url);
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         Ok(Self {
             bind: parse_env("IKZ_BIND", "127.0.0.1:8080".parse().expect("valid literal"))?,
             workers: positive("IKZ_WORKERS", parse_env("IKZ_WORKERS", cores)?)?,
-            db_pool_size: positive("IKZ_DB_POOL_SIZE", parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size())?)?,
+            db_pool_size: positive(
+                "IKZ_DB_POOL_SIZE",
+                parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size(cores))?,
+            )?,
             sqlite_mmap_bytes: sqlite_mmap_bytes()?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             jwt_secret: jwt_secret()?,
@@ -130,6 +134,11 @@ impl Config {
             database_url,
         })
     }
+}
+
+/// Cores this process may use (2 if the system does not say).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn non_empty(name: &str) -> Option<String> {

@@ -52,10 +52,16 @@ impl Backend {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") { Self::Postgres } else { Self::Sqlite }
     }
 
-    /// Pool size when `IKZ_DB_POOL_SIZE` is not set.
-    pub fn default_pool_size(self) -> u32 {
+    /// Pool size when `IKZ_DB_POOL_SIZE` is not set, on a machine with `cores` cores.
+    ///
+    /// PostgreSQL: two connections per core (at least two). Each connection is a server process;
+    /// beyond about two per core the server mostly switches between them. Measured with
+    /// PostgreSQL on the same two cores (benches/RESULTS.md, sixth round): 4 connections answered
+    /// random reads with a p99 of 7–9 ms, 10 connections with 14–437 ms and single answers up to
+    /// 1.2 s, at the same or lower throughput. Several instances on one server add up.
+    pub fn default_pool_size(self, cores: usize) -> u32 {
         match self {
-            Self::Postgres => 10,
+            Self::Postgres => u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX).max(2),
             Self::Sqlite => 8,
         }
     }
@@ -396,6 +402,14 @@ macro_rules! per_backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_pool_defaults_to_two_connections_per_core() {
+        assert_eq!(Backend::Postgres.default_pool_size(1), 2);
+        assert_eq!(Backend::Postgres.default_pool_size(2), 4);
+        assert_eq!(Backend::Postgres.default_pool_size(16), 32);
+        assert_eq!(Backend::Sqlite.default_pool_size(2), 8, "SQLite connections are not processes");
+    }
 
     fn mmap_size(conn: &mut AnyConnection) -> i64 {
         #[derive(QueryableByName)]
