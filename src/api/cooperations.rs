@@ -85,10 +85,12 @@ pub struct CreateCooperation {
     #[schema(default = "exploring")]
     pub status: CooperationStatus,
     /// Start date.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     #[schema(example = "2025-03-01")]
     pub started_on: Option<NaiveDate>,
     /// End date, not before `started_on`.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub ended_on: Option<NaiveDate>,
     /// Funding programme, up to 500 characters.
@@ -192,6 +194,8 @@ pub fn load_for_write(
     id: i64,
     action: &str,
 ) -> Result<Cooperation, AppError> {
+    // The role first: whether the record exists is nobody's business without one.
+    caller.require(Role::Editor, action)?;
     crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
     let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
     if !caller.is_admin() {

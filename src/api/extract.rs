@@ -138,12 +138,53 @@ fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = R
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest {
+        let value: Value = serde_json::from_slice(&body).map_err(|e| AppError::BadRequest {
             slug: "malformed-json",
             detail: format!("the request body is not valid JSON: {e}"),
             errors: vec![],
-        })
+        })?;
+        refuse_nul(&value)?;
+        Ok(value)
     }
+}
+
+/// 422 naming every string (or member name) of a body that holds U+0000: one rule for both
+/// backends, as PostgreSQL cannot store the character in text.
+fn refuse_nul(value: &Value) -> Result<(), AppError> {
+    fn walk(value: &Value, path: &str, out: &mut Vec<FieldError>) {
+        if out.len() > MAX_UNKNOWN_REPORTED {
+            return;
+        }
+        match value {
+            Value::String(text) if text.contains('\0') => {
+                let field = if path.is_empty() { "body" } else { path };
+                out.push(FieldError::new(field, "nul_character", "must not contain the NUL character (U+0000)"));
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), out);
+                }
+            }
+            Value::Object(members) => {
+                for (name, member) in members {
+                    let inner = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                    if name.contains('\0') {
+                        out.push(FieldError::new(
+                            inner.replace('\0', "\\u0000"),
+                            "nul_character",
+                            "a member name must not contain the NUL character (U+0000)",
+                        ));
+                    } else {
+                        walk(member, &inner, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(value, "", &mut found);
+    if found.is_empty() { Ok(()) } else { Err(AppError::Validation(found)) }
 }
 
 fn check_media_type(req: &HttpRequest) -> Result<(), AppError> {
@@ -180,9 +221,16 @@ pub fn decode<T: DeserializeOwned + Validate + Normalize>(value: Value) -> Resul
     Err(AppError::Validation(errors))
 }
 
+/// At most this many unknown fields are named one by one; the rest are counted in one entry.
+const MAX_UNKNOWN_REPORTED: usize = 50;
+
 /// serde stops at the first error; this records it, puts a stand-in value of the right type in
 /// place of the offending top-level field (or removes an unknown one) and tries again, so that
 /// one answer names every unknown, missing, mistyped and rule-breaking field at once.
+///
+/// Linear in the size of the body: unknown fields are found and removed in one pass against the
+/// struct's field list (not one deserialisation per unknown field), so that the retries below
+/// only ever see the struct's own fields, a number fixed by the type.
 fn deserialize_collecting<T: DeserializeOwned>(value: Value) -> (Option<T>, Vec<FieldError>) {
     let Value::Object(mut map) = value else {
         return (None, vec![FieldError::new("body", "invalid_type", "must be a JSON object")]);
@@ -203,10 +251,25 @@ fn deserialize_collecting<T: DeserializeOwned>(value: Value) -> (Option<T>, Vec<
             }
             return (None, errors);
         }
-        if let Some(field) = quoted_after(&message, "unknown field `") {
-            let expected = message.split_once(", expected ").map_or("", |(_, rest)| rest);
-            errors.push(FieldError::new(field, "unknown_field", format!("is not a known field (expected {expected})")));
-            map.remove(field);
+        if quoted_after(&message, "unknown field `").is_some() {
+            // The type denies unknown fields: take every one of them out at once.
+            let known: &[&str] = serde_aux::serde_introspection::serde_introspect::<T>();
+            let expected = expected_fields(known);
+            let (kept, unknown): (serde_json::Map<String, Value>, serde_json::Map<String, Value>) =
+                std::mem::take(&mut map).into_iter().partition(|(key, _)| known.contains(&key.as_str()));
+            let count = unknown.len();
+            errors.extend(unknown.into_iter().take(MAX_UNKNOWN_REPORTED).map(|(field, _)| {
+                FieldError::new(field, "unknown_field", format!("is not a known field (expected {expected})"))
+            }));
+            if count > MAX_UNKNOWN_REPORTED {
+                let more = count - MAX_UNKNOWN_REPORTED;
+                errors.push(FieldError::new("body", "unknown_field", format!("{more} more unknown fields")));
+            }
+            if count == 0 {
+                // serde named a field the introspection does not know: report it as it is.
+                return (None, vec![FieldError::new("body", "unknown_field", message)]);
+            }
+            map = kept;
             continue;
         }
         let field = if path == "." { "body".to_owned() } else { path };
@@ -230,6 +293,17 @@ fn deserialize_collecting<T: DeserializeOwned>(value: Value) -> (Option<T>, Vec<
         }
     }
     (None, errors)
+}
+
+/// The field list as serde words it: "one of `a`, `b`", "`a` or `b`", "`a`".
+fn expected_fields(known: &[&str]) -> String {
+    let quoted: Vec<String> = known.iter().map(|f| format!("`{f}`")).collect();
+    match quoted.as_slice() {
+        [] => "no fields".to_owned(),
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        many => format!("one of {}", many.join(", ")),
+    }
 }
 
 /// A value that may deserialize where the rejected one did not: the first variant serde names
@@ -293,19 +367,29 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 }
 
 /// Parses a query string; on failure finds each offending parameter by trying it alone.
+///
+/// Linear in the length of the query: the pairs are grouped by name once, and each name is
+/// tried with its own pairs only. A NUL character (`%00`) is refused before anything else, on
+/// both backends alike (PostgreSQL cannot store it in text).
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    if query.contains("%00") {
+        let with_nul: Vec<FieldError> = unique_names(query)
+            .into_iter()
+            .filter(|(name, pairs)| name.contains('\0') || pairs.iter().any(|(_, v)| v.contains('\0')))
+            .map(|(name, _)| FieldError::new(name, "invalid_parameter", "must not contain the NUL character"))
+            .collect();
+        if !with_nul.is_empty() {
+            let detail = format!("query parameter `{}` must not contain the NUL character (%00)", with_nul[0].field);
+            return Err(AppError::BadRequest { slug: "invalid-parameter", detail, errors: with_nul });
+        }
+    }
     let whole_error = match serde_html_form::from_str::<T>(query) {
         Ok(parsed) => return Ok(parsed),
         Err(err) => err.to_string(),
     };
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
     let mut errors = Vec::new();
-    for key in keys {
-        let alone: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs.iter().filter(|(k, _)| k == key))
-            .finish();
+    for (key, pairs) in unique_names(query) {
+        let alone: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
         if let Err(err) = serde_html_form::from_str::<T>(&alone) {
             let message = err.to_string();
             let message = if message.starts_with("unknown field") {
@@ -314,6 +398,9 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
                 format!("has an unusable value: {message}")
             };
             errors.push(FieldError::new(key, "invalid_parameter", message));
+            if errors.len() > MAX_UNKNOWN_REPORTED {
+                break;
+            }
         }
     }
     let detail = match errors.as_slice() {
@@ -322,6 +409,20 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
         many => format!("{} query parameters cannot be used", many.len()),
     };
     Err(AppError::BadRequest { slug: "invalid-parameter", detail, errors })
+}
+
+/// The decoded pairs of a query string grouped by name, names in order of first appearance.
+fn unique_names(query: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut groups: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()).into_owned() {
+        let at = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push((key, value));
+    }
+    groups
 }
 
 /// The LIKE pattern for a `q`-style search parameter: `None` when blank, 400 when over 200 characters.
@@ -388,6 +489,48 @@ mod tests {
         assert!(fields.contains(&("count", "invalid_type")));
         assert!(fields.contains(&("flag", "invalid_type")));
         assert!(fields.contains(&("colour", "unknown_field")));
+    }
+
+    #[test]
+    fn unknown_fields_are_taken_out_in_one_pass_not_one_retry_each() {
+        use std::cell::Cell;
+        thread_local! { static READS: Cell<usize> = const { Cell::new(0) }; }
+        /// A field that counts how often serde reads it: once per deserialisation attempt.
+        #[derive(Debug)]
+        struct Counted;
+        impl<'de> serde::Deserialize<'de> for Counted {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                READS.with(|r| r.set(r.get() + 1));
+                serde::de::IgnoredAny::deserialize(d).map(|_| Counted)
+            }
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Login {
+            first: Counted,
+            name: String,
+        }
+        let mut body = serde_json::Map::new();
+        body.insert("first".into(), Value::from(1));
+        for i in 0..2_000 {
+            body.insert(format!("k{i}"), Value::from(i));
+        }
+        body.insert("name".into(), Value::from("x"));
+        let (parsed, errors) = deserialize_collecting::<Login>(Value::Object(body));
+        assert!(parsed.is_some());
+        assert_eq!(errors.len(), MAX_UNKNOWN_REPORTED + 1);
+        assert_eq!(errors.last().unwrap().message, "1950 more unknown fields");
+        assert!(READS.with(Cell::get) <= 2, "{} attempts for 2,000 unknown fields", READS.with(Cell::get));
+    }
+
+    #[test]
+    fn nul_characters_are_found_in_nested_strings_and_member_names() {
+        let value = serde_json::json!({"a": "ok", "b": ["x", "y\u{0}"], "c": {"d\u{0}": 1}});
+        let Err(AppError::Validation(errors)) = refuse_nul(&value) else { panic!("expected a 422") };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["b[1]", "c.d\\u0000"]);
+        assert!(refuse_nul(&serde_json::json!({"a": "no nul here", "n": 0})).is_ok());
     }
 
     #[test]

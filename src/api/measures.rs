@@ -179,12 +179,15 @@ pub struct CreateMeasure {
     #[serde(default)]
     pub responsible_contact_id: Option<i64>,
     /// Planned start.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub planned_start: Option<NaiveDate>,
     /// Planned end, not before `planned_start`.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub planned_end: Option<NaiveDate>,
     /// Date the project description was signed.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub description_signed_on: Option<NaiveDate>,
     /// Progress in percent, 0–100 (default 0).
@@ -564,6 +567,8 @@ pub async fn list_cooperation_measures(
     id: web::Path<i64>,
     query: Query<MeasureListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    // Before the lookup: without public read, an anonymous caller must not learn which ids exist.
+    caller.may_read_public()?;
     let id = id.into_inner();
     let mut query = query.0;
     // Filters combine with AND: a different cooperation in the query matches nothing (no

@@ -63,10 +63,12 @@ pub struct CreateMember {
     /// Role in the cooperation.
     pub role: MemberRole,
     /// Joined on.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     #[schema(example = "2025-03-01")]
     pub joined_on: Option<NaiveDate>,
     /// Left on (not before `joined_on`); omit for a current member.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub left_on: Option<NaiveDate>,
 }

@@ -91,6 +91,9 @@ pub fn decode_cursor(cursor: Option<&str>, sort: &str) -> Result<Option<After>, 
     };
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).map_err(|_| invalid("not base64url"))?;
     let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| invalid("unreadable"))?;
+    if data.k.contains('\0') {
+        return Err(invalid("unreadable"));
+    }
     if data.s != sort {
         return Err(invalid(&format!("it was made for sort `{}`, not `{sort}`", data.s)));
     }

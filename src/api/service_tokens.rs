@@ -73,6 +73,7 @@ pub struct CreateServiceToken {
     #[serde(default)]
     pub partner_ids: Vec<i64>,
     /// Optional expiry (RFC 3339); must lie in the future.
+    #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -36,6 +36,17 @@ pub fn validate_date_order(
     }
 }
 
+/// A date or timestamp in the years 0001–9999, the only ones RFC 3339 can write and both backends
+/// store and compare alike (SQLite compares stored timestamps as text). (validator hands an
+/// optional field's value in as `&&T`.)
+pub fn validate_year<D: chrono::Datelike>(date: &&D) -> Result<(), ValidationError> {
+    if (1..=9999).contains(&date.year()) {
+        Ok(())
+    } else {
+        Err(error("year_range", "must lie in the years 0001 to 9999"))
+    }
+}
+
 /// A stable key: lower-case letters and digits in words joined by single `-`, 1–64 characters.
 pub fn validate_key(key: &str) -> Result<(), ValidationError> {
     let ok = (1..=64).contains(&key.len())
