@@ -94,6 +94,10 @@ pub struct Claims {
     pub aud: String,
     /// Unique token id.
     pub jti: String,
+    /// The account's credentials version at issue time: a password change raises the account's,
+    /// which ends every token issued before it.
+    #[serde(default)]
+    pub ver: i64,
 }
 
 /// Who made a request.
@@ -246,6 +250,7 @@ impl TokenKeys {
             iss: LOCAL_ISSUER.into(),
             aud: LOCAL_ISSUER.into(),
             jti: URL_SAFE_NO_PAD.encode(jti),
+            ver: user.credentials_version,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::Internal(format!("token signing failed: {e}")))
@@ -262,24 +267,38 @@ impl TokenKeys {
             )
             .map_err(rejection)?;
             let id = data.claims.sub.strip_prefix("user:").and_then(|id| id.parse().ok());
-            return id.map(Verified::User).ok_or_else(|| invalid_token("token subject is not a user"));
+            let version = data.claims.ver;
+            return id
+                .map(|id| Verified::User { id, version })
+                .ok_or_else(|| invalid_token("token subject is not a user"));
         }
         let Some(oidc) = &self.oidc else {
             return Err(invalid_token(format!("tokens signed with {:?} are not accepted", header.alg)));
         };
-        let key = oidc
-            .keys
-            .iter()
-            .find(|(kid, alg, _)| *alg == header.alg && (header.kid.is_none() || kid.is_none() || *kid == header.kid))
-            .ok_or_else(|| invalid_token(format!("no trusted key for algorithm {:?} and this key id", header.alg)))?;
-        let data = jsonwebtoken::decode::<Value>(token, &key.2, &validation(key.1, &oidc.issuer, &oidc.audience))
-            .map_err(rejection)?;
+        refuse_critical_extensions(token)?;
+        // A token without `kid` (or keys without one) is tried against every key of its
+        // algorithm; the first whose signature fits decides.
+        let candidates = oidc.keys.iter().filter(|(kid, alg, _)| {
+            *alg == header.alg && (header.kid.is_none() || kid.is_none() || *kid == header.kid)
+        });
+        let mut outcome = Err(invalid_token(format!("no trusted key for algorithm {:?} and this key id", header.alg)));
+        for (_, alg, key) in candidates {
+            outcome = jsonwebtoken::decode::<Value>(token, key, &validation(*alg, &oidc.issuer, &oidc.audience))
+                .map_err(rejection);
+            if !matches!(&outcome, Err(AppError::Unauthorized { detail, .. }) if detail == SIGNATURE_MISMATCH) {
+                break;
+            }
+        }
+        let data = outcome?;
+        if data.claims["sub"].as_str().is_none_or(|sub| sub.trim().is_empty()) {
+            return Err(invalid_token("the token lacks a subject (`sub` is empty)"));
+        }
         Ok(Verified::External(oidc.map_claims(&data.claims)))
     }
 }
 
 enum Verified {
-    User(i64),
+    User { id: i64, version: i64 },
     External(Caller),
 }
 
@@ -293,6 +312,22 @@ fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
     validation
 }
 
+/// The detail of a token whose signature does not fit the key it was checked with.
+const SIGNATURE_MISMATCH: &str = "the token signature is invalid";
+
+/// RFC 7515 §4.1.11: a recipient must reject a token whose `crit` header names extensions it
+/// does not understand; this service understands none, so any `crit` is refused.
+fn refuse_critical_extensions(token: &str) -> Result<(), AppError> {
+    let header = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| invalid_token("malformed token header"))?;
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| invalid_token("malformed token header"))?;
+    match header.get("crit") {
+        None => Ok(()),
+        Some(_) => Err(invalid_token("the token header lists critical extensions (`crit`), which are not supported")),
+    }
+}
+
 fn rejection(err: jsonwebtoken::errors::Error) -> AppError {
     use jsonwebtoken::errors::ErrorKind as K;
     let why = match err.kind() {
@@ -300,7 +335,7 @@ fn rejection(err: jsonwebtoken::errors::Error) -> AppError {
         K::ImmatureSignature => "the token is not valid yet".to_owned(),
         K::InvalidIssuer => "the token has the wrong issuer".to_owned(),
         K::InvalidAudience => "the token has the wrong audience".to_owned(),
-        K::InvalidSignature => "the token signature is invalid".to_owned(),
+        K::InvalidSignature => SIGNATURE_MISMATCH.to_owned(),
         K::InvalidAlgorithm => "the token algorithm is not accepted".to_owned(),
         K::MissingRequiredClaim(claim) => format!("the token lacks the `{claim}` claim"),
         other => format!("the token is invalid ({other:?})"),
@@ -420,12 +455,17 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, AppErro
     }
     match state.tokens.verify(&token)? {
         Verified::External(caller) => Ok(caller),
-        Verified::User(id) => {
+        Verified::User { id, version } => {
             state
                 .read(move |conn| {
                     let user = accounts::find_user(conn, id)?
                         .filter(|u| u.active)
                         .ok_or_else(|| invalid_token("the account of this token is deactivated or deleted"))?;
+                    if user.credentials_version != version {
+                        return Err(invalid_token(
+                            "the password of this account has changed since the token was issued",
+                        ));
+                    }
                     let partner_ids = accounts::user_partner_ids(conn, id)?;
                     Ok(Caller {
                         role: user.role.parse().ok(),

@@ -98,20 +98,18 @@ pub async fn create_token(
     let address_key = format!("ip:{}", client_address(&req, state.trust_forwarded_for));
     let user_key = format!("user:{username}");
     let now = crate::models::now();
+    // Counted before the password is checked, so that parallel guesses cannot all pass the limit.
+    let keys = [(user_key.clone(), USER_FAILURE_LIMIT), (address_key.clone(), ADDRESS_FAILURE_LIMIT)];
+    state
+        .write(move |c| {
+            let keys: Vec<(&str, i32)> = keys.iter().map(|(key, limit)| (key.as_str(), *limit)).collect();
+            accounts::count_login_attempt(c, &keys, now)
+        })
+        .await?;
     let checked = {
-        let (state, user_key, address_key) = (state.clone().into_inner(), user_key.clone(), address_key.clone());
+        let state = state.clone().into_inner();
         web::block(move || -> Result<Option<(accounts::User, Vec<i64>)>, AppError> {
             let mut conn = state.pool.get()?;
-            let blocked = match accounts::login_blocked_for(&mut conn, &user_key, USER_FAILURE_LIMIT, now)? {
-                Some(seconds) => Some(seconds),
-                None => accounts::login_blocked_for(&mut conn, &address_key, ADDRESS_FAILURE_LIMIT, now)?,
-            };
-            if let Some(retry_after) = blocked {
-                return Err(AppError::TooManyRequests {
-                    detail: format!("too many failed logins; try again in {retry_after} seconds"),
-                    retry_after,
-                });
-            }
             let user = accounts::find_user_by_name(&mut conn, &username)?;
             let password_ok = auth::verify_password(&password, user.as_ref().map(|u| u.password_hash.as_str()));
             let Some(user) = user.filter(|u| password_ok && u.active) else { return Ok(None) };
@@ -121,16 +119,14 @@ pub async fn create_token(
         .await??
     };
     let Some((user, partner_ids)) = checked else {
-        state
-            .write(move |c| {
-                accounts::record_login_failure(c, &user_key, now)?;
-                accounts::record_login_failure(c, &address_key, now)?;
-                Ok(())
-            })
-            .await?;
         return Err(AppError::Unauthorized { detail: "invalid username or password".into(), invalid_token: false });
     };
-    state.write(move |c| Ok(accounts::clear_login_failures(c, &user_key)?)).await?;
+    state
+        .write(move |c| {
+            accounts::clear_login_failures(c, &user_key)?;
+            Ok(accounts::uncount_login_attempt(c, &address_key)?)
+        })
+        .await?;
     let access_token = state.tokens.issue(&user, partner_ids)?;
     let response = TokenResponse { access_token, token_type: "Bearer".into(), expires_in: state.tokens.ttl_seconds() };
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(response))

@@ -43,6 +43,11 @@ pub struct UserResponse {
     /// Last changed (UTC).
     #[serde(serialize_with = "super::rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// Only in the answer to a `PATCH` in which an account changed its own password: a new token
+    /// for the caller, since the change ended every token issued before it (the one just used too).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(nullable = false)]
+    pub access_token: Option<super::auth::TokenResponse>,
 }
 
 impl UserResponse {
@@ -57,8 +62,22 @@ impl UserResponse {
             active: user.active,
             created_at: user.created_at.and_utc(),
             updated_at: user.updated_at.and_utc(),
+            access_token: None,
         }
     }
+}
+
+/// What an account may change of itself without being an admin.
+const OWN_FIELDS: [&str; 3] = ["password", "display_name", "email"];
+
+/// Whether `caller` is the account `id`.
+fn is_own(caller: &Caller, id: i64) -> bool {
+    matches!(caller.principal, Principal::User { id: me, .. } if me == id)
+}
+
+/// An admin cannot lock themselves out: no demotion, deactivation or deletion of one's own account.
+fn refuse_self_lockout(action: &str) -> AppError {
+    AppError::Conflict(format!("you cannot {action} your own account; ask another admin"))
 }
 
 /// A new account. For a change (`PATCH`) the same fields apply; a `password` there sets a new one.
@@ -195,6 +214,8 @@ pub fn save(
         (None, Some(user)) => user.password_hash.clone(),
         (None, None) => return Err(AppError::invalid_field("password", "required", "is required")),
     };
+    // A new password ends every token issued before it.
+    let credentials_version = current.map_or(0, |u| u.credentials_version + i64::from(input.password.is_some()));
     let data = UserData {
         username: input.username,
         password_hash,
@@ -202,6 +223,7 @@ pub fn save(
         email: input.email,
         role: input.role.as_str().into(),
         active: input.active,
+        credentials_version,
     };
     let now = crate::models::now();
     let user = match current {
@@ -286,8 +308,7 @@ pub async fn get_user(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let own = matches!(caller.principal, Principal::User { id: me, .. } if me == id);
-    if !own {
+    if !is_own(&caller, id) {
         caller.require(Role::Admin, "see other users")?;
     }
     let user = state
@@ -302,8 +323,11 @@ pub async fn get_user(
 
 /// Update a user (JSON Merge Patch)
 ///
-/// `password` sets a new password; `partner_ids` replaces the scope. Refused (409) if no active
-/// admin would remain.
+/// Admins change any account; every account may change its own `password`, `display_name` and
+/// `email`. `password` sets a new password and ends every token issued before it; when the
+/// caller changed their own password, the answer carries a fresh `access_token`. `partner_ids`
+/// replaces the scope. Refused (409) if no active admin would remain, or if an admin would
+/// demote or deactivate their own account.
 #[utoipa::path(tag = "users", params(("id" = i64, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on")),
     request_body(content = CreateUser, content_type = "application/merge-patch+json",
@@ -311,7 +335,7 @@ pub async fn get_user(
     security(("bearer" = [])), responses(
     (status = 200, description = "Updated", body = UserResponse),
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Username taken, or no active admin would remain", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Username taken, no active admin would remain, or an admin would lock themselves out", body = Problem, content_type = "application/problem+json"),
     (status = 412, description = "Changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/{id}")]
@@ -322,10 +346,15 @@ pub async fn update_user(
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Admin, "manage users")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let ahead = hash_ahead(patch.0.get("password").and_then(|p| p.as_str()).map(str::to_owned)).await?;
-    let user = state
+    let own = is_own(&caller, id);
+    if !(own && patch.0.keys().all(|k| OWN_FIELDS.contains(&k.as_str()))) {
+        caller.require(Role::Admin, "manage users")?;
+    }
+    let new_password = patch.0.get("password").and_then(|p| p.as_str()).map(str::to_owned);
+    let fresh_token = own && new_password.is_some();
+    let ahead = hash_ahead(new_password).await?;
+    let (mut user, stored) = state
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
             let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -336,9 +365,29 @@ pub async fn update_user(
             });
             let input: CreateUser = patch.apply(&base)?;
             if_match.check(&etag(current.updated_at))?;
-            save(conn, input, Some(&current), ahead)
+            if own && is_active_admin(&current) {
+                if input.role != Role::Admin {
+                    return Err(refuse_self_lockout("demote"));
+                }
+                if !input.active {
+                    return Err(refuse_self_lockout("deactivate"));
+                }
+            }
+            let saved = save(conn, input, Some(&current), ahead)?;
+            let stored = if fresh_token { accounts::find_user(conn, id)? } else { None };
+            Ok((saved, stored))
         })
         .await?;
+    if let Some(stored) = stored {
+        user.access_token = Some(super::auth::TokenResponse {
+            access_token: state.tokens.issue(&stored, user.partner_ids.clone())?,
+            token_type: "Bearer".into(),
+            expires_in: state.tokens.ttl_seconds(),
+        });
+        let mut response = HttpResponse::Ok();
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        return Ok(respond(response, user));
+    }
     Ok(respond(HttpResponse::Ok(), user))
 }
 
@@ -346,7 +395,7 @@ pub async fn update_user(
 #[utoipa::path(tag = "users", params(("id" = i64, Path, description = "User id")), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "No active admin would remain", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "No active admin would remain, or it is the caller's own account", body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/{id}")]
 pub async fn delete_user(
@@ -356,6 +405,9 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
     let id = id.into_inner();
+    if is_own(&caller, id) {
+        return Err(refuse_self_lockout("delete"));
+    }
     state
         .write(move |conn| {
             let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;

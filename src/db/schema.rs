@@ -30,6 +30,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        credentials_version -> BigInt,
     }
 }
 

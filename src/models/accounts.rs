@@ -22,6 +22,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub updated_at: NaiveDateTime,
+    /// Raised at every password change; tokens issued at another value are refused.
+    pub credentials_version: i64,
 }
 
 /// The writable columns of an account.
@@ -34,6 +36,7 @@ pub struct UserData {
     pub email: Option<String>,
     pub role: String,
     pub active: bool,
+    pub credentials_version: i64,
 }
 
 /// A stored service token (without its value, which is never stored).
@@ -107,7 +110,11 @@ pub fn update_user(
 /// Sets only the password hash (CLI `set-password`).
 pub fn set_password(conn: &mut AnyConnection, id: i64, hash: &str, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(users::table.find(id))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .set((
+            users::password_hash.eq(hash),
+            users::credentials_version.eq(users::credentials_version + 1),
+            users::updated_at.eq(now),
+        ))
         .execute(conn)?;
     Ok(changed > 0)
 }
@@ -159,6 +166,7 @@ pub fn create_first_admin(conn: &mut AnyConnection, hash: &str, now: NaiveDateTi
             email: None,
             role: "admin".into(),
             active: true,
+            credentials_version: 0,
         };
         match insert_user(conn, &data, now) {
             Ok(_) => Ok(true),
@@ -254,36 +262,50 @@ pub fn list_service_tokens(
 /// Length of the failed-login window.
 pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
 
-/// Seconds until `key` may try again, if it has reached `limit` failures in the current window.
-pub fn login_blocked_for(
+/// Counts one login attempt for each `(key, limit)` before the password is checked, in one
+/// statement per key, so that parallel guesses are counted one after the other (PostgreSQL holds
+/// the row lock of the upsert until the transaction ends; SQLite writes one at a time). A key
+/// that already had `limit` attempts in its window fails with 429 and the seconds until the
+/// window ends; the caller's transaction then rolls back, so a refused attempt counts nothing.
+pub fn count_login_attempt(
     conn: &mut AnyConnection,
-    key: &str,
-    limit: i32,
+    keys: &[(&str, i32)],
     now: NaiveDateTime,
-) -> QueryResult<Option<i64>> {
-    let row: Option<(i32, NaiveDateTime)> = login_failures::table
-        .find(key)
-        .select((login_failures::failures, login_failures::window_start))
-        .first(conn)
-        .optional()?;
-    Ok(row.and_then(|(failures, start)| {
-        let end = start + LOGIN_WINDOW;
-        (failures >= limit && end > now).then(|| (end - now).num_seconds().max(1))
-    }))
-}
-
-/// Counts one failed login for `key`, starting a new window when the last one has ended.
-pub fn record_login_failure(conn: &mut AnyConnection, key: &str, now: NaiveDateTime) -> QueryResult<()> {
-    let window_open = now - LOGIN_WINDOW;
-    let bumped = diesel::update(login_failures::table.find(key).filter(login_failures::window_start.gt(window_open)))
-        .set(login_failures::failures.eq(login_failures::failures + 1))
-        .execute(conn)?;
-    if bumped == 0 {
-        let fresh = (login_failures::failures.eq(1), login_failures::window_start.eq(now));
-        let insert = diesel::insert_into(login_failures::table).values((login_failures::key.eq(key), fresh));
-        per_backend!(&mut *conn, |c| insert.on_conflict(login_failures::key).do_update().set(fresh).execute(c))?;
+) -> Result<(), crate::error::AppError> {
+    #[derive(QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        failures: i32,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        window_start: NaiveDateTime,
+    }
+    // One statement: a fresh window when the last one has ended, else one more in the current one.
+    const UPSERT: &str = "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
+        ON CONFLICT (key) DO UPDATE SET \
+        failures = CASE WHEN login_failures.window_start > $3 THEN login_failures.failures + 1 ELSE 1 END, \
+        window_start = CASE WHEN login_failures.window_start > $3 THEN login_failures.window_start ELSE $2 END \
+        RETURNING failures, window_start";
+    for &(key, limit) in keys {
+        let counted: Counted = per_backend!(&mut *conn, |c| diesel::sql_query(UPSERT)
+            .bind::<diesel::sql_types::Text, _>(key)
+            .bind::<diesel::sql_types::Timestamp, _>(now)
+            .bind::<diesel::sql_types::Timestamp, _>(now - LOGIN_WINDOW)
+            .get_result(c))?;
+        if counted.failures > limit {
+            let retry_after = (counted.window_start + LOGIN_WINDOW - now).num_seconds().max(1);
+            return Err(crate::error::AppError::TooManyRequests {
+                detail: format!("too many failed logins; try again in {retry_after} seconds"),
+                retry_after,
+            });
+        }
     }
     Ok(())
+}
+
+/// Takes back one counted attempt of `key` (a login from that address succeeded).
+pub fn uncount_login_attempt(conn: &mut AnyConnection, key: &str) -> QueryResult<()> {
+    let target = login_failures::table.find(key).filter(login_failures::failures.gt(0));
+    diesel::update(target).set(login_failures::failures.eq(login_failures::failures - 1)).execute(conn).map(|_| ())
 }
 
 /// Forgets the failures of `key` (after a successful login).
