@@ -7,6 +7,7 @@
 //! | `IKZ_WORKERS` | number of cores | actix worker threads |
 //! | `IKZ_DB_POOL_SIZE` | 8 (SQLite) / 2 per core (PostgreSQL) | database connections per instance |
 //! | `IKZ_SQLITE_MMAP_MB` | `0` (off) | SQLite: MiB of the database file each connection memory-maps (README, "SQLite or PostgreSQL") |
+//! | `IKZ_SQLITE_SYNCHRONOUS` | `full` | SQLite: `full` makes every acknowledged write durable; `normal` writes faster but can lose the last acknowledged writes on power loss or an OS crash |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 //! | `IKZ_JWT_SECRET` | generated once, kept in the database | HS256 secret, at least 32 bytes |
@@ -41,6 +42,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// SQLite: bytes of the database file each connection may memory-map; 0 is off.
     pub sqlite_mmap_bytes: u64,
+    /// `IKZ_SQLITE_SYNCHRONOUS`: `full` (default) or `normal`.
+    pub sqlite_synchronous: crate::db::SqliteSynchronous,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// HS256 secret; `None` means: generate once and keep it in the database.
@@ -95,6 +98,7 @@ impl Config {
             workers: cores,
             db_pool_size: Backend::from_url(&database_url).default_pool_size(cores),
             sqlite_mmap_bytes: 0,
+            sqlite_synchronous: crate::db::SqliteSynchronous::Full,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             jwt_secret: None,
             token_ttl_seconds: 3600,
@@ -121,6 +125,7 @@ impl Config {
                 parse_env("IKZ_DB_POOL_SIZE", backend.default_pool_size(cores))?,
             )?,
             sqlite_mmap_bytes: sqlite_mmap_bytes()?,
+            sqlite_synchronous: parse_env("IKZ_SQLITE_SYNCHRONOUS", crate::db::SqliteSynchronous::Full)?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             jwt_secret: jwt_secret()?,
             token_ttl_seconds: positive("IKZ_TOKEN_TTL_SECONDS", parse_env("IKZ_TOKEN_TTL_SECONDS", 3600)?)?,

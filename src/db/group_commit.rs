@@ -317,6 +317,32 @@ mod tests {
         rows.into_iter().map(|c| c.n).collect()
     }
 
+    /// The durability the writer commits with: `FULL` unless `normal` is asked for.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_commits_with_full_durability_unless_told_otherwise() {
+        #[derive(diesel::QueryableByName)]
+        struct Synchronous {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("durable.db").to_string_lossy().into_owned();
+        for (mode, expected) in [(None, 2), (Some(crate::db::SqliteSynchronous::Normal), 1)] {
+            let manager = match mode {
+                None => ConnectionManager::new(&url),
+                Some(mode) => ConnectionManager::new(&url).with_sqlite_synchronous(mode),
+            };
+            let writer = GroupCommitWriter::start(manager).unwrap();
+            let read = writer
+                .write(|c| Ok(diesel::sql_query("PRAGMA synchronous").get_result::<Synchronous>(c)?.synchronous))
+                .await
+                .unwrap();
+            assert_eq!(read, expected, "{mode:?}: 2 is FULL, 1 is NORMAL");
+        }
+        assert_eq!("Normal".parse::<crate::db::SqliteSynchronous>().unwrap(), crate::db::SqliteSynchronous::Normal);
+        assert!("off".parse::<crate::db::SqliteSynchronous>().is_err(), "only full and normal are offered");
+    }
+
     /// Failed, panicking and successful writes in one group: only the successful ones remain,
     /// each caller gets its own answer, and the writer goes on afterwards.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

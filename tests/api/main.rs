@@ -14,4 +14,5 @@ mod openapi;
 mod partners;
 mod partners_errors;
 mod robustness;
+mod security;
 mod seed;
