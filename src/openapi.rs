@@ -64,7 +64,9 @@ pub fn document() -> Document {
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::api::configure).split_for_parts();
     add_shared_responses(&mut doc);
     derive_patch_schemas(&mut doc);
-    doc
+    let mut json = serde_json::to_value(&doc).expect("the document serialises");
+    contract::tighten(&mut json);
+    serde_json::from_value(json).expect("the tightened document is still a document")
 }
 
 /// PATCH bodies are merge patches of the create schemas: any subset of their fields. For each
@@ -83,7 +85,8 @@ fn derive_patch_schemas(doc: &mut Document) {
             else {
                 continue;
             };
-            let patch_name = format!("{name}Patch");
+            // The partners' patch schema was published as `UpdatePartner`; the name stays.
+            let patch_name = if name == "Partner" { "UpdatePartner".to_owned() } else { format!("{name}Patch") };
             *content = serde_json::json!({"$ref": format!("#/components/schemas/{patch_name}")});
             derived.insert(patch_name, serde_json::Value::String(format!("Create{name}")));
         }
@@ -93,6 +96,15 @@ fn derive_patch_schemas(doc: &mut Document) {
         let mut schema = schemas[source.as_str().unwrap_or_default()].clone();
         if let Some(object) = schema.as_object_mut() {
             object.remove("required");
+            // A default in a patch schema makes generated clients send it in every PATCH (and
+            // reset the field): absent means "unchanged", so a patch property has no default.
+            if let Some(properties) = object.get_mut("properties").and_then(|p| p.as_object_mut()) {
+                for property in properties.values_mut() {
+                    if let Some(property) = property.as_object_mut() {
+                        property.remove("default");
+                    }
+                }
+            }
             let note = "A JSON Merge Patch (RFC 7396): any subset of the fields; `null` clears an optional field.";
             object.insert("description".into(), serde_json::Value::String(note.into()));
         }
@@ -100,6 +112,8 @@ fn derive_patch_schemas(doc: &mut Document) {
     }
     *doc = serde_json::from_value(json).expect("the changed document is still a document");
 }
+
+mod contract;
 
 /// The document as served and committed: pretty JSON with a final newline.
 pub fn document_json() -> String {

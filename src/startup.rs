@@ -115,8 +115,12 @@ impl Application {
                 .wrap_fn(|req, srv| {
                     use actix_web::dev::Service;
                     let path = req.path().to_owned();
+                    let if_none_match =
+                        matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
+                            .then(|| req.headers().get(header::IF_NONE_MATCH).cloned())
+                            .flatten();
                     let response = srv.call(req);
-                    async move { Ok(as_problem(response.await?, path)) }
+                    async move { Ok(not_modified(as_problem(response.await?, path), if_none_match)) }
                 })
                 .wrap(Compress::default())
                 .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
@@ -241,6 +245,25 @@ async fn serve_openapi(state: web::Data<AppState>) -> HttpResponse {
 
 fn redirect_to(location: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
     move || std::future::ready(HttpResponse::PermanentRedirect().insert_header((header::LOCATION, location)).finish())
+}
+
+/// Conditional GET (RFC 9110 §13.1.2) for every record: a 200 whose `ETag` the request's
+/// `If-None-Match` names (or `*`) becomes a 304 with that `ETag` and no body. Weak comparison,
+/// as the RFC asks for `If-None-Match`.
+fn not_modified(res: ServiceResponse<BoxBody>, if_none_match: Option<HeaderValue>) -> ServiceResponse<BoxBody> {
+    let Some(wanted) = if_none_match else { return res };
+    if res.status() != actix_web::http::StatusCode::OK {
+        return res;
+    }
+    let Some(current) = res.headers().get(header::ETAG).cloned() else { return res };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let current_tag = opaque(current.to_str().unwrap_or_default());
+    let matches = wanted.to_str().unwrap_or_default().split(',').any(|t| t.trim() == "*" || opaque(t) == current_tag);
+    if !matches {
+        return res;
+    }
+    let (req, _) = res.into_parts();
+    ServiceResponse::new(req, HttpResponse::NotModified().insert_header((header::ETAG, current)).finish())
 }
 
 /// Makes every 4xx/5xx answer a problem+json body with `instance` set to the request path,

@@ -340,16 +340,19 @@ pub async fn update_contact(
 ))]
 #[delete("/{id}")]
 pub async fn delete_contact(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "erase contacts")?;
-    let id = id.into_inner();
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             caller.require_partner(current.partner_id, "erase contacts")?;
+            if_match.check(&etag(current.updated_at))?;
             crate::models::usage::before_erasing_contact(conn, id, &super::measures::actor(&caller))?;
             model::delete(conn, id)?;
             Ok(())

@@ -317,15 +317,18 @@ pub async fn update_cooperation(
 ))]
 #[delete("/{id}")]
 pub async fn delete_cooperation(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete cooperations")?;
-    let id = id.into_inner();
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
             let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(cooperation.updated_at))?;
             crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
             model::delete(conn, id)?;
             Ok(())

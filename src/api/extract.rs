@@ -138,7 +138,7 @@ fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = R
             }
             body.extend_from_slice(&chunk);
         }
-        let value: Value = serde_json::from_slice(&body).map_err(|e| AppError::BadRequest {
+        let mut value: Value = serde_json::from_slice(&body).map_err(|e| AppError::BadRequest {
             slug: "malformed-json",
             detail: format!("the request body is not valid JSON: {e}"),
             errors: vec![],
@@ -147,7 +147,25 @@ fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = R
         if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
             refuse_nul(&value)?;
         }
+        integral_numbers(&mut value);
         Ok(value)
+    }
+}
+
+/// JSON Schema counts `3186.0` as an integer, so the API must too: numbers without a fraction
+/// become integers before the body meets serde, which reads an `i64` only from an integer.
+fn integral_numbers(value: &mut Value) {
+    /// Integers a double holds exactly (±2^53).
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(members) => members.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 
@@ -525,6 +543,13 @@ mod tests {
         assert_eq!(errors.len(), MAX_UNKNOWN_REPORTED + 1);
         assert_eq!(errors.last().unwrap().message, "1950 more unknown fields");
         assert!(READS.with(Cell::get) <= 2, "{} attempts for 2,000 unknown fields", READS.with(Cell::get));
+    }
+
+    #[test]
+    fn numbers_without_a_fraction_count_as_integers() {
+        let mut value = serde_json::json!({"a": 3186.0, "b": [1.5, 2.0, -0.0], "c": 1e300, "d": {"e": 7.0}});
+        integral_numbers(&mut value);
+        assert_eq!(value, serde_json::json!({"a": 3186, "b": [1.5, 2, 0], "c": 1e300, "d": {"e": 7}}));
     }
 
     #[test]

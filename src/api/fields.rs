@@ -224,15 +224,18 @@ pub async fn update_field(
 ))]
 #[delete("/{id}")]
 pub async fn delete_field(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete fields")?;
-    let id = id.into_inner();
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
             let field = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(field.updated_at))?;
             crate::models::usage::ensure_field_unused(conn, &field)?;
             model::delete(conn, id)?;
             Ok(())

@@ -437,9 +437,14 @@ fn load_for_write_with_members(
     Ok((measure, members))
 }
 
-/// Answers with the measure and its `ETag`.
+/// Answers with the measure and its `ETag` (covering the embedded contact, if any).
 pub fn respond(mut builder: actix_web::HttpResponseBuilder, measure: MeasureResponse) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(measure.updated_at.naive_utc())));
+    let version = measure.updated_at.naive_utc();
+    let tag = match &measure.responsible_contact {
+        Some(contact) => super::etag_with_embedded(version, [(contact.id, contact.updated_at.naive_utc())]),
+        None => etag(version),
+    };
+    builder.insert_header((header::ETAG, tag));
     super::json_response(builder, &measure)
 }
 
@@ -717,15 +722,17 @@ pub async fn update_measure(
 ))]
 #[delete("/{id}")]
 pub async fn delete_measure(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "delete measures")?;
-    let id = id.into_inner();
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     state
         .write(move |conn| {
-            load_for_write(conn, &caller, id, "delete measures")?;
+            let current = load_for_write(conn, &caller, id, "delete measures")?;
+            if_match.check(&etag(current.updated_at))?;
             model::delete(conn, id)?;
             Ok(())
         })

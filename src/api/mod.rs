@@ -96,6 +96,25 @@ pub fn etag(updated_at: NaiveDateTime) -> String {
     tag
 }
 
+/// The entity tag of a record answered together with embedded records (`?include=…`): the
+/// record's own tag, extended by a digest of each embedded record's id and version, so that a
+/// change, addition or erasure of an embedded record changes the tag too (and no 304 hides it).
+pub fn etag_with_embedded(
+    updated_at: NaiveDateTime,
+    embedded: impl IntoIterator<Item = (i64, NaiveDateTime)>,
+) -> String {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for (id, version) in embedded {
+        digest.update(id.to_le_bytes());
+        digest.update(version.and_utc().timestamp_micros().to_le_bytes());
+    }
+    let digest = digest.finalize();
+    let own = etag(updated_at);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}+{hex}\"", &own[..own.len() - 1])
+}
+
 /// Registers every API route; the OpenAPI document is collected from the same calls.
 ///
 /// Each resource has its own scope: the router compares a scope's static prefix before it tries

@@ -137,44 +137,6 @@ pub struct CreatePartner {
     pub description: Option<String>,
 }
 
-/// A JSON Merge Patch (RFC 7396) for a partner: absent fields stay, `null` clears an optional
-/// field. `name` and `kind` cannot be cleared. The result must satisfy the same rules as a new
-/// partner.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON and checked as `CreatePartner`
-pub struct UpdatePartner {
-    /// Official name, 1–200 characters; cannot be null.
-    #[schema(example = "Stadt Königsbrück", min_length = 1, max_length = 200, nullable = false)]
-    name: Option<String>,
-    /// Kind of organisation; cannot be null.
-    #[schema(nullable = false)]
-    kind: Option<PartnerKind>,
-    /// Amtlicher Gemeindeschlüssel, 8 digits; null clears it.
-    #[schema(example = "14625240", pattern = "^[0-9]{8}$")]
-    ags: Option<String>,
-    /// ISO 3166-2 code; null clears it.
-    #[schema(example = "DE-SN", pattern = "^[A-Z]{2}-[A-Z0-9]{1,3}$")]
-    state: Option<String>,
-    /// District; null clears it.
-    #[schema(max_length = 200)]
-    district: Option<String>,
-    /// Inhabitants; null clears it.
-    #[schema(minimum = 0)]
-    population: Option<i64>,
-    /// Website; null clears it.
-    #[schema(format = Uri, max_length = 2000)]
-    website: Option<String>,
-    /// E-mail; null clears it.
-    #[schema(format = Email, max_length = 254)]
-    email: Option<String>,
-    /// Telephone; null clears it.
-    #[schema(max_length = 40)]
-    phone: Option<String>,
-    /// Free text; null clears it.
-    #[schema(max_length = 20000)]
-    description: Option<String>,
-}
-
 impl Normalize for CreatePartner {
     fn normalize(&mut self) {
         domain::trim(&mut self.name);
@@ -395,7 +357,6 @@ pub async fn create_partner(
 )]
 #[get("/{id}")]
 pub async fn get_partner(
-    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
@@ -419,14 +380,16 @@ pub async fn get_partner(
             Ok((partner, contacts))
         })
         .await?;
-    let tag = etag(partner.updated_at);
-    let none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-    if none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish());
-    }
+    let tag = match &contacts {
+        Some(contacts) => {
+            super::etag_with_embedded(partner.updated_at, contacts.iter().map(|c| (c.id, c.updated_at.naive_utc())))
+        }
+        None => etag(partner.updated_at),
+    };
     let mut response = PartnerResponse::from(partner);
     response.contacts = contacts;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, tag)).json(response))
+    // `If-None-Match` is answered for every record by `startup::not_modified`.
+    Ok(super::json_response(HttpResponse::Ok().insert_header((header::ETAG, tag)).take(), &response))
 }
 
 /// Update a partner (JSON Merge Patch; admins, or editors acting for this partner)
@@ -440,7 +403,8 @@ pub async fn get_partner(
         ("id" = i64, Path, description = "Partner id"),
         ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
     ),
-    request_body(content = UpdatePartner, content_type = "application/merge-patch+json"),
+    request_body(content = CreatePartner, content_type = "application/merge-patch+json",
+        description = "Any subset of the fields; `null` clears an optional field; `name` and `kind` cannot be cleared"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Updated", body = PartnerResponse, headers(("ETag" = String, description = "New version"))),
@@ -499,6 +463,7 @@ pub async fn delete_partner(
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             if_match.check(&etag(current.updated_at))?;
             crate::models::usage::ensure_partner_unused(conn, id)?;

@@ -81,7 +81,7 @@ fn refuse_self_lockout(action: &str) -> AppError {
 }
 
 /// A new account. For a change (`PATCH`) the same fields apply; a `password` there sets a new one.
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Login name: 3–64 of `a-z 0-9 . _ - @`, stored in lower case.
@@ -90,7 +90,7 @@ pub struct CreateUser {
     pub username: String,
     /// Password, 12–1024 characters; required on create, write-only.
     #[validate(length(min = 12, max = 1024, message = "must be 12 to 1024 characters"))]
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     #[schema(format = Password, min_length = 12, max_length = 1024, write_only)]
     pub password: Option<String>,
     /// Name shown to people.
@@ -399,18 +399,21 @@ pub async fn update_user(
 ))]
 #[delete("/{id}")]
 pub async fn delete_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
-    let id = id.into_inner();
+    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     if is_own(&caller, id) {
         return Err(refuse_self_lockout("delete"));
     }
     state
         .write(move |conn| {
+            crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
             let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
+            if_match.check(&etag(user.updated_at))?;
             accounts::delete_user(conn, id)?;
             if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
         })

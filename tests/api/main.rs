@@ -16,3 +16,4 @@ mod partners_errors;
 mod robustness;
 mod security;
 mod seed;
+mod versions;

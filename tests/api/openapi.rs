@@ -70,3 +70,211 @@ async fn swagger_ui_is_served_and_points_at_the_document() {
     assert_eq!(response.status(), 308);
     assert_eq!(response.headers()["location"], "/swagger-ui/");
 }
+
+/// Checks `value` against the document's schema `reference` (a `$ref`): every required property
+/// present, no property the schema does not name, enum values in their set; objects and lists
+/// inside are checked the same way. Returns every mismatch as `path: what`.
+fn mismatches(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        return mismatches(doc, &doc["components"]["schemas"][name], value, at, out);
+    }
+    for alternative in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[alternative].as_array() {
+            let fits = |option: &Value| {
+                let mut inner = Vec::new();
+                let null_fits = value.is_null() && option["type"] == "null";
+                if !null_fits && option["type"] != "null" {
+                    mismatches(doc, option, value, at, &mut inner);
+                }
+                (null_fits || option["type"] != "null") && inner.is_empty()
+            };
+            if !options.iter().any(fits) {
+                out.push(format!("{at}: fits none of the {alternative} alternatives"));
+            }
+            return;
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !value.is_null()
+        && !allowed.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    match value {
+        Value::Object(members) => {
+            let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                if !members.contains_key(required.as_str().unwrap()) {
+                    out.push(format!("{at}: required `{required}` is missing"));
+                }
+            }
+            for (name, member) in members {
+                match (properties.get(name), schema.get("additionalProperties")) {
+                    (Some(property), _) | (None, Some(property @ Value::Object(_))) => {
+                        mismatches(doc, property, member, &format!("{at}.{name}"), out)
+                    }
+                    _ => out.push(format!("{at}: `{name}` is not in the schema")),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                mismatches(doc, &schema["items"], item, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises() {
+    use reqwest::Method;
+    use serde_json::json;
+    let app = spawn_app().await;
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap()).unwrap();
+    let partner = app.create_partner(json!({"name": "Königsbrück", "kind": "municipality"})).await["id"].clone();
+    let bare = app.create_partner(json!({"name": "Laußnitz", "kind": "municipality"})).await["id"].clone();
+    let cooperation: Value =
+        app.post_json("/api/v1/cooperations", &json!({"name": "IKZ West"})).await.json().await.unwrap();
+    let cid = cooperation["id"].clone();
+    let member = json!({"partner_id": partner, "role": "member"});
+    assert_eq!(app.post_json(&format!("/api/v1/cooperations/{cid}/members"), &member).await.status(), 201);
+    let contact: Value = app
+        .post_json("/api/v1/contacts", &json!({"partner_id": partner, "name": "Erika Muster"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fields: Value = app.get("/api/v1/fields").await.json().await.unwrap();
+    let field = fields["items"][0]["id"].clone();
+    let full = json!({"cooperation_id": cid, "field_id": field, "title": "Streusalz", "benefit": 4, "cost": 2,
+        "effort": 3, "lead_partner_id": partner, "partner_ids": [partner], "responsible_contact_id": contact["id"]});
+    let measure: Value = app.post_json("/api/v1/measures", &full).await.json().await.unwrap();
+    let mid = measure["id"].clone();
+    let sparse = json!({"cooperation_id": cid, "field_id": field, "title": "Nur ein Titel"});
+    assert_eq!(app.post_json("/api/v1/measures", &sparse).await.status(), 201);
+    let token_body = json!({"name": "sync", "role": "viewer"});
+    let token: Value = app.post_json("/api/v1/service-tokens", &token_body).await.json().await.unwrap();
+    app.token_for("vera", "viewer", &[]).await;
+
+    // (path, operation method, answer status) for every kind of answer.
+    let reads = [
+        format!("/api/v1/partners/{partner}?include=contacts"),
+        format!("/api/v1/partners/{bare}"),
+        "/api/v1/partners".into(),
+        "/api/v1/fields".into(),
+        format!("/api/v1/fields/{field}"),
+        "/api/v1/cooperations".into(),
+        format!("/api/v1/cooperations/{cid}"),
+        format!("/api/v1/cooperations/{cid}/members"),
+        format!("/api/v1/cooperations/{cid}/measures"),
+        format!("/api/v1/cooperations/{cid}/summary"),
+        "/api/v1/measures?include=contacts".into(),
+        format!("/api/v1/measures/{mid}"),
+        format!("/api/v1/measures/{mid}/history"),
+        "/api/v1/contacts".into(),
+        format!("/api/v1/contacts/{}", contact["id"]),
+        "/api/v1/users".into(),
+        "/api/v1/service-tokens".into(),
+        format!("/api/v1/service-tokens/{}", token["id"]),
+        "/api/v1/auth/me".into(),
+        "/health/live".into(),
+        "/health/ready".into(),
+        "/api/v1/measures/999999".into(),
+    ];
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for path in reads {
+        let response = app.as_admin(Method::GET, &path).send().await.unwrap();
+        let status = response.status().as_u16().to_string();
+        let body: Value = response.json().await.unwrap();
+        let bare_path = path.split('?').next().unwrap();
+        let (template, item) = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(template, _)| {
+                let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), bare_path.split('/').collect());
+                t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+            })
+            .unwrap_or_else(|| panic!("{path} is not in the document"));
+        let mut answer = &item["get"]["responses"][&status];
+        if let Some(reference) = answer["$ref"].as_str() {
+            answer = &doc["components"]["responses"][reference.rsplit('/').next().unwrap()];
+        }
+        let content = answer["content"].as_object().unwrap_or_else(|| panic!("{path}: {status} is undocumented"));
+        let schema = &content.values().next().unwrap()["schema"];
+        mismatches(&doc, schema, &body, &format!("GET {template} {status}"), &mut problems);
+        checked += 1;
+    }
+    assert_eq!(checked, 22);
+    assert!(problems.is_empty(), "answers and document disagree:\n{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn the_document_gives_clients_no_defaults_to_resend_and_swagger_ui_nothing_to_prefill() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(COMMITTED).unwrap()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for (name, schema) in schemas.iter().filter(|(n, _)| n.ends_with("Patch") || *n == "UpdatePartner") {
+        for (property, definition) in schema["properties"].as_object().unwrap() {
+            assert!(definition.get("default").is_none(), "{name}.{property} has a default");
+        }
+        let example = schema["example"].as_object().unwrap_or_else(|| panic!("{name} has no example"));
+        assert_eq!(example.len(), 1, "{name}: a PATCH example changes one field");
+    }
+    assert!(schemas["CreateUser"]["properties"]["password"]["writeOnly"] == true);
+    let mut problem_examples = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    parameter.get("example").is_none() && parameter["schema"].get("example").is_none(),
+                    "{at}: {parameter}"
+                );
+            }
+            assert_ne!(operation.get("security"), Some(&serde_json::json!([{}])), "{at}: open, so no security entry");
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if let Some(example) = response.pointer("/content/application~1problem+json/example") {
+                    assert_eq!(example["status"].to_string(), *status, "{at}");
+                    problem_examples.insert(status.clone());
+                }
+            }
+            let versioned = ["partners", "fields", "cooperations", "measures", "contacts", "users"]
+                .iter()
+                .any(|r| *path == format!("/api/v1/{r}/{{id}}"));
+            if versioned {
+                let responses = &operation["responses"];
+                match method.as_str() {
+                    "get" => {
+                        assert!(responses.get("304").is_some(), "{at}: 304");
+                        assert!(responses["200"]["headers"].get("ETag").is_some(), "{at}: ETag");
+                    }
+                    _ => {
+                        assert!(responses.get("412").is_some(), "{at}: 412");
+                        let names: Vec<&str> = operation["parameters"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .filter_map(|p| p["name"].as_str())
+                            .collect();
+                        assert!(names.contains(&"If-Match"), "{at}: If-Match");
+                    }
+                }
+            }
+            let lists_a_page = operation
+                .pointer("/responses/200/content/application~1json/schema/$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.ends_with("Page"));
+            if lists_a_page {
+                assert!(operation["responses"]["200"]["headers"].get("Link").is_some(), "{at}: Link");
+            }
+        }
+    }
+    assert!(problem_examples.len() >= 5, "problem examples for {problem_examples:?}");
+    for (name, response) in doc["components"]["responses"].as_object().unwrap() {
+        let example = &response["content"]["application/problem+json"]["example"];
+        assert!(example["status"].is_u64(), "{name} has no example of its own");
+    }
+}

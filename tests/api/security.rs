@@ -304,3 +304,16 @@ async fn without_public_read_an_anonymous_caller_cannot_tell_existing_ids_from_m
         assert_problem(delete, 401, "/problems/unauthorized").await;
     }
 }
+
+#[tokio::test]
+async fn an_integer_written_with_a_zero_fraction_is_taken_as_the_integer_it_is() {
+    let app = spawn_app().await;
+    let population = json!({"name": "Ganzzahl", "kind": "municipality", "population": 3186.0});
+    let created = app.create_partner(population).await;
+    assert_eq!(created["population"], 3186);
+    let id = created["id"].as_i64().unwrap();
+    let patched = app.patch_json(&format!("/api/v1/partners/{id}"), &json!({"population": 4400.0})).await;
+    assert_eq!(patched.json::<Value>().await.unwrap()["population"], 4400);
+    let fraction = app.patch_json(&format!("/api/v1/partners/{id}"), &json!({"population": 4400.5})).await;
+    assert_eq!(error_fields(&assert_problem(fraction, 422, "/problems/validation").await), ["population"]);
+}

@@ -1,0 +1,273 @@
+//! The last pass over the document: what generated clients and Swagger UI read beyond the
+//! schemas the derive macros produce.
+//!
+//! - every property an answer always carries is `required` (nullable where it can be `null`);
+//!   only the properties named in [`OMITTED`] may be absent;
+//! - closed sets of values that are plain strings in Rust are published as enums ([`ENUMS`]);
+//! - record versions are documented where they occur: `ETag` on every answer with a record,
+//!   `If-None-Match` → 304 on reads, `If-Match` → 412 on PATCH and DELETE, `Link` on lists;
+//! - every problem response has an example of its own status;
+//! - parameters pre-fill nothing in Swagger UI, and a PATCH example changes one field;
+//! - open operations carry no `security` (generated clients would demand a token there).
+//!
+//! A test (`tests/api/openapi.rs`) holds real answers of every resource against the document.
+
+use serde_json::{Map, Value, json};
+
+/// The records that carry a version (`ETag`), by their item path.
+const VERSIONED: [&str; 6] = [
+    "/api/v1/partners/{id}",
+    "/api/v1/fields/{id}",
+    "/api/v1/cooperations/{id}",
+    "/api/v1/measures/{id}",
+    "/api/v1/contacts/{id}",
+    "/api/v1/users/{id}",
+];
+
+/// Other operations whose answer is one versioned record (with its `ETag`).
+const ANSWERS_A_RECORD: [(&str, &str); 1] = [("/api/v1/measures/{id}/transitions", "post")];
+
+/// Properties an answer may leave out, each only in the situation its description names.
+const OMITTED: [(&str, &str); 8] = [
+    ("PartnerResponse", "contacts"),
+    ("MeasureResponse", "responsible_contact"),
+    ("UserResponse", "access_token"),
+    ("ServiceTokenResponse", "token"),
+    ("Health", "database"),
+    ("Problem", "instance"),
+    ("Problem", "request_id"),
+    ("Problem", "errors"),
+];
+
+/// String properties whose values form a closed set.
+const ENUMS: [(&str, &str, &[&str]); 5] = [
+    ("MeResponse", "kind", &["user", "service_token", "external"]),
+    ("TokenResponse", "token_type", &["Bearer"]),
+    ("HistoryEntryResponse", "event", &["created", "transition", "contact_erased"]),
+    ("Health", "status", &["ok"]),
+    ("Health", "database", &["SQLite", "PostgreSQL"]),
+];
+
+/// The example body of each PATCH: one field changed, as a client would send it.
+const PATCH_EXAMPLES: [(&str, &str); 6] = [
+    ("UpdatePartner", r#"{"population": 4500}"#),
+    ("FieldPatch", r#"{"name_en": "Municipal building yard"}"#),
+    ("CooperationPatch", r#"{"funding_programme": "Förderrichtlinie IKZ 2026"}"#),
+    ("MeasurePatch", r#"{"summary": "Gemeinsame Ausschreibung für drei Winter"}"#),
+    ("ContactPatch", r#"{"function": "Leitung Bauhof"}"#),
+    ("UserPatch", r#"{"display_name": "Maria Mustermann"}"#),
+];
+
+/// Applies every rule of this module to the serialised document.
+pub fn tighten(doc: &mut Value) {
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        require_what_answers_carry(schemas);
+        for (schema, property, values) in ENUMS {
+            if let Some(p) = schemas.get_mut(schema).and_then(|s| s.pointer_mut(&format!("/properties/{property}"))) {
+                p["enum"] = json!(values);
+            }
+        }
+        for (schema, example) in PATCH_EXAMPLES {
+            if let Some(object) = schemas.get_mut(schema).and_then(Value::as_object_mut) {
+                object.insert("example".into(), serde_json::from_str(example).expect("a JSON example"));
+            }
+        }
+        // Each problem response carries its own example instead.
+        if let Some(problem) = schemas.get_mut("Problem").and_then(Value::as_object_mut) {
+            problem.remove("example");
+        }
+    }
+    if let Some(responses) = doc.pointer_mut("/components/responses").and_then(Value::as_object_mut) {
+        for response in responses.values_mut() {
+            let status = shared_status(response);
+            problem_example(response, status, None);
+        }
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        let versioned_collection = VERSIONED.iter().any(|v| v.strip_suffix("/{id}") == Some(path.as_str()));
+        for (method, operation) in item.iter_mut() {
+            let Some(operation) = operation.as_object_mut() else { continue };
+            if operation.get("security") == Some(&json!([{}])) {
+                operation.remove("security");
+            }
+            for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                strip_examples(parameter);
+            }
+            let versioned = VERSIONED.contains(&path.as_str());
+            match method.as_str() {
+                "get" if versioned => {
+                    header_parameter(
+                        operation,
+                        "If-None-Match",
+                        "`ETag` of the version the client holds; unchanged, the answer is 304",
+                    );
+                    etag_header(operation, "200");
+                    response(
+                        operation,
+                        "304",
+                        json!({"description": "Not modified since the `If-None-Match` version", "headers": {"ETag": etag_schema()}}),
+                    );
+                }
+                "patch" | "delete" if versioned => {
+                    header_parameter(
+                        operation,
+                        "If-Match",
+                        "`ETag` of the version this change is based on; another → 412",
+                    );
+                    if method == "patch" {
+                        etag_header(operation, "200");
+                    }
+                    response(
+                        operation,
+                        "412",
+                        problem_response("The record changed since the `If-Match` version; fetch it again"),
+                    );
+                }
+                "post" if versioned_collection => etag_header(operation, "201"),
+                "get" => link_header(operation),
+                _ => {}
+            }
+            if ANSWERS_A_RECORD.contains(&(path.as_str(), method.as_str())) {
+                etag_header(operation, "200");
+            }
+            let instance = path.replace("{id}", "1").replace("{partner_id}", "2");
+            if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+                for (status, response) in responses.iter_mut() {
+                    problem_example(response, status.parse().unwrap_or(500), Some(&instance));
+                }
+            }
+        }
+    }
+}
+
+/// Every property of an answer's schema is required, but for those in [`OMITTED`].
+fn require_what_answers_carry(schemas: &mut Map<String, Value>) {
+    for (name, schema) in schemas.iter_mut() {
+        let is_answer = name.ends_with("Response")
+            || name.ends_with("Page")
+            || ["Health", "Problem", "FieldError"].contains(&name.as_str());
+        if !is_answer {
+            continue;
+        }
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else { continue };
+        let required: Vec<Value> = properties
+            .keys()
+            .filter(|p| !OMITTED.contains(&(name.as_str(), p.as_str())))
+            .map(|p| Value::String(p.clone()))
+            .collect();
+        schema["required"] = Value::Array(required);
+    }
+}
+
+fn strip_examples(value: &mut Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.remove("example");
+        object.remove("examples");
+        if let Some(schema) = object.get_mut("schema") {
+            strip_examples(schema);
+        }
+    }
+}
+
+fn etag_schema() -> Value {
+    json!({"description": "Version of the record, for `If-Match` and `If-None-Match`", "schema": {"type": "string"}})
+}
+
+fn header_parameter(operation: &mut Map<String, Value>, name: &str, description: &str) {
+    let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+    let Some(parameters) = parameters.as_array_mut() else { return };
+    if !parameters.iter().any(|p| p["in"] == "header" && p["name"] == name) {
+        parameters.push(
+            json!({"name": name, "in": "header", "required": false, "description": description, "schema": {"type": "string"}}),
+        );
+    }
+}
+
+fn etag_header(operation: &mut Map<String, Value>, status: &str) {
+    if let Some(response) =
+        operation.get_mut("responses").and_then(|r| r.get_mut(status)).and_then(Value::as_object_mut)
+    {
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        headers["ETag"] = etag_schema();
+    }
+}
+
+fn link_header(operation: &mut Map<String, Value>) {
+    let Some(ok) = operation.get_mut("responses").and_then(|r| r.get_mut("200")) else { return };
+    let is_page = ok
+        .pointer("/content/application~1json/schema/$ref")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r.ends_with("Page"));
+    if let (true, Some(response)) = (is_page, ok.as_object_mut()) {
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        headers["Link"] = json!({
+            "description": "`<…>; rel=\"next\"` with the next page's URL, when another page follows",
+            "schema": {"type": "string"}
+        });
+    }
+}
+
+fn response(operation: &mut Map<String, Value>, status: &str, response: Value) {
+    if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+        responses.entry(status).or_insert(response);
+    }
+}
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {crate::error::PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+/// The status of a shared response, read from its name's example table in `openapi.rs`.
+fn shared_status(response: &Value) -> u16 {
+    let description = response["description"].as_str().unwrap_or_default();
+    super::SHARED
+        .iter()
+        .find(|(_, _, d)| *d == description)
+        .and_then(|(_, status, _)| status.parse().ok())
+        .unwrap_or(500)
+}
+
+/// Puts an example of its own status on a problem response (one that has no example yet).
+fn problem_example(response: &mut Value, status: u16, instance: Option<&str>) {
+    let description = response["description"].as_str().unwrap_or_default().to_owned();
+    let Some(media) = response.pointer_mut("/content/application~1problem+json").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if media.contains_key("example") {
+        return;
+    }
+    let (slug, title) = match status {
+        400 => ("invalid-parameter", "Bad request"),
+        401 => ("unauthorized", "Unauthorized"),
+        403 => ("forbidden", "Forbidden"),
+        404 => ("not-found", "Not found"),
+        409 => ("conflict", "Conflict"),
+        412 => ("precondition-failed", "Precondition failed"),
+        413 => ("payload-too-large", "Payload too large"),
+        415 => ("unsupported-media-type", "Unsupported media type"),
+        422 => ("validation", "Validation failed"),
+        429 => ("too-many-requests", "Too many requests"),
+        503 => ("unavailable", "Service unavailable"),
+        _ => ("internal", "Internal server error"),
+    };
+    let mut example =
+        json!({"type": format!("/problems/{slug}"), "title": title, "status": status, "detail": description});
+    if let Some(instance) = instance {
+        example["instance"] = json!(instance);
+    }
+    match status {
+        400 => {
+            example["errors"] = json!([{"field": "limit", "code": "invalid_parameter", "message": "has an unusable value: must be between 1 and 200"}])
+        }
+        422 => {
+            example["errors"] = json!([{"field": "name", "code": "length", "message": "must be 1 to 200 characters"}])
+        }
+        _ => {}
+    }
+    media.insert("example".into(), example);
+}
