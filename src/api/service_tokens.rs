@@ -204,10 +204,12 @@ pub async fn get_service_token(
 
 /// Revoke a service token
 ///
-/// Takes effect on the next request made with it. Revoking twice is harmless.
+/// Takes effect on the next request made with it. Revoking twice is harmless. A token cannot
+/// revoke itself (409): an admin job would lock itself out.
 #[utoipa::path(tag = "service-tokens", params(("id" = i64, Path, description = "Service token id")), security(("bearer" = [])), responses(
     (status = 204, description = "Revoked"),
     (status = 404, description = "No such token", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "It is the token of this request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/{id}")]
 pub async fn revoke_service_token(
@@ -217,6 +219,9 @@ pub async fn revoke_service_token(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
     let id = id.into_inner();
+    if matches!(caller.principal, crate::auth::Principal::ServiceToken { id: own, .. } if own == id) {
+        return Err(AppError::Conflict("a service token cannot revoke itself; revoke it with another token".into()));
+    }
     state
         .write(move |conn| {
             accounts::find_service_token(conn, id)?.ok_or_else(|| not_found(id))?;

@@ -62,6 +62,7 @@ const PATCH_EXAMPLES: [(&str, &str); 6] = [
 pub fn tighten(doc: &mut Value) {
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         require_what_answers_carry(schemas);
+        admit_blank_text(schemas);
         for (schema, property, values) in ENUMS {
             if let Some(p) = schemas.get_mut(schema).and_then(|s| s.pointer_mut(&format!("/properties/{property}"))) {
                 p["enum"] = json!(values);
@@ -158,6 +159,41 @@ fn require_what_answers_carry(schemas: &mut Map<String, Value>) {
             .map(|p| Value::String(p.clone()))
             .collect();
         schema["required"] = Value::Array(required);
+    }
+}
+
+/// Request bodies trim text and take blank optional text as absent (`""` clears a website as
+/// `null` does). An optional text property with a format or pattern therefore also admits blank
+/// text, and the document says so, so that a client (or schemathesis) reading it knows that `""`
+/// is accepted, not refused.
+fn admit_blank_text(schemas: &mut Map<String, Value>) {
+    for (name, schema) in schemas.iter_mut() {
+        let is_body = name.starts_with("Create") || name.ends_with("Patch") || name == "UpdatePartner";
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut).filter(|_| is_body) else {
+            continue;
+        };
+        for property in properties.values_mut() {
+            let optional_text = property["type"] == json!(["string", "null"]);
+            // Passwords are taken as they are (never trimmed), so blank is not "absent" there.
+            let constrained = (property.get("format").is_some() || property.get("pattern").is_some())
+                && property["format"] != "password";
+            if !(optional_text && constrained) {
+                continue;
+            }
+            let mut constrained_text = property.take();
+            let description = constrained_text.as_object_mut().and_then(|p| p.remove("description"));
+            let example = constrained_text.as_object_mut().and_then(|p| p.remove("example"));
+            constrained_text["type"] = json!("string");
+            *property = json!({
+                "anyOf": [constrained_text, {"type": "string", "pattern": "^\\s*$", "description": "blank: the same as null"}, {"type": "null"}]
+            });
+            if let Some(description) = description {
+                property["description"] = description;
+            }
+            if let Some(example) = example {
+                property["example"] = example;
+            }
+        }
     }
 }
 

@@ -317,3 +317,20 @@ async fn an_integer_written_with_a_zero_fraction_is_taken_as_the_integer_it_is()
     let fraction = app.patch_json(&format!("/api/v1/partners/{id}"), &json!({"population": 4400.5})).await;
     assert_eq!(error_fields(&assert_problem(fraction, 422, "/problems/validation").await), ["population"]);
 }
+
+#[tokio::test]
+async fn a_service_token_cannot_revoke_itself() {
+    let app = spawn_app().await;
+    let created: Value = app
+        .post_json("/api/v1/service-tokens", &json!({"name": "admin job", "role": "admin"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (id, token) = (created["id"].as_i64().unwrap(), created["token"].as_str().unwrap().to_owned());
+    let own = app.request(Method::DELETE, &format!("/api/v1/service-tokens/{id}"), Some(&token)).send().await.unwrap();
+    assert_problem(own, 409, "/problems/conflict").await;
+    let me = app.request(Method::GET, "/api/v1/auth/me", Some(&token)).send().await.unwrap();
+    assert_eq!(me.status(), 200, "still works");
+    assert_eq!(app.delete(&format!("/api/v1/service-tokens/{id}")).await.status(), 204, "another caller may");
+}
