@@ -25,9 +25,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::api::AppState;
 use crate::config::{Config, OidcConfig};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::models::accounts;
 
@@ -405,23 +405,35 @@ fn load_oidc(config: &OidcConfig) -> Result<Oidc, String> {
     })
 }
 
+/// What authenticating a request needs besides the database: the token keys and whether
+/// anonymous callers may read (`IKZ_PUBLIC_READ`). Built once at start-up, shared as app data.
+pub struct Authenticator {
+    /// Keys and rules of the tokens.
+    pub tokens: TokenKeys,
+    /// `IKZ_PUBLIC_READ`.
+    pub public_read: bool,
+}
+
 impl FromRequest for Caller {
     type Error = AppError;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let db = req.app_data::<web::Data<Db>>().cloned();
+        let auth = req.app_data::<web::Data<Authenticator>>().cloned();
         let header = req.headers().get(actix_web::http::header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
         Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::Internal("application state missing".into()))?;
-            let public_read = state.public_read;
+            let (Some(db), Some(auth)) = (db, auth) else {
+                return Err(AppError::Internal("database handle or authenticator missing".into()));
+            };
+            let public_read = auth.public_read;
             let anonymous = Caller { principal: Principal::Anonymous, role: None, partner_ids: vec![], public_read };
             let token = match header {
                 None => return Ok(anonymous),
                 Some(Err(_)) => return Err(invalid_token("the Authorization header is not readable text")),
                 Some(Ok(value)) => bearer(&value)?,
             };
-            let mut caller = authenticate(&state, token).await?;
+            let mut caller = authenticate(&db, &auth.tokens, token).await?;
             caller.public_read = public_read;
             Ok(caller)
         })
@@ -436,10 +448,10 @@ fn bearer(value: &str) -> Result<String, AppError> {
     Ok(token.trim().to_owned())
 }
 
-async fn authenticate(state: &AppState, token: String) -> Result<Caller, AppError> {
+async fn authenticate(db: &Db, tokens: &TokenKeys, token: String) -> Result<Caller, AppError> {
     if let Some(secret) = token.strip_prefix(SERVICE_TOKEN_PREFIX) {
         let hash = hash_service_token(secret);
-        return state
+        return db
             .read(move |conn| {
                 let (token, partner_ids) = accounts::active_service_token(conn, &hash, crate::models::now())?
                     .ok_or_else(|| invalid_token("the service token is unknown, revoked or expired"))?;
@@ -453,28 +465,25 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, AppErro
             })
             .await;
     }
-    match state.tokens.verify(&token)? {
+    match tokens.verify(&token)? {
         Verified::External(caller) => Ok(caller),
         Verified::User { id, version } => {
-            state
-                .read(move |conn| {
-                    let user = accounts::find_user(conn, id)?
-                        .filter(|u| u.active)
-                        .ok_or_else(|| invalid_token("the account of this token is deactivated or deleted"))?;
-                    if user.credentials_version != version {
-                        return Err(invalid_token(
-                            "the password of this account has changed since the token was issued",
-                        ));
-                    }
-                    let partner_ids = accounts::user_partner_ids(conn, id)?;
-                    Ok(Caller {
-                        role: user.role.parse().ok(),
-                        principal: Principal::User { id, username: user.username },
-                        partner_ids,
-                        public_read: false,
-                    })
+            db.read(move |conn| {
+                let user = accounts::find_user(conn, id)?
+                    .filter(|u| u.active)
+                    .ok_or_else(|| invalid_token("the account of this token is deactivated or deleted"))?;
+                if user.credentials_version != version {
+                    return Err(invalid_token("the password of this account has changed since the token was issued"));
+                }
+                let partner_ids = accounts::user_partner_ids(conn, id)?;
+                Ok(Caller {
+                    role: user.role.parse().ok(),
+                    principal: Principal::User { id, username: user.username },
+                    partner_ids,
+                    public_read: false,
                 })
-                .await
+            })
+            .await
         }
     }
 }

@@ -14,9 +14,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::AppState;
 use crate::api::extract::BodyLimit;
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::group_commit::GroupCommitWriter;
-use crate::db::{self, Backend};
+use crate::db::{self, Backend, Db};
 use crate::error::{AppError, PROBLEM_JSON, problem_response};
 
 /// Why the service could not start.
@@ -49,7 +50,7 @@ impl Application {
     /// Opens the pool, applies pending migrations and binds the listener.
     pub fn build(config: &Config) -> Result<Self, StartupError> {
         let backend = Backend::from_url(&config.database_url);
-        // On SQLite each worker reads on its own thread (AppState::read): keep a connection for
+        // On SQLite each worker reads on its own thread (Db::read): keep a connection for
         // each of them besides those of the blocking threads.
         let pool_size = match backend {
             Backend::Sqlite => config.db_pool_size.max(config.workers as u32 + 2),
@@ -78,14 +79,11 @@ impl Application {
         };
         let listener = TcpListener::bind(config.bind)?;
         let address = listener.local_addr()?;
+        let db = web::Data::new(Db::new(pool, backend, sqlite_writer));
+        let authenticator = web::Data::new(Authenticator { tokens, public_read: config.public_read });
         let state = web::Data::new(AppState {
-            pool,
-            backend,
             openapi_json: crate::openapi::document_json(),
-            tokens,
-            public_read: config.public_read,
             trust_forwarded_for: config.trust_forwarded_for,
-            sqlite_writer,
         });
         let cors_origins = config.cors_origins.clone();
         let routes = web::Data::new(KnownRoutes::from_document(&crate::openapi::document()));
@@ -94,6 +92,8 @@ impl Application {
             App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
+                .app_data(db.clone())
+                .app_data(authenticator.clone())
                 .app_data(limit)
                 .app_data(web::PathConfig::default().error_handler(|err, _| {
                     AppError::bad_parameter("id", format!("must be a whole number ({err})")).into()

@@ -7,7 +7,8 @@ use validator::Validate;
 
 use super::AppState;
 use super::extract::{JsonBody, Normalize};
-use crate::auth::{self, Caller, Principal, Role};
+use crate::auth::{self, Authenticator, Caller, Principal, Role};
+use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::accounts;
 
@@ -92,6 +93,8 @@ fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
 pub async fn create_token(
     req: HttpRequest,
     state: web::Data<AppState>,
+    db: web::Data<Db>,
+    authenticator: web::Data<Authenticator>,
     body: JsonBody<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
     let TokenRequest { username, password } = body.decode()?;
@@ -100,35 +103,31 @@ pub async fn create_token(
     let now = crate::models::now();
     // Counted before the password is checked, so that parallel guesses cannot all pass the limit.
     let keys = [(user_key.clone(), USER_FAILURE_LIMIT), (address_key.clone(), ADDRESS_FAILURE_LIMIT)];
-    state
-        .write(move |c| {
-            let keys: Vec<(&str, i32)> = keys.iter().map(|(key, limit)| (key.as_str(), *limit)).collect();
-            accounts::count_login_attempt(c, &keys, now)
-        })
-        .await?;
-    let checked = {
-        let state = state.clone().into_inner();
-        web::block(move || -> Result<Option<(accounts::User, Vec<i64>)>, AppError> {
-            let mut conn = state.pool.get()?;
-            let user = accounts::find_user_by_name(&mut conn, &username)?;
+    db.write(move |c| {
+        let keys: Vec<(&str, i32)> = keys.iter().map(|(key, limit)| (key.as_str(), *limit)).collect();
+        accounts::count_login_attempt(c, &keys, now)
+    })
+    .await?;
+    let checked = db
+        .blocking(move |conn| {
+            let user = accounts::find_user_by_name(conn, &username)?;
             let password_ok = auth::verify_password(&password, user.as_ref().map(|u| u.password_hash.as_str()));
             let Some(user) = user.filter(|u| password_ok && u.active) else { return Ok(None) };
-            let partner_ids = accounts::user_partner_ids(&mut conn, user.id)?;
+            let partner_ids = accounts::user_partner_ids(conn, user.id)?;
             Ok(Some((user, partner_ids)))
         })
-        .await??
-    };
+        .await?;
     let Some((user, partner_ids)) = checked else {
         return Err(AppError::Unauthorized { detail: "invalid username or password".into(), invalid_token: false });
     };
-    state
-        .write(move |c| {
-            accounts::clear_login_failures(c, &user_key)?;
-            Ok(accounts::uncount_login_attempt(c, &address_key)?)
-        })
-        .await?;
-    let access_token = state.tokens.issue(&user, partner_ids)?;
-    let response = TokenResponse { access_token, token_type: "Bearer".into(), expires_in: state.tokens.ttl_seconds() };
+    db.write(move |c| {
+        accounts::clear_login_failures(c, &user_key)?;
+        Ok(accounts::uncount_login_attempt(c, &address_key)?)
+    })
+    .await?;
+    let access_token = authenticator.tokens.issue(&user, partner_ids)?;
+    let response =
+        TokenResponse { access_token, token_type: "Bearer".into(), expires_in: authenticator.tokens.ttl_seconds() };
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(response))
 }
 

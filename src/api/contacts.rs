@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+use super::etag;
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, search_pattern};
 use super::pagination::{self, After, Limit};
-use super::{AppState, etag};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, FieldError, Problem};
 use crate::models::contacts::{self as model, Contact, ContactData, ContactFilter};
@@ -214,7 +215,7 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, contact: ContactResponse
 #[get("")]
 pub async fn list_contacts(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<ContactListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -227,7 +228,7 @@ pub async fn list_contacts(
         field_id: query.field_id,
         name_pattern: search_pattern("q", query.q.as_deref())?,
     };
-    let (items, next_cursor) = state
+    let (items, next_cursor) = db
         .read(move |conn| {
             let rows = model::list(conn, &filter, after, limit)?;
             let (rows, next) =
@@ -249,14 +250,14 @@ pub async fn list_contacts(
 ))]
 #[post("")]
 pub async fn create_contact(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreateContact>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "add contacts")?;
     let input = body.decode()?;
     caller.require_partner(input.partner_id, "add contacts")?;
-    let contact = state
+    let contact = db
         .write(move |conn| {
             check_references(conn, &input)?;
             let (data, field_ids) = input.into_data();
@@ -275,14 +276,10 @@ pub async fn create_contact(
     (status = 404, description = "No such contact", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
-pub async fn get_contact(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get_contact(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.require(Role::Viewer, "read contacts (personal data)")?;
     let id = id.into_inner();
-    let contact = state
+    let contact = db
         .read(move |conn| {
             let contact = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             load(conn, contact)
@@ -304,14 +301,14 @@ pub async fn get_contact(
 #[patch("/{id}")]
 pub async fn update_contact(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "change contacts")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let contact = state
+    let contact = db
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -341,23 +338,22 @@ pub async fn update_contact(
 #[delete("/{id}")]
 pub async fn delete_contact(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "erase contacts")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    state
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
-            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            caller.require_partner(current.partner_id, "erase contacts")?;
-            if_match.check(&etag(current.updated_at))?;
-            crate::models::usage::before_erasing_contact(conn, id, &super::measures::actor(&caller))?;
-            model::delete(conn, id)?;
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
+        let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        caller.require_partner(current.partner_id, "erase contacts")?;
+        if_match.check(&etag(current.updated_at))?;
+        crate::models::usage::before_erasing_contact(conn, id, &super::measures::actor(&caller))?;
+        model::delete(conn, id)?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+use super::etag;
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
 use super::pagination::{self, Limit};
-use super::{AppState, etag};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{
@@ -215,7 +216,7 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, cooperation: Cooperation
 #[get("")]
 pub async fn list_cooperations(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<CooperationListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -229,7 +230,7 @@ pub async fn list_cooperations(
         partner_id: query.partner_id,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
     };
-    let rows = state.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
+    let rows = db.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
     let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |c| sort.after(c));
     let items = rows.into_iter().map(CooperationResponse::from).collect();
     Ok(pagination::page_response(
@@ -247,13 +248,13 @@ pub async fn list_cooperations(
 ))]
 #[post("")]
 pub async fn create_cooperation(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreateCooperation>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create cooperations")?;
     let data = body.decode()?.into_data();
-    let cooperation = state.write(move |conn| Ok(model::insert(conn, &data, crate::models::now())?)).await?;
+    let cooperation = db.write(move |conn| Ok(model::insert(conn, &data, crate::models::now())?)).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/cooperations/{}", cooperation.id)));
     Ok(respond(response, cooperation))
@@ -265,14 +266,10 @@ pub async fn create_cooperation(
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
-pub async fn get_cooperation(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get_cooperation(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let cooperation = state.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
+    let cooperation = db.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
     Ok(respond(HttpResponse::Ok(), cooperation))
 }
 
@@ -289,13 +286,13 @@ pub async fn get_cooperation(
 #[patch("/{id}")]
 pub async fn update_cooperation(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let cooperation = state
+    let cooperation = db
         .write(move |conn| {
             let current = load_for_write(conn, &caller, id, "change cooperations")?;
             let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
@@ -318,22 +315,21 @@ pub async fn update_cooperation(
 #[delete("/{id}")]
 pub async fn delete_cooperation(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete cooperations")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    state
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
-            let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(cooperation.updated_at))?;
-            crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
-            model::delete(conn, id)?;
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
+        let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        if_match.check(&etag(cooperation.updated_at))?;
+        crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
+        model::delete(conn, id)?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::etag;
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
 use super::pagination::{self, After};
-use super::{AppState, etag};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, Problem};
 use crate::models::fields::{self as model, Field, FieldData};
@@ -124,13 +125,13 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, field: Field) -> HttpRes
 #[get("")]
 pub async fn list_fields(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let (limit, after) = query.0.by_id()?;
-    let rows = state.read(move |conn| Ok(model::list(conn, after, limit)?)).await?;
+    let rows = db.read(move |conn| Ok(model::list(conn, after, limit)?)).await?;
     let (rows, next_cursor) = pagination::paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id });
     let items = rows.into_iter().map(FieldResponse::from).collect();
     Ok(pagination::page_response(&req, next_cursor.as_deref(), &FieldPage { items, next_cursor: next_cursor.clone() }))
@@ -143,13 +144,13 @@ pub async fn list_fields(
 ))]
 #[post("")]
 pub async fn create_field(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreateField>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create fields")?;
     let data = body.decode()?.into_data();
-    let field = state
+    let field = db
         .write(move |conn| {
             ensure_key_free(conn, &data.key)?;
             Ok(model::insert(conn, &data, crate::models::now())?)
@@ -166,14 +167,10 @@ pub async fn create_field(
     (status = 404, description = "No such field", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
-pub async fn get_field(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get_field(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let field = state.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
+    let field = db.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
     Ok(respond(HttpResponse::Ok(), field))
 }
 
@@ -190,14 +187,14 @@ pub async fn get_field(
 #[patch("/{id}")]
 pub async fn update_field(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "change fields")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let field = state
+    let field = db
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -225,22 +222,21 @@ pub async fn update_field(
 #[delete("/{id}")]
 pub async fn delete_field(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete fields")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    state
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
-            let field = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(field.updated_at))?;
-            crate::models::usage::ensure_field_unused(conn, &field)?;
-            model::delete(conn, id)?;
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
+        let field = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        if_match.check(&etag(field.updated_at))?;
+        crate::models::usage::ensure_field_unused(conn, &field)?;
+        model::delete(conn, id)?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
 use crate::db;
+use crate::db::Db;
 use crate::error::{AppError, Problem};
 
 /// Health answer.
@@ -38,8 +38,8 @@ pub async fn live() -> HttpResponse {
     (status = 503, description = "Database unreachable or migrations pending", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let pending = state
+pub async fn ready(db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    let pending = db
         .read(|conn| {
             db::has_pending_migrations(conn).map_err(|e| AppError::Unavailable(format!("migration check failed: {e}")))
         })
@@ -47,10 +47,10 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
     if pending {
         return Err(AppError::Unavailable("database migrations are pending; run `ikz-api migrate`".into()));
     }
-    if state.sqlite_writer.as_ref().is_some_and(|w| !w.is_running()) {
+    if !db.writer_running() {
         return Err(AppError::Unavailable("the database writer has stopped; restart the service".into()));
     }
-    Ok(HttpResponse::Ok().json(Health { status: "ok", database: Some(state.backend.name()) }))
+    Ok(HttpResponse::Ok().json(Health { status: "ok", database: Some(db.backend.name()) }))
 }
 
 /// Registers the health routes.

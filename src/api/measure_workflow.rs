@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::AppState;
 use super::extract::{JsonBody, Normalize, Query};
 use super::measures::{MeasureResponse, actor, load, load_for_write, not_found, respond};
 use super::pagination::{self, After};
 use crate::auth::Caller;
+use crate::db::Db;
 use crate::domain::measures::{ALL_STATUSES, MeasureStatus};
 use crate::error::{AppError, FieldError, Problem};
 use crate::models::measures::{self as model, MeasureFilter, MeasureSort};
@@ -59,14 +59,14 @@ fn list(statuses: &[MeasureStatus]) -> String {
 ))]
 #[post("/{id}/transitions")]
 pub async fn create_transition(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<CreateTransition>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change the status of measures")?;
     let (id, CreateTransition { to, comment }) = (id.into_inner(), body.decode()?);
-    let measure = state
+    let measure = db
         .write(move |conn| {
             let mut measure = load_for_write(conn, &caller, id, "change the status of measures")?;
             let from: MeasureStatus = measure.status.parse().unwrap_or(MeasureStatus::Idea);
@@ -176,7 +176,7 @@ pub struct HistoryPage {
 #[get("/{id}/history")]
 pub async fn list_history(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     query: Query<pagination::PageQuery>,
@@ -185,7 +185,7 @@ pub async fn list_history(
     let show_actor = caller.role.is_some();
     let id = id.into_inner();
     let (limit, after) = query.0.by_id()?;
-    let rows = state
+    let rows = db
         .read(move |conn| {
             model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             Ok(model::history(conn, id, after, limit)?)
@@ -237,14 +237,10 @@ pub struct SummaryResponse {
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}/summary")]
-pub async fn get_summary(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get_summary(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let summary = state
+    let summary = db
         .read(move |conn| {
             crate::models::cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))?;
             let totals = model::totals(conn, id)?;

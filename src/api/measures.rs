@@ -9,11 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::contacts::ContactResponse;
+use super::etag;
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, search_pattern};
 use super::pagination::{self, Limit};
-use super::{AppState, etag};
 use crate::auth::{Caller, Principal};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::domain::measures::{Horizon, MeasureStatus, priority_score};
 use crate::domain::{self};
 use crate::error::{AppError, FieldError, Problem};
@@ -505,12 +506,7 @@ pub struct MeasurePage {
     pub next_cursor: Option<String>,
 }
 
-async fn list(
-    req: &HttpRequest,
-    state: &AppState,
-    caller: &Caller,
-    query: MeasureListQuery,
-) -> Result<HttpResponse, AppError> {
+async fn list(req: &HttpRequest, db: &Db, caller: &Caller, query: MeasureListQuery) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let with_contacts = query.include == Some(MeasureInclude::Contacts);
     if with_contacts {
@@ -532,7 +528,7 @@ async fn list(
         title_pattern: search_pattern("q", query.q.as_deref())?,
         min_priority: query.min_priority,
     };
-    let (items, next_cursor) = state
+    let (items, next_cursor) = db
         .read(move |conn| {
             let rows = model::list(conn, &filter, sort, after, limit)?;
             let (rows, next) = pagination::paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
@@ -551,11 +547,11 @@ async fn list(
 #[get("")]
 pub async fn list_measures(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<MeasureListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    list(&req, &state, &caller, query.0).await
+    list(&req, &db, &caller, query.0).await
 }
 
 /// List the measures of a cooperation
@@ -567,7 +563,7 @@ pub async fn list_measures(
 #[get("/{id}/measures")]
 pub async fn list_cooperation_measures(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     query: Query<MeasureListQuery>,
@@ -582,8 +578,8 @@ pub async fn list_cooperation_measures(
         Some(other) if other != id => Some(-1),
         _ => Some(id),
     };
-    state.read(move |conn| cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))).await?;
-    list(&req, &state, &caller, query).await
+    db.read(move |conn| cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))).await?;
+    list(&req, &db, &caller, query).await
 }
 
 /// Create a measure (admins, or editors of a member of its cooperation)
@@ -592,13 +588,13 @@ pub async fn list_cooperation_measures(
 ))]
 #[post("")]
 pub async fn create_measure(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreateMeasure>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "create measures")?;
     let input = body.decode()?;
-    let measure = state
+    let measure = db
         .write(move |conn| {
             let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
             if !caller.is_admin() {
@@ -635,7 +631,7 @@ pub struct MeasureGetQuery {
 ))]
 #[get("/{id}")]
 pub async fn get_measure(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     query: Query<MeasureGetQuery>,
@@ -646,7 +642,7 @@ pub async fn get_measure(
         caller.require(crate::auth::Role::Viewer, "include contacts (personal data)")?;
     }
     let id = id.into_inner();
-    let measure = state
+    let measure = db
         .read(move |conn| {
             let row = model::find_row(conn, id)?.ok_or_else(|| not_found(id))?;
             let (measure, partner_ids) = row.into_parts();
@@ -671,14 +667,14 @@ pub async fn get_measure(
 #[patch("/{id}")]
 pub async fn update_measure(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change measures")?;
     let (id, if_match, mut patch) = (id.into_inner(), IfMatch::from_request(&req), patch.0);
-    let measure = state
+    let measure = db
         .write(move |conn| {
             let (current, members) = load_for_write_with_members(conn, &caller, id, "change measures")?;
             if let Some(status) = patch.remove("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
@@ -723,20 +719,19 @@ pub async fn update_measure(
 #[delete("/{id}")]
 pub async fn delete_measure(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "delete measures")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    state
-        .write(move |conn| {
-            let current = load_for_write(conn, &caller, id, "delete measures")?;
-            if_match.check(&etag(current.updated_at))?;
-            model::delete(conn, id)?;
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        let current = load_for_write(conn, &caller, id, "delete measures")?;
+        if_match.check(&etag(current.updated_at))?;
+        model::delete(conn, id)?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::AppState;
 use super::cooperations::{load_for_write, not_found};
 use super::extract::{JsonBody, Normalize, Query};
 use super::pagination::{self, After};
 use crate::auth::Caller;
+use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{self as model, Member, MemberRole, NewMember};
@@ -99,7 +99,7 @@ pub struct MemberPage {
 #[get("/{id}/members")]
 pub async fn list_members(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     query: Query<pagination::PageQuery>,
@@ -107,7 +107,7 @@ pub async fn list_members(
     caller.may_read_public()?;
     let id = id.into_inner();
     let (limit, after) = query.0.by_id()?;
-    let rows = state
+    let rows = db
         .read(move |conn| {
             model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             Ok(model::list_members(conn, id, after, limit)?)
@@ -130,14 +130,14 @@ pub async fn list_members(
 ))]
 #[post("/{id}/members")]
 pub async fn add_member(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<CreateMember>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "add members")?;
     let (id, input) = (id.into_inner(), body.decode()?);
-    let member = state
+    let member = db
         .write(move |conn| {
             load_for_write(conn, &caller, id, "add members")?;
             if partner_model::find(conn, input.partner_id)?.is_none() {
@@ -182,21 +182,20 @@ pub async fn add_member(
 ))]
 #[delete("/{id}/members/{partner_id}")]
 pub async fn remove_member(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, partner_id) = path.into_inner();
-    state
-        .write(move |conn| {
-            load_for_write(conn, &caller, id, "remove members")?;
-            crate::models::usage::ensure_member_unused(conn, id, partner_id)?;
-            if model::delete_member(conn, id, partner_id)? == 0 {
-                return Err(AppError::NotFound(format!("partner {partner_id} is not a member of cooperation {id}")));
-            }
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        load_for_write(conn, &caller, id, "remove members")?;
+        crate::models::usage::ensure_member_unused(conn, id, partner_id)?;
+        if model::delete_member(conn, id, partner_id)? == 0 {
+            return Err(AppError::NotFound(format!("partner {partner_id} is not a member of cooperation {id}")));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

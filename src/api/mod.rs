@@ -14,74 +14,17 @@ pub mod partners;
 pub mod service_tokens;
 pub mod users;
 
-use actix_web::web;
 use chrono::NaiveDateTime;
 
-use crate::db::group_commit::GroupCommitWriter;
-use crate::db::{self, AnyConnection, Backend, DbPool};
 use crate::error::AppError;
 
-/// Shared by all workers: the pool and what start-up computed once.
+/// What the handlers share besides the database handle (`web::Data<Db>`) and the
+/// authenticator (`web::Data<Authenticator>`): what start-up computed once.
 pub struct AppState {
-    /// Connection pool of the configured backend.
-    pub pool: DbPool,
-    /// Which backend the pool talks to.
-    pub backend: Backend,
     /// The OpenAPI document, serialised once (served byte-identical to `openapi/openapi.json`).
     pub openapi_json: String,
-    /// Token keys and rules.
-    pub tokens: crate::auth::TokenKeys,
-    /// `IKZ_PUBLIC_READ`.
-    pub public_read: bool,
     /// `IKZ_TRUST_FORWARDED_FOR`.
     pub trust_forwarded_for: bool,
-    /// On SQLite, the one thread that runs writes, committing them in groups (`None` on PostgreSQL,
-    /// which takes concurrent writers).
-    pub sqlite_writer: Option<GroupCommitWriter>,
-}
-
-impl AppState {
-    /// Runs `f` on a pooled connection in the blocking thread pool.
-    ///
-    /// On SQLite the read runs right here on the worker: a local read takes microseconds, less
-    /// than the hand-over to a blocking thread and back (see benches/RESULTS.md). The pool keeps a
-    /// connection per worker for this (`startup`), so it never waits for one.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        if self.backend == Backend::Sqlite {
-            let mut conn = self.pool.get()?;
-            return f(&mut conn);
-        }
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await?
-    }
-
-    /// Runs `f` in one write transaction (see [`db::write`]): all of it or nothing.
-    ///
-    /// On SQLite the write goes to the writer thread, which runs it in a savepoint of a group
-    /// transaction and answers after the group's COMMIT ([`GroupCommitWriter`]).
-    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        if let Some(writer) = &self.sqlite_writer {
-            return writer.write(f).await;
-        }
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            db::write(&mut conn, f)
-        })
-        .await?
-    }
 }
 
 /// The entity tag of a row version: its `updated_at` in microseconds since the epoch.

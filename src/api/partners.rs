@@ -8,9 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
-use super::{AppState, etag, pagination};
+use super::{etag, pagination};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, FieldError, Problem};
 use crate::models::partners::{self as model, Partner, PartnerData, PartnerFilter, PartnerKind, PartnerSort};
@@ -287,7 +288,7 @@ fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> H
 #[get("")]
 pub async fn list_partners(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<PartnerListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -302,7 +303,7 @@ pub async fn list_partners(
         ags: query.ags,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
     };
-    let rows = state.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
+    let rows = db.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
     let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |p| sort.after(p));
     let items = rows.into_iter().map(PartnerResponse::from).collect();
     Ok(pagination::page_response(
@@ -325,13 +326,13 @@ pub async fn list_partners(
 )]
 #[post("")]
 pub async fn create_partner(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreatePartner>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create partners")?;
     let data = body.decode()?.into_data();
-    let partner = state
+    let partner = db
         .write(move |conn| {
             ensure_ags_free(conn, data.ags.as_deref(), None)?;
             Ok(model::insert(conn, &data, crate::models::now())?)
@@ -357,7 +358,7 @@ pub async fn create_partner(
 )]
 #[get("/{id}")]
 pub async fn get_partner(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     query: Query<PartnerGetQuery>,
@@ -368,7 +369,7 @@ pub async fn get_partner(
         caller.require(Role::Viewer, "include contacts (personal data)")?;
     }
     let id = id.into_inner();
-    let (partner, contacts) = state
+    let (partner, contacts) = db
         .read(move |conn| {
             let partner = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
             let contacts = if with_contacts {
@@ -416,14 +417,14 @@ pub async fn get_partner(
 #[patch("/{id}")]
 pub async fn update_partner(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
 ) -> Result<HttpResponse, AppError> {
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
     caller.require_partner(id, "change partners")?;
-    let partner = state
+    let partner = db
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
             let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -455,22 +456,21 @@ pub async fn update_partner(
 #[delete("/{id}")]
 pub async fn delete_partner(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete partners")?;
     let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    state
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
-            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(current.updated_at))?;
-            crate::models::usage::ensure_partner_unused(conn, id)?;
-            model::delete(conn, id)?;
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
+        let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
+        if_match.check(&etag(current.updated_at))?;
+        crate::models::usage::ensure_partner_unused(conn, id)?;
+        model::delete(conn, id)?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

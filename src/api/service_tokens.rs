@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::AppState;
 use super::extract::{JsonBody, Normalize, Query};
 use super::pagination::{self, After};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, FieldError, Problem};
 use crate::models::accounts::{self, NewServiceToken, ServiceToken};
@@ -113,13 +113,13 @@ fn check(conn: &mut AnyConnection, input: &CreateServiceToken) -> Result<(), App
 #[get("")]
 pub async fn list_service_tokens(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
     let (limit, after) = query.0.by_id()?;
-    let (items, next_cursor) = state
+    let (items, next_cursor) = db
         .read(move |conn| {
             let rows = accounts::list_service_tokens(conn, after, limit)?;
             let (rows, next) = pagination::paginate(rows, limit, "id", |t| After { key: String::new(), id: t.id });
@@ -147,7 +147,7 @@ pub async fn list_service_tokens(
 ))]
 #[post("")]
 pub async fn create_service_token(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreateServiceToken>,
 ) -> Result<HttpResponse, AppError> {
@@ -157,7 +157,7 @@ pub async fn create_service_token(
         _ => None,
     };
     let input = body.decode()?;
-    let created = state
+    let created = db
         .write(move |conn| {
             check(conn, &input)?;
             let (value, token_hash) = auth::new_service_token();
@@ -186,13 +186,13 @@ pub async fn create_service_token(
 ))]
 #[get("/{id}")]
 pub async fn get_service_token(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
     let id = id.into_inner();
-    let token = state
+    let token = db
         .read(move |conn| {
             let token = accounts::find_service_token(conn, id)?.ok_or_else(|| not_found(id))?;
             let partners = accounts::service_token_partner_ids(conn, id)?;
@@ -213,7 +213,7 @@ pub async fn get_service_token(
 ))]
 #[delete("/{id}")]
 pub async fn revoke_service_token(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
@@ -222,13 +222,12 @@ pub async fn revoke_service_token(
     if matches!(caller.principal, crate::auth::Principal::ServiceToken { id: own, .. } if own == id) {
         return Err(AppError::Conflict("a service token cannot revoke itself; revoke it with another token".into()));
     }
-    state
-        .write(move |conn| {
-            accounts::find_service_token(conn, id)?.ok_or_else(|| not_found(id))?;
-            accounts::revoke_service_token(conn, id, crate::models::now())?;
-            Ok(())
-        })
-        .await?;
+    db.write(move |conn| {
+        accounts::find_service_token(conn, id)?.ok_or_else(|| not_found(id))?;
+        accounts::revoke_service_token(conn, id, crate::models::now())?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

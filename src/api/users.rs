@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::etag;
 use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
 use super::pagination::{self, After};
-use super::{AppState, etag};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
+use crate::db::Db;
 use crate::db::schema::users;
 use crate::domain;
 use crate::error::{AppError, Problem};
@@ -251,13 +252,13 @@ fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> H
 #[get("")]
 pub async fn list_users(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     query: Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
     let (limit, after) = query.0.by_id()?;
-    let (rows, next_cursor) = state
+    let (rows, next_cursor) = db
         .read(move |conn| {
             let rows = accounts::list_users(conn, after, limit)?;
             let (rows, next) = pagination::paginate(rows, limit, "id", |u| After { key: String::new(), id: u.id });
@@ -283,14 +284,14 @@ pub async fn list_users(
 ))]
 #[post("")]
 pub async fn create_user(
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     body: JsonBody<CreateUser>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
     let input = body.decode()?;
     let ahead = hash_ahead(input.password.clone()).await?;
-    let user = state.write(move |conn| save(conn, input, None, ahead)).await?;
+    let user = db.write(move |conn| save(conn, input, None, ahead)).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
     Ok(respond(response, user))
@@ -302,16 +303,12 @@ pub async fn create_user(
     (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
-pub async fn get_user(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get_user(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     if !is_own(&caller, id) {
         caller.require(Role::Admin, "see other users")?;
     }
-    let user = state
+    let user = db
         .read(move |conn| {
             let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
             let partners = accounts::user_partner_ids(conn, id)?;
@@ -341,7 +338,8 @@ pub async fn get_user(
 #[patch("/{id}")]
 pub async fn update_user(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    authenticator: web::Data<crate::auth::Authenticator>,
     caller: Caller,
     id: web::Path<i64>,
     patch: MergePatch,
@@ -354,7 +352,7 @@ pub async fn update_user(
     let new_password = patch.0.get("password").and_then(|p| p.as_str()).map(str::to_owned);
     let fresh_token = own && new_password.is_some();
     let ahead = hash_ahead(new_password).await?;
-    let (mut user, stored) = state
+    let (mut user, stored) = db
         .write(move |conn| {
             crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
             let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
@@ -380,9 +378,9 @@ pub async fn update_user(
         .await?;
     if let Some(stored) = stored {
         user.access_token = Some(super::auth::TokenResponse {
-            access_token: state.tokens.issue(&stored, user.partner_ids.clone())?,
+            access_token: authenticator.tokens.issue(&stored, user.partner_ids.clone())?,
             token_type: "Bearer".into(),
-            expires_in: state.tokens.ttl_seconds(),
+            expires_in: authenticator.tokens.ttl_seconds(),
         });
         let mut response = HttpResponse::Ok();
         response.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -400,7 +398,7 @@ pub async fn update_user(
 #[delete("/{id}")]
 pub async fn delete_user(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
@@ -409,15 +407,14 @@ pub async fn delete_user(
     if is_own(&caller, id) {
         return Err(refuse_self_lockout("delete"));
     }
-    state
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
-            let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
-            if_match.check(&etag(user.updated_at))?;
-            accounts::delete_user(conn, id)?;
-            if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
-        })
-        .await?;
+    db.write(move |conn| {
+        crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
+        let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
+        if_match.check(&etag(user.updated_at))?;
+        accounts::delete_user(conn, id)?;
+        if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -9,6 +9,7 @@
 //!   service itself writes to SQLite through one thread ([`group_commit`]), in the same way.
 
 pub mod group_commit;
+pub mod keyset;
 pub mod schema;
 pub mod stored_time;
 
@@ -36,6 +37,81 @@ pub enum AnyConnection {
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 /// A connection checked out of the pool.
 pub type DbConn = r2d2::PooledConnection<ConnectionManager>;
+
+/// The handle every part of the service reads and writes through: the pool and, on SQLite, the
+/// one writer thread. Cheap to clone; the HTTP layer, the CLI and background jobs share it.
+#[derive(Clone)]
+pub struct Db {
+    /// Connection pool of the configured backend.
+    pub pool: DbPool,
+    /// Which backend the pool talks to.
+    pub backend: Backend,
+    /// On SQLite, the one thread that runs writes, committing them in groups (`None` on
+    /// PostgreSQL, which takes concurrent writers).
+    writer: Option<group_commit::GroupCommitWriter>,
+}
+
+/// A blocking task that could not be run or ended in a panic.
+fn blocking_failed(err: tokio::task::JoinError) -> crate::error::AppError {
+    crate::error::AppError::Internal(format!("blocking database task failed: {err}"))
+}
+
+impl Db {
+    /// The handle for a pool; on SQLite `writer` is the group-commit writer.
+    pub fn new(pool: DbPool, backend: Backend, writer: Option<group_commit::GroupCommitWriter>) -> Self {
+        Self { pool, backend, writer }
+    }
+
+    /// Whether writes can be taken (on SQLite: the writer thread still runs).
+    pub fn writer_running(&self) -> bool {
+        self.writer.as_ref().is_none_or(group_commit::GroupCommitWriter::is_running)
+    }
+
+    /// Runs `f` on a pooled connection.
+    ///
+    /// On SQLite the read runs right here on the calling (worker) thread: a local read takes
+    /// microseconds, less than the hand-over to a blocking thread and back (benches/RESULTS.md).
+    /// The pool keeps a connection per worker for this (`startup`), so it never waits for one.
+    /// On PostgreSQL it runs on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, crate::error::AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, crate::error::AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.pool.get()?;
+            return f(&mut conn);
+        }
+        self.blocking(f).await
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread, on both backends: for reads that
+    /// also do slow work, such as checking a password.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, crate::error::AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, crate::error::AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || f(&mut *pool.get()?)).await.map_err(blocking_failed)?
+    }
+
+    /// Runs `f` in one write transaction (see [`write`]): all of it or nothing.
+    ///
+    /// On SQLite the write goes to the writer thread, which runs it in a savepoint of a group
+    /// transaction and answers after the group's COMMIT ([`group_commit::GroupCommitWriter`]).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, crate::error::AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, crate::error::AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(writer) = &self.writer {
+            return writer.write(f).await;
+        }
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || write(&mut *pool.get()?, f)).await.map_err(blocking_failed)?
+    }
+}
 
 /// Which database engine a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

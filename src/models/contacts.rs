@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::api::pagination::After;
 use crate::db::AnyConnection;
+use crate::db::keyset::After;
 use crate::db::schema::{contact_fields, contacts};
 use crate::{keyset, per_backend};
 

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::pagination::{After, parse_timestamp_key, timestamp_key};
 use crate::db::AnyConnection;
+use crate::db::keyset::{After, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{cooperation_members, cooperations, partners};
 use crate::error::AppError;
 use crate::{keyset, per_backend};

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::api::pagination::{After, parse_timestamp_key, timestamp_key};
 use crate::db::AnyConnection;
+use crate::db::keyset::{After, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{fields, measure_history, measure_partners, measures};
 use crate::error::AppError;
 use crate::{keyset, per_backend};

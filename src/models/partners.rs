@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::pagination::{After, parse_timestamp_key};
 use crate::db::AnyConnection;
+use crate::db::keyset::{After, parse_timestamp_key};
 use crate::db::schema::partners;
 use crate::error::AppError;
 use crate::{keyset, per_backend};
@@ -121,8 +121,8 @@ impl PartnerSort {
     pub fn after(self, row: &Partner) -> After {
         let key = match self {
             Self::Name | Self::NameDesc => row.name_folded.clone(),
-            Self::CreatedAt | Self::CreatedAtDesc => crate::api::pagination::timestamp_key(row.created_at),
-            Self::UpdatedAt | Self::UpdatedAtDesc => crate::api::pagination::timestamp_key(row.updated_at),
+            Self::CreatedAt | Self::CreatedAtDesc => crate::db::keyset::timestamp_key(row.created_at),
+            Self::UpdatedAt | Self::UpdatedAtDesc => crate::db::keyset::timestamp_key(row.updated_at),
         };
         After { key, id: row.id }
     }
