@@ -178,8 +178,8 @@ fn read_password() -> Result<String, AnyError> {
 }
 
 fn user(action: UserAction) -> Result<(), AnyError> {
-    use ikz_api::api::{extract, users};
     use ikz_api::models::{accounts, now};
+    use ikz_api::models::{input, users};
     let config = Config::from_env()?;
     let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
     db::run_migrations(&mut conn)?;
@@ -194,9 +194,9 @@ fn user(action: UserAction) -> Result<(), AnyError> {
                 "username": username, "password": read_password()?, "role": role,
                 "partner_ids": partner_ids, "display_name": display_name, "email": email,
             });
-            let input = extract::decode::<users::CreateUser>(body).map_err(show)?;
+            let input = input::decode::<users::CreateUser>(body).map_err(show)?;
             let created = db::write(&mut conn, |c| users::save(c, input, None, None)).map_err(show)?;
-            log::info!("created user {} (id {}, role {:?})", created.username, created.id, created.role);
+            log::info!("created user {} (id {}, role {})", created.0.username, created.0.id, created.0.role);
         }
         UserAction::SetPassword { username } => {
             let user = find(&mut conn, &username)?;

@@ -5,14 +5,14 @@
 
 use serde_json::{Value, json};
 
-use crate::api::contacts::CreateContact;
-use crate::api::cooperations::CreateCooperation;
-use crate::api::extract::decode;
-use crate::api::measures::CreateMeasure;
-use crate::api::partners::CreatePartner;
 use crate::db::{self, AnyConnection};
 use crate::domain::measures::MeasureStatus;
 use crate::error::AppError;
+use crate::models::contacts::CreateContact;
+use crate::models::cooperations::CreateCooperation;
+use crate::models::input::decode;
+use crate::models::measures::CreateMeasure;
+use crate::models::partners::CreatePartner;
 use crate::models::{contacts, cooperations, fields, measures, now, partners};
 
 /// What the seed created.

@@ -6,11 +6,12 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::AppState;
-use super::extract::{JsonBody, Normalize};
+use super::extract::JsonBody;
 use crate::auth::{self, Authenticator, Caller, Principal, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::accounts;
+use crate::models::input::Normalize;
 
 /// Failed logins allowed per username in 15 minutes.
 pub const USER_FAILURE_LIMIT: i32 = 5;

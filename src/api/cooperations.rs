@@ -5,18 +5,16 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
 use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
+use super::extract::{IfMatch, JsonBody, MergePatch, Query};
 use super::pagination::{self, Limit};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::domain;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{
-    self as model, Cooperation, CooperationData, CooperationFilter, CooperationSort, CooperationStatus,
+    self as model, Cooperation, CooperationFilter, CooperationSort, CooperationStatus, CreateCooperation,
 };
 
 /// A cooperation of several partners.
@@ -63,91 +61,6 @@ impl From<Cooperation> for CooperationResponse {
             funding_amount_eur: c.funding_amount_eur,
             created_at: c.created_at.and_utc(),
             updated_at: c.updated_at.and_utc(),
-        }
-    }
-}
-
-/// A new cooperation (a PATCH takes any subset of the same fields; `null` clears optional ones).
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[validate(schema(function = "dates_in_order", skip_on_field_errors = false))]
-pub struct CreateCooperation {
-    /// Name, 1–200 characters.
-    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(example = "IKZ Westlausitz", min_length = 1, max_length = 200)]
-    pub name: String,
-    /// What the partners do together (markdown), up to 20,000 characters.
-    #[validate(length(max = 20000, message = "must be at most 20000 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 20000)]
-    pub description: Option<String>,
-    /// Where it stands (default `exploring`).
-    #[serde(default = "exploring")]
-    #[schema(default = "exploring")]
-    pub status: CooperationStatus,
-    /// Start date.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    #[schema(example = "2025-03-01")]
-    pub started_on: Option<NaiveDate>,
-    /// End date, not before `started_on`.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    pub ended_on: Option<NaiveDate>,
-    /// Funding programme, up to 500 characters.
-    #[validate(length(max = 500, message = "must be at most 500 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 500)]
-    pub funding_programme: Option<String>,
-    /// Funding amount in whole euros, 0 or more.
-    #[validate(range(min = 0, message = "must not be negative"))]
-    #[serde(default)]
-    #[schema(minimum = 0)]
-    pub funding_amount_eur: Option<i64>,
-}
-
-fn exploring() -> CooperationStatus {
-    CooperationStatus::Exploring
-}
-
-fn dates_in_order(c: &CreateCooperation) -> Result<(), validator::ValidationError> {
-    domain::validate_date_order(c.started_on, c.ended_on, "ended_on")
-}
-
-impl Normalize for CreateCooperation {
-    const NOT_NULL: &'static [&'static str] = &["status"];
-
-    fn normalize(&mut self) {
-        domain::trim(&mut self.name);
-        domain::trim_opt(&mut self.description);
-        domain::trim_opt(&mut self.funding_programme);
-    }
-}
-
-impl CreateCooperation {
-    /// The columns to store, with the folded name.
-    pub fn into_data(self) -> CooperationData {
-        CooperationData {
-            name_folded: domain::fold(&self.name),
-            name: self.name,
-            description: self.description,
-            status: <&str>::from(self.status).to_owned(),
-            started_on: self.started_on,
-            ended_on: self.ended_on,
-            funding_programme: self.funding_programme,
-            funding_amount_eur: self.funding_amount_eur,
-        }
-    }
-
-    fn from_stored(c: &Cooperation) -> Self {
-        Self {
-            name: c.name.clone(),
-            description: c.description.clone(),
-            status: c.status.parse().unwrap_or(CooperationStatus::Exploring),
-            started_on: c.started_on,
-            ended_on: c.ended_on,
-            funding_programme: c.funding_programme.clone(),
-            funding_amount_eur: c.funding_amount_eur,
         }
     }
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
+use super::extract::{IfMatch, JsonBody, MergePatch, Query};
 use super::pagination::{self, After};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
@@ -16,6 +16,7 @@ use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, Problem};
 use crate::models::fields::{self as model, Field, FieldData};
+use crate::models::input::Normalize;
 
 /// A field of action.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

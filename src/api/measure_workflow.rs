@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extract::{JsonBody, Normalize, Query};
+use super::extract::{JsonBody, Query};
 use super::measures::{MeasureResponse, actor, load, load_for_write, not_found, respond};
 use super::pagination::{self, After};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::measures::{ALL_STATUSES, MeasureStatus};
 use crate::error::{AppError, FieldError, Problem};
+use crate::models::input::Normalize;
 use crate::models::measures::{self as model, MeasureFilter, MeasureSort};
 
 /// A request to move a measure to another status.

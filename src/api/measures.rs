@@ -6,19 +6,17 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
 use super::contacts::ContactResponse;
 use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query, search_pattern};
+use super::extract::{IfMatch, JsonBody, MergePatch, Query, search_pattern};
 use super::pagination::{self, Limit};
 use crate::auth::{Caller, Principal};
 use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::domain::measures::{Horizon, MeasureStatus, priority_score};
-use crate::domain::{self};
+use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::error::{AppError, FieldError, Problem};
-use crate::models::measures::{self as model, Measure, MeasureData, MeasureFilter, MeasureRow, MeasureSort};
+use crate::models::measures::{self as model, CreateMeasure, Measure, MeasureFilter, MeasureRow, MeasureSort};
 use crate::models::{contacts, cooperations, fields, partners};
 
 /// A measure: an idea or project of a cooperation.
@@ -118,188 +116,6 @@ impl MeasureResponse {
             updated_at: m.updated_at.and_utc(),
         }
     }
-}
-
-/// A new measure; it starts as `idea`. A PATCH takes any subset of the same fields (`null`
-/// clears optional ones); `cooperation_id` cannot change and `status` only through transitions.
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[validate(schema(function = "dates_in_order", skip_on_field_errors = false))]
-pub struct CreateMeasure {
-    /// The cooperation.
-    pub cooperation_id: i64,
-    /// The field of action.
-    pub field_id: i64,
-    /// Title, 1–300 characters.
-    #[validate(length(min = 1, max = 300, message = "must be 1 to 300 characters"))]
-    #[schema(example = "Gemeinsame Beschaffung von Streusalz", min_length = 1, max_length = 300)]
-    pub title: String,
-    /// Short summary, up to 2,000 characters.
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 2000)]
-    pub summary: Option<String>,
-    /// Project description (markdown), up to 50,000 characters.
-    #[validate(length(max = 50000, message = "must be at most 50000 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 50000)]
-    pub description: Option<String>,
-    /// How soon it can be carried out.
-    #[serde(default)]
-    pub horizon: Option<Horizon>,
-    /// Benefit, 1–5.
-    #[validate(range(min = 1, max = 5, message = "must be 1 to 5"))]
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 5)]
-    pub benefit: Option<i32>,
-    /// Cost, 1–5.
-    #[validate(range(min = 1, max = 5, message = "must be 1 to 5"))]
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 5)]
-    pub cost: Option<i32>,
-    /// Effort, 1–5.
-    #[validate(range(min = 1, max = 5, message = "must be 1 to 5"))]
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 5)]
-    pub effort: Option<i32>,
-    /// Estimated cost in whole euros, 0 or more.
-    #[validate(range(min = 0, message = "must not be negative"))]
-    #[serde(default)]
-    #[schema(minimum = 0)]
-    pub estimated_cost_eur: Option<i64>,
-    /// Lead partner; must be a member of the cooperation.
-    #[serde(default)]
-    pub lead_partner_id: Option<i64>,
-    /// Participating partners; each must be a member of the cooperation.
-    #[serde(default)]
-    pub partner_ids: Vec<i64>,
-    /// Responsible partner (any partner, e.g. a state ministry).
-    #[serde(default)]
-    pub responsible_partner_id: Option<i64>,
-    /// Responsible person.
-    #[serde(default)]
-    pub responsible_contact_id: Option<i64>,
-    /// Planned start.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    pub planned_start: Option<NaiveDate>,
-    /// Planned end, not before `planned_start`.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    pub planned_end: Option<NaiveDate>,
-    /// Date the project description was signed.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    pub description_signed_on: Option<NaiveDate>,
-    /// Progress in percent, 0–100 (default 0).
-    #[validate(range(min = 0, max = 100, message = "must be 0 to 100"))]
-    #[serde(default)]
-    #[schema(minimum = 0, maximum = 100, default = 0)]
-    pub progress: i32,
-    /// Parent measure in the same cooperation.
-    #[serde(default)]
-    pub parent_id: Option<i64>,
-    /// URLs (http/https) of council papers, at most 50.
-    #[serde(default)]
-    #[schema(max_items = 50)]
-    pub council_refs: Vec<String>,
-}
-
-fn dates_in_order(m: &CreateMeasure) -> Result<(), validator::ValidationError> {
-    domain::validate_date_order(m.planned_start, m.planned_end, "planned_end")
-}
-
-impl Normalize for CreateMeasure {
-    const NOT_NULL: &'static [&'static str] = &["progress"];
-
-    fn normalize(&mut self) {
-        domain::trim(&mut self.title);
-        domain::trim_opt(&mut self.summary);
-        domain::trim_opt(&mut self.description);
-        self.partner_ids.sort_unstable();
-        self.partner_ids.dedup();
-        self.council_refs.iter_mut().for_each(domain::trim);
-    }
-
-    fn check(&self) -> Vec<FieldError> {
-        let mut errors: Vec<FieldError> = self
-            .council_refs
-            .iter()
-            .enumerate()
-            .filter(|(_, url)| domain::validate_web_url(url).is_err())
-            .map(|(i, _)| FieldError::new(format!("council_refs[{i}]"), "url", "must be an absolute http or https URL"))
-            .collect();
-        if self.council_refs.len() > 50 {
-            errors.push(FieldError::new("council_refs", "length", "must hold at most 50 URLs"));
-        }
-        errors
-    }
-}
-
-impl CreateMeasure {
-    /// The columns to store, with derived values; `status` and `resume_status` as given.
-    pub fn into_data(self, status: MeasureStatus, resume: Option<MeasureStatus>) -> (MeasureData, Vec<i64>) {
-        let score = priority_score(self.benefit, self.cost, self.effort);
-        let data = MeasureData {
-            cooperation_id: self.cooperation_id,
-            field_id: self.field_id,
-            parent_id: self.parent_id,
-            title_folded: domain::fold(&self.title),
-            title: self.title,
-            summary: self.summary,
-            description: self.description,
-            status: status.as_str().into(),
-            resume_status: resume.map(|r| r.as_str().into()),
-            horizon: self.horizon.map(|h| <&str>::from(h).into()),
-            benefit: self.benefit,
-            cost: self.cost,
-            effort: self.effort,
-            estimated_cost_eur: self.estimated_cost_eur,
-            priority_score: score,
-            priority_rank: score.unwrap_or(-1),
-            lead_partner_id: self.lead_partner_id,
-            responsible_partner_id: self.responsible_partner_id,
-            responsible_contact_id: self.responsible_contact_id,
-            planned_start: self.planned_start,
-            planned_end: self.planned_end,
-            planned_end_rank: self.planned_end.unwrap_or_else(unplanned),
-            description_signed_on: self.description_signed_on,
-            progress: if status == MeasureStatus::Completed { 100 } else { self.progress },
-            council_refs: serde_json::to_string(&self.council_refs).unwrap_or_else(|_| "[]".into()),
-        };
-        (data, self.partner_ids)
-    }
-
-    /// The writable fields of a stored measure, as the base a merge patch applies to.
-    pub fn from_stored(m: &MeasureResponse) -> Self {
-        Self {
-            cooperation_id: m.cooperation_id,
-            field_id: m.field_id,
-            title: m.title.clone(),
-            summary: m.summary.clone(),
-            description: m.description.clone(),
-            horizon: m.horizon,
-            benefit: m.benefit,
-            cost: m.cost,
-            effort: m.effort,
-            estimated_cost_eur: m.estimated_cost_eur,
-            lead_partner_id: m.lead_partner_id,
-            partner_ids: m.partner_ids.clone(),
-            responsible_partner_id: m.responsible_partner_id,
-            responsible_contact_id: m.responsible_contact_id,
-            planned_start: m.planned_start,
-            planned_end: m.planned_end,
-            description_signed_on: m.description_signed_on,
-            progress: m.progress,
-            parent_id: m.parent_id,
-            council_refs: m.council_refs.clone(),
-        }
-    }
-}
-
-/// The sort position of measures without a planned end.
-fn unplanned() -> NaiveDate {
-    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
 }
 
 /// Checks every reference of a measure against the database and reports all problems at once;
@@ -688,7 +504,7 @@ pub async fn update_measure(
                 (current.status.parse().unwrap_or(MeasureStatus::Idea), current.resume_status.clone());
             let seen = current.updated_at;
             let cooperation_id = current.cooperation_id;
-            let base = CreateMeasure::from_stored(&load(conn, current, false)?);
+            let base = CreateMeasure::from_stored(&current, model::partner_ids(conn, id)?)?;
             let input: CreateMeasure = MergePatch(patch).apply(&base)?;
             if_match.check(&etag(seen))?;
             if input.cooperation_id != cooperation_id {

@@ -8,13 +8,14 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::cooperations::{load_for_write, not_found};
-use super::extract::{JsonBody, Normalize, Query};
+use super::extract::{JsonBody, Query};
 use super::pagination::{self, After};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{self as model, Member, MemberRole, NewMember};
+use crate::models::input::Normalize;
 use crate::models::partners as partner_model;
 
 /// A partner's membership in a cooperation.

@@ -5,16 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::Validate;
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
+use super::extract::{IfMatch, JsonBody, MergePatch, Query};
 use super::{etag, pagination};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::domain;
-use crate::error::{AppError, FieldError, Problem};
-use crate::models::partners::{self as model, Partner, PartnerData, PartnerFilter, PartnerKind, PartnerSort};
+use crate::error::{AppError, Problem};
+use crate::models::partners::{self as model, CreatePartner, Partner, PartnerFilter, PartnerKind, PartnerSort};
 
 /// A partner as stored: an organisation taking part in cooperations.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -84,112 +82,6 @@ impl From<Partner> for PartnerResponse {
     }
 }
 
-/// A new partner. Text is trimmed; blank optional text counts as absent.
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreatePartner {
-    /// Official name, 1–200 characters.
-    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(example = "Stadt Königsbrück", min_length = 1, max_length = 200)]
-    pub name: String,
-    /// Kind of organisation.
-    pub kind: PartnerKind,
-    /// Amtlicher Gemeindeschlüssel: exactly 8 digits, unique.
-    #[validate(custom(function = "domain::validate_ags"))]
-    #[serde(default)]
-    #[schema(example = "14625240", pattern = "^[0-9]{8}$")]
-    pub ags: Option<String>,
-    /// ISO 3166-2 code, e.g. `DE-NI`, `DE-SN`, `DE-NW`.
-    #[validate(custom(function = "domain::validate_state"))]
-    #[serde(default)]
-    #[schema(example = "DE-SN", pattern = "^[A-Z]{2}-[A-Z0-9]{1,3}$")]
-    pub state: Option<String>,
-    /// District (Landkreis), up to 200 characters.
-    #[validate(length(max = 200, message = "must be at most 200 characters"))]
-    #[serde(default)]
-    #[schema(example = "Bautzen", max_length = 200)]
-    pub district: Option<String>,
-    /// Inhabitants, 0 or more.
-    #[validate(range(min = 0, message = "must not be negative"))]
-    #[serde(default)]
-    #[schema(example = 4400, minimum = 0)]
-    pub population: Option<i64>,
-    /// Website, an http or https URL.
-    #[validate(custom(function = "domain::validate_web_url"))]
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
-    #[serde(default)]
-    #[schema(example = "https://www.koenigsbrueck.de", format = Uri, max_length = 2000)]
-    pub website: Option<String>,
-    /// Central e-mail address.
-    #[validate(email(message = "must be an e-mail address"))]
-    #[validate(length(max = 254, message = "must be at most 254 characters"))]
-    #[serde(default)]
-    #[schema(example = "info@koenigsbrueck.example.org", format = Email, max_length = 254)]
-    pub email: Option<String>,
-    /// Central telephone number.
-    #[validate(custom(function = "domain::validate_phone"))]
-    #[serde(default)]
-    #[schema(example = "+49 35795 123-0", max_length = 40)]
-    pub phone: Option<String>,
-    /// Free text, up to 20,000 characters.
-    #[validate(length(max = 20000, message = "must be at most 20000 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 20000)]
-    pub description: Option<String>,
-}
-
-impl Normalize for CreatePartner {
-    fn normalize(&mut self) {
-        domain::trim(&mut self.name);
-        for field in [
-            &mut self.ags,
-            &mut self.state,
-            &mut self.district,
-            &mut self.website,
-            &mut self.email,
-            &mut self.phone,
-            &mut self.description,
-        ] {
-            domain::trim_opt(field);
-        }
-    }
-}
-
-impl CreatePartner {
-    /// The columns to store, with the folded name.
-    pub fn into_data(self) -> PartnerData {
-        PartnerData {
-            name_folded: domain::fold(&self.name),
-            name: self.name,
-            kind: <&str>::from(self.kind).to_owned(),
-            ags: self.ags,
-            state: self.state,
-            district: self.district,
-            population: self.population,
-            website: self.website,
-            email: self.email,
-            phone: self.phone,
-            description: self.description,
-        }
-    }
-
-    /// The writable fields of a stored partner, as the base a merge patch applies to.
-    fn from_stored(p: &Partner) -> Self {
-        Self {
-            name: p.name.clone(),
-            kind: p.kind.parse().unwrap_or(PartnerKind::Other),
-            ags: p.ags.clone(),
-            state: p.state.clone(),
-            district: p.district.clone(),
-            population: p.population,
-            website: p.website.clone(),
-            email: p.email.clone(),
-            phone: p.phone.clone(),
-            description: p.description.clone(),
-        }
-    }
-}
-
 /// Query parameters of the partner list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -241,17 +133,6 @@ pub struct PartnerPage {
     pub items: Vec<PartnerResponse>,
     /// Cursor of the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// One error per entry of a `partner_ids` list that names no partner (`partner_ids[i]`).
-pub fn unknown_partner_errors(conn: &mut AnyConnection, field: &str, ids: &[i64]) -> Result<Vec<FieldError>, AppError> {
-    let missing = model::missing_ids(conn, ids)?;
-    Ok(ids
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| missing.contains(id))
-        .map(|(i, id)| FieldError::new(format!("{field}[{i}]"), "unknown_partner", format!("there is no partner {id}")))
-        .collect())
 }
 
 fn not_found(id: i64) -> AppError {

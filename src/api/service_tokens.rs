@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extract::{JsonBody, Normalize, Query};
+use super::extract::{JsonBody, Query};
 use super::pagination::{self, After};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::domain;
 use crate::error::{AppError, FieldError, Problem};
 use crate::models::accounts::{self, NewServiceToken, ServiceToken};
+use crate::models::input::Normalize;
 
 /// A service token as stored; its value is shown only once, when it is created.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -100,7 +101,7 @@ fn not_found(id: i64) -> AppError {
 }
 
 fn check(conn: &mut AnyConnection, input: &CreateServiceToken) -> Result<(), AppError> {
-    let mut errors = super::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
+    let mut errors = crate::models::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
     if input.expires_at.is_some_and(|t| t <= Utc::now()) {
         errors.push(FieldError::new("expires_at", "in_past", "must lie in the future"));
     }

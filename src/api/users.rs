@@ -5,18 +5,15 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Normalize, Query};
+use super::extract::{IfMatch, JsonBody, MergePatch, Query};
 use super::pagination::{self, After};
 use crate::auth::{self, Caller, Principal, Role};
-use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::db::schema::users;
-use crate::domain;
 use crate::error::{AppError, Problem};
-use crate::models::accounts::{self, User, UserData};
+use crate::models::accounts::{self, User};
+use crate::models::users::{CreateUser, HashedAhead, is_active_admin, keep_an_admin, save};
 
 /// An account (never with its password).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -81,67 +78,6 @@ fn refuse_self_lockout(action: &str) -> AppError {
     AppError::Conflict(format!("you cannot {action} your own account; ask another admin"))
 }
 
-/// A new account. For a change (`PATCH`) the same fields apply; a `password` there sets a new one.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    /// Login name: 3–64 of `a-z 0-9 . _ - @`, stored in lower case.
-    #[validate(custom(function = "validate_username"))]
-    #[schema(example = "m.mustermann", min_length = 3, max_length = 64, pattern = "^[a-z0-9][a-z0-9._@-]{2,63}$")]
-    pub username: String,
-    /// Password, 12–1024 characters; required on create, write-only.
-    #[validate(length(min = 12, max = 1024, message = "must be 12 to 1024 characters"))]
-    #[serde(default)]
-    #[schema(format = Password, min_length = 12, max_length = 1024, write_only)]
-    pub password: Option<String>,
-    /// Name shown to people.
-    #[validate(length(max = 200, message = "must be at most 200 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 200)]
-    pub display_name: Option<String>,
-    /// E-mail address.
-    #[validate(email(message = "must be an e-mail address"))]
-    #[serde(default)]
-    #[schema(format = Email)]
-    pub email: Option<String>,
-    /// Role.
-    pub role: Role,
-    /// Partners the account acts for.
-    #[serde(default)]
-    pub partner_ids: Vec<i64>,
-    /// Whether the account may log in (default true).
-    #[serde(default = "yes")]
-    #[schema(default = true)]
-    pub active: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn validate_username(name: &str) -> Result<(), validator::ValidationError> {
-    let ok = (3..=64).contains(&name.len())
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("username").with_message("must be 3 to 64 of a-z 0-9 . _ - @".into()))
-    }
-}
-
-impl Normalize for CreateUser {
-    const NOT_NULL: &'static [&'static str] = &["active"];
-
-    fn normalize(&mut self) {
-        self.username = self.username.trim().to_lowercase();
-        domain::trim_opt(&mut self.display_name);
-        domain::trim_opt(&mut self.email);
-        self.partner_ids.sort_unstable();
-        self.partner_ids.dedup();
-    }
-}
-
 /// One page of accounts.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserPage {
@@ -155,90 +91,10 @@ fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("there is no user with id {id}"))
 }
 
-/// Checks the parts of an account that need the database: unique name, existing partners.
-fn check_references(conn: &mut AnyConnection, input: &CreateUser, id: Option<i64>) -> Result<(), AppError> {
-    use diesel::prelude::*;
-    let mut clash = users::table.filter(users::username.eq(&input.username)).select(users::id).into_boxed();
-    if let Some(id) = id {
-        clash = clash.filter(users::id.ne(id));
-    }
-    if clash.first::<i64>(conn).optional()?.is_some() {
-        return Err(AppError::Conflict(format!("the username `{}` is taken", input.username)));
-    }
-    let unknown = super::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
-    if unknown.is_empty() { Ok(()) } else { Err(AppError::Validation(unknown)) }
-}
-
-/// Whether an account is an active admin (whose removal [`keep_an_admin`] guards).
-fn is_active_admin(user: &User) -> bool {
-    user.active && user.role == Role::Admin.as_str()
-}
-
-/// Refuses a change that would leave no active admin.
-fn keep_an_admin(conn: &mut AnyConnection) -> Result<(), AppError> {
-    use diesel::prelude::*;
-    let admins: i64 =
-        users::table.filter(users::role.eq("admin")).filter(users::active.eq(true)).count().get_result(conn)?;
-    if admins == 0 {
-        return Err(AppError::Conflict("at least one active admin must remain".into()));
-    }
-    Ok(())
-}
-
-/// A password hashed before the write: argon2 takes tens of milliseconds, which the write
-/// transaction (on SQLite the one writer thread) should not spend.
-pub struct HashedAhead {
-    plain: String,
-    hash: String,
-}
-
 /// Hashes `password`, if any, on a blocking thread.
 pub async fn hash_ahead(password: Option<String>) -> Result<Option<HashedAhead>, AppError> {
     let Some(plain) = password else { return Ok(None) };
     web::block(move || Ok(Some(HashedAhead { hash: auth::hash_password(&plain)?, plain }))).await?
-}
-
-/// Validates references, hashes the password (unless `ahead` holds its hash) and stores the
-/// account (API and CLI alike).
-pub fn save(
-    conn: &mut AnyConnection,
-    input: CreateUser,
-    current: Option<&User>,
-    ahead: Option<HashedAhead>,
-) -> Result<UserResponse, AppError> {
-    check_references(conn, &input, current.map(|u| u.id))?;
-    let password_hash = match (&input.password, current) {
-        (Some(password), _) => match ahead {
-            Some(ahead) if ahead.plain == *password => ahead.hash,
-            _ => auth::hash_password(password)?,
-        },
-        (None, Some(user)) => user.password_hash.clone(),
-        (None, None) => return Err(AppError::invalid_field("password", "required", "is required")),
-    };
-    // A new password ends every token issued before it.
-    let credentials_version = current.map_or(0, |u| u.credentials_version + i64::from(input.password.is_some()));
-    let data = UserData {
-        username: input.username,
-        password_hash,
-        display_name: input.display_name,
-        email: input.email,
-        role: input.role.as_str().into(),
-        active: input.active,
-        credentials_version,
-    };
-    let now = crate::models::now();
-    let user = match current {
-        None => accounts::insert_user(conn, &data, now)?,
-        Some(user) => accounts::update_user(conn, user.id, &data, user.updated_at, now)?
-            .ok_or_else(|| AppError::PreconditionFailed("the user changed during the update; retry".into()))?,
-    };
-    accounts::set_user_partners(conn, user.id, &input.partner_ids)?;
-    // Only a change of an active admin can remove the last one; creating an editor on a
-    // database whose admin is not set up yet (`ikz-api user create` before the first start) must work.
-    if current.is_some_and(is_active_admin) {
-        keep_an_admin(conn)?;
-    }
-    Ok(UserResponse::new(user, input.partner_ids))
 }
 
 fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> HttpResponse {
@@ -291,7 +147,8 @@ pub async fn create_user(
     caller.require(Role::Admin, "manage users")?;
     let input = body.decode()?;
     let ahead = hash_ahead(input.password.clone()).await?;
-    let user = db.write(move |conn| save(conn, input, None, ahead)).await?;
+    let (user, partner_ids) = db.write(move |conn| save(conn, input, None, ahead)).await?;
+    let user = UserResponse::new(user, partner_ids);
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
     Ok(respond(response, user))
@@ -371,7 +228,8 @@ pub async fn update_user(
                     return Err(refuse_self_lockout("deactivate"));
                 }
             }
-            let saved = save(conn, input, Some(&current), ahead)?;
+            let (saved, partner_ids) = save(conn, input, Some(&current), ahead)?;
+            let saved = UserResponse::new(saved, partner_ids);
             let stored = if fresh_token { accounts::find_user(conn, id)? } else { None };
             Ok((saved, stored))
         })

@@ -6,7 +6,12 @@ use diesel::prelude::*;
 use crate::db::AnyConnection;
 use crate::db::keyset::After;
 use crate::db::schema::{contact_fields, contacts};
+use crate::domain;
+use crate::models::input::Normalize;
 use crate::{keyset, per_backend};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
 
 /// A stored contact.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -153,4 +158,80 @@ pub fn count_of_partner(conn: &mut AnyConnection, partner_id: i64) -> QueryResul
 /// How many contacts name a field.
 pub fn count_with_field(conn: &mut AnyConnection, field_id: i64) -> QueryResult<i64> {
     contact_fields::table.filter(contact_fields::field_id.eq(field_id)).count().get_result(conn)
+}
+
+/// A new contact (a PATCH takes any subset of the same fields; `null` clears optional ones).
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContact {
+    /// The partner the person works for.
+    pub partner_id: i64,
+    /// Name, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Maria Mustermann", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Function, up to 200 characters.
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[serde(default)]
+    #[schema(example = "Bürgermeisterin", max_length = 200)]
+    pub function: Option<String>,
+    /// E-mail address.
+    #[validate(email(message = "must be an e-mail address"))]
+    #[validate(length(max = 254, message = "must be at most 254 characters"))]
+    #[serde(default)]
+    #[schema(format = Email, max_length = 254, example = "m.mustermann@koenigsbrueck.example.org")]
+    pub email: Option<String>,
+    /// Telephone number.
+    #[validate(custom(function = "domain::validate_phone"))]
+    #[serde(default)]
+    #[schema(example = "035795 / 123-10", max_length = 40)]
+    pub phone: Option<String>,
+    /// Fields of action the person is responsible for.
+    #[serde(default)]
+    pub field_ids: Vec<i64>,
+    /// Notes, up to 5,000 characters.
+    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+}
+
+impl Normalize for CreateContact {
+    fn normalize(&mut self) {
+        domain::trim(&mut self.name);
+        for field in [&mut self.function, &mut self.email, &mut self.phone, &mut self.notes] {
+            domain::trim_opt(field);
+        }
+        self.field_ids.sort_unstable();
+        self.field_ids.dedup();
+    }
+}
+
+impl CreateContact {
+    /// The columns to store, with the normalised phone, and the field ids.
+    pub fn into_data(self) -> (ContactData, Vec<i64>) {
+        let data = ContactData {
+            partner_id: self.partner_id,
+            name_folded: domain::fold(&self.name),
+            name: self.name,
+            function: self.function,
+            email: self.email,
+            phone_normalized: self.phone.as_deref().map(domain::normalize_phone),
+            phone: self.phone,
+            notes: self.notes,
+        };
+        (data, self.field_ids)
+    }
+
+    pub fn from_stored(c: &Contact, field_ids: Vec<i64>) -> Self {
+        Self {
+            partner_id: c.partner_id,
+            name: c.name.clone(),
+            function: c.function.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            field_ids,
+            notes: c.notes.clone(),
+        }
+    }
 }

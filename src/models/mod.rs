@@ -4,9 +4,11 @@ pub mod accounts;
 pub mod contacts;
 pub mod cooperations;
 pub mod fields;
+pub mod input;
 pub mod measures;
 pub mod partners;
 pub mod usage;
+pub mod users;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 

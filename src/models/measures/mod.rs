@@ -1,5 +1,9 @@
 //! Measures: cooperation ideas and projects, their participants and history.
 
+mod input;
+
+pub use input::CreateMeasure;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
