@@ -70,7 +70,10 @@ pub async fn create_transition(
     let measure = db
         .write(move |conn| {
             let mut measure = load_for_write(conn, &caller, id, "change the status of measures")?;
-            let from: MeasureStatus = measure.status.parse().unwrap_or(MeasureStatus::Idea);
+            // An unreadable stored status stops the transition; it is never read as `idea`.
+            let from: MeasureStatus = measure.status.parse().map_err(|_| {
+                AppError::Internal(format!("measure {} has the unreadable status {:?}", measure.id, measure.status))
+            })?;
             let resume = measure.resume_status.as_deref().and_then(|r| r.parse().ok());
             let allowed = from.allowed_next(resume);
             if !allowed.contains(&to) {

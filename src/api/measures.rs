@@ -500,8 +500,10 @@ pub async fn update_measure(
                     format!("cannot be set to {status} here; use POST /api/v1/measures/{id}/transitions"),
                 ));
             }
-            let (status, resume) =
-                (current.status.parse().unwrap_or(MeasureStatus::Idea), current.resume_status.clone());
+            let status: MeasureStatus = current.status.parse().map_err(|_| {
+                AppError::Internal(format!("measure {id} has the unreadable status {:?}", current.status))
+            })?;
+            let resume = current.resume_status.clone();
             let seen = current.updated_at;
             let cooperation_id = current.cooperation_id;
             let base = CreateMeasure::from_stored(&current, model::partner_ids(conn, id)?)?;
