@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::etag;
 use super::extract::{IfMatch, JsonBody, MergePatch, Query};
@@ -13,10 +12,9 @@ use super::pagination::{self, After};
 use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::domain;
 use crate::error::{AppError, Problem};
-use crate::models::fields::{self as model, Field, FieldData};
-use crate::models::input::Normalize;
+use crate::models::fields::CreateField;
+use crate::models::fields::{self as model, Field};
 
 /// A field of action.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -54,44 +52,6 @@ impl From<Field> for FieldResponse {
             created_at: f.created_at.and_utc(),
             updated_at: f.updated_at.and_utc(),
         }
-    }
-}
-
-/// A new field of action (a PATCH takes the same fields, except that `key` cannot change).
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateField {
-    /// Stable key: lower-case words joined by `-`, 1–64 characters.
-    #[validate(custom(function = "domain::validate_key"))]
-    #[schema(example = "tourism", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64)]
-    pub key: String,
-    /// German name, 1–200 characters.
-    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(example = "Tourismus", min_length = 1, max_length = 200)]
-    pub name_de: String,
-    /// English name, 1–200 characters.
-    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(example = "Tourism", min_length = 1, max_length = 200)]
-    pub name_en: String,
-    /// What the field covers.
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 2000)]
-    pub description: Option<String>,
-}
-
-impl Normalize for CreateField {
-    fn normalize(&mut self) {
-        domain::trim(&mut self.key);
-        domain::trim(&mut self.name_de);
-        domain::trim(&mut self.name_en);
-        domain::trim_opt(&mut self.description);
-    }
-}
-
-impl CreateField {
-    fn into_data(self) -> FieldData {
-        FieldData { key: self.key, name_de: self.name_de, name_en: self.name_en, description: self.description }
     }
 }
 

@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::extract::{JsonBody, Query};
 use super::measures::{MeasureResponse, actor, load, load_for_write, not_found, respond};
@@ -15,27 +14,8 @@ use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::measures::{ALL_STATUSES, MeasureStatus};
 use crate::error::{AppError, FieldError, Problem};
-use crate::models::input::Normalize;
+use crate::models::measures::CreateTransition;
 use crate::models::measures::{self as model, MeasureFilter, MeasureSort};
-
-/// A request to move a measure to another status.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTransition {
-    /// The status to move to.
-    pub to: MeasureStatus,
-    /// Why, for the history (up to 2,000 characters).
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
-    #[serde(default)]
-    #[schema(example = "Steuerungsgruppe vom 12.11.: Nutzen 4, Kosten 2, Aufwand 3", max_length = 2000)]
-    pub comment: Option<String>,
-}
-
-impl Normalize for CreateTransition {
-    fn normalize(&mut self) {
-        crate::domain::trim_opt(&mut self.comment);
-    }
-}
 
 fn list(statuses: &[MeasureStatus]) -> String {
     if statuses.is_empty() {

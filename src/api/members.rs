@@ -5,17 +5,15 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::cooperations::{load_for_write, not_found};
 use super::extract::{JsonBody, Query};
 use super::pagination::{self, After};
 use crate::auth::Caller;
 use crate::db::Db;
-use crate::domain;
 use crate::error::{AppError, Problem};
+use crate::models::cooperations::CreateMember;
 use crate::models::cooperations::{self as model, Member, MemberRole, NewMember};
-use crate::models::input::Normalize;
 use crate::models::partners as partner_model;
 
 /// A partner's membership in a cooperation.
@@ -51,35 +49,6 @@ impl From<Member> for MemberResponse {
             created_at: m.created_at.and_utc(),
         }
     }
-}
-
-/// A partner joining a cooperation (or, with `left_on`, a past membership).
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[validate(schema(function = "dates_in_order", skip_on_field_errors = false))]
-pub struct CreateMember {
-    /// The partner.
-    #[schema(example = 1)]
-    pub partner_id: i64,
-    /// Role in the cooperation.
-    pub role: MemberRole,
-    /// Joined on.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    #[schema(example = "2025-03-01")]
-    pub joined_on: Option<NaiveDate>,
-    /// Left on (not before `joined_on`); omit for a current member.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    pub left_on: Option<NaiveDate>,
-}
-
-fn dates_in_order(m: &CreateMember) -> Result<(), validator::ValidationError> {
-    domain::validate_date_order(m.joined_on, m.left_on, "left_on")
-}
-
-impl Normalize for CreateMember {
-    fn normalize(&mut self) {}
 }
 
 /// One page of memberships.

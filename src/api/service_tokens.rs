@@ -5,17 +5,15 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::extract::{JsonBody, Query};
 use super::pagination::{self, After};
 use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::domain;
 use crate::error::{AppError, FieldError, Problem};
+use crate::models::accounts::CreateServiceToken;
 use crate::models::accounts::{self, NewServiceToken, ServiceToken};
-use crate::models::input::Normalize;
 
 /// A service token as stored; its value is shown only once, when it is created.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -57,33 +55,6 @@ impl ServiceTokenResponse {
             revoked_at: token.revoked_at.map(|t| t.and_utc()),
             token: value,
         }
-    }
-}
-
-/// A new service token.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateServiceToken {
-    /// What the token is for, 1–200 characters.
-    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(example = "OParl sync Ratsinformationssystem Königsbrück", min_length = 1, max_length = 200)]
-    pub name: String,
-    /// Role the token acts with.
-    pub role: Role,
-    /// Partners the token acts for.
-    #[serde(default)]
-    pub partner_ids: Vec<i64>,
-    /// Optional expiry (RFC 3339); must lie in the future.
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-impl Normalize for CreateServiceToken {
-    fn normalize(&mut self) {
-        domain::trim(&mut self.name);
-        self.partner_ids.sort_unstable();
-        self.partner_ids.dedup();
     }
 }
 

@@ -3,9 +3,16 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::auth::Role;
 use crate::db::AnyConnection;
 use crate::db::schema::{login_failures, service_token_partners, service_tokens, settings, user_partners, users};
+use crate::domain;
+use crate::models::input::Normalize;
 use crate::per_backend;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use validator::Validate;
 
 /// A stored account.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -311,4 +318,31 @@ pub fn uncount_login_attempt(conn: &mut AnyConnection, key: &str) -> QueryResult
 /// Forgets the failures of `key` (after a successful login).
 pub fn clear_login_failures(conn: &mut AnyConnection, key: &str) -> QueryResult<()> {
     diesel::delete(login_failures::table.find(key)).execute(conn).map(|_| ())
+}
+
+/// A new service token.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceToken {
+    /// What the token is for, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "OParl sync Ratsinformationssystem Königsbrück", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Role the token acts with.
+    pub role: Role,
+    /// Partners the token acts for.
+    #[serde(default)]
+    pub partner_ids: Vec<i64>,
+    /// Optional expiry (RFC 3339); must lie in the future.
+    #[validate(custom(function = "crate::domain::validate_year"))]
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Normalize for CreateServiceToken {
+    fn normalize(&mut self) {
+        domain::trim(&mut self.name);
+        self.partner_ids.sort_unstable();
+        self.partner_ids.dedup();
+    }
 }

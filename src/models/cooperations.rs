@@ -402,3 +402,32 @@ impl CreateCooperation {
         }
     }
 }
+
+/// A partner joining a cooperation (or, with `left_on`, a past membership).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "member_dates_in_order", skip_on_field_errors = false))]
+pub struct CreateMember {
+    /// The partner.
+    #[schema(example = 1)]
+    pub partner_id: i64,
+    /// Role in the cooperation.
+    pub role: MemberRole,
+    /// Joined on.
+    #[validate(custom(function = "crate::domain::validate_year"))]
+    #[serde(default)]
+    #[schema(example = "2025-03-01")]
+    pub joined_on: Option<NaiveDate>,
+    /// Left on (not before `joined_on`); omit for a current member.
+    #[validate(custom(function = "crate::domain::validate_year"))]
+    #[serde(default)]
+    pub left_on: Option<NaiveDate>,
+}
+
+fn member_dates_in_order(m: &CreateMember) -> Result<(), validator::ValidationError> {
+    domain::validate_date_order(m.joined_on, m.left_on, "left_on")
+}
+
+impl Normalize for CreateMember {
+    fn normalize(&mut self) {}
+}

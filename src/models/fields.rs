@@ -5,7 +5,12 @@ use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::fields;
+use crate::domain;
+use crate::models::input::Normalize;
 use crate::per_backend;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
 
 /// A stored field of action.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -82,4 +87,42 @@ pub fn list(conn: &mut AnyConnection, after_id: Option<i64>, limit: i64) -> Quer
 pub fn missing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
     let known: Vec<i64> = fields::table.filter(fields::id.eq_any(ids)).select(fields::id).load(conn)?;
     Ok(ids.iter().copied().filter(|id| !known.contains(id)).collect())
+}
+
+/// A new field of action (a PATCH takes the same fields, except that `key` cannot change).
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateField {
+    /// Stable key: lower-case words joined by `-`, 1–64 characters.
+    #[validate(custom(function = "domain::validate_key"))]
+    #[schema(example = "tourism", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64)]
+    pub key: String,
+    /// German name, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Tourismus", min_length = 1, max_length = 200)]
+    pub name_de: String,
+    /// English name, 1–200 characters.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(example = "Tourism", min_length = 1, max_length = 200)]
+    pub name_en: String,
+    /// What the field covers.
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+}
+
+impl Normalize for CreateField {
+    fn normalize(&mut self) {
+        domain::trim(&mut self.key);
+        domain::trim(&mut self.name_de);
+        domain::trim(&mut self.name_en);
+        domain::trim_opt(&mut self.description);
+    }
+}
+
+impl CreateField {
+    pub fn into_data(self) -> FieldData {
+        FieldData { key: self.key, name_de: self.name_de, name_en: self.name_en, description: self.description }
+    }
 }

@@ -195,3 +195,22 @@ impl CreateMeasure {
 fn unplanned() -> NaiveDate {
     NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
 }
+
+/// A request to move a measure to another status.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTransition {
+    /// The status to move to.
+    pub to: MeasureStatus,
+    /// Why, for the history (up to 2,000 characters).
+    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
+    #[serde(default)]
+    #[schema(example = "Steuerungsgruppe vom 12.11.: Nutzen 4, Kosten 2, Aufwand 3", max_length = 2000)]
+    pub comment: Option<String>,
+}
+
+impl Normalize for CreateTransition {
+    fn normalize(&mut self) {
+        crate::domain::trim_opt(&mut self.comment);
+    }
+}

@@ -2,7 +2,7 @@
 
 mod input;
 
-pub use input::CreateMeasure;
+pub use input::{CreateMeasure, CreateTransition};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
