@@ -253,11 +253,8 @@ async fn tokens_of_the_external_provider_map_role_and_partners_from_claims() {
     assert_problem(patch(&forged).await.unwrap(), 401, "/problems/unauthorized").await;
 }
 
-#[tokio::test]
-async fn a_jwks_file_selects_the_key_by_its_id() {
-    let (private, _, x, y) = ec_key_pair();
-    let jwks =
-        json!({"keys": [{"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": "key-1", "use": "sig", "alg": "ES256"}]});
+/// An app that trusts the keys of `jwks` (role from `ikz_role`); keep the file while it runs.
+async fn app_trusting(jwks: &Value) -> (TestApp, tempfile::NamedTempFile) {
     let mut jwks_file = tempfile::NamedTempFile::new().unwrap();
     jwks_file.write_all(jwks.to_string().as_bytes()).unwrap();
     let path = jwks_file.path().to_owned();
@@ -272,6 +269,15 @@ async fn a_jwks_file_selects_the_key_by_its_id() {
         })
     })
     .await;
+    (app, jwks_file)
+}
+
+#[tokio::test]
+async fn a_jwks_file_selects_the_key_by_its_id() {
+    let (private, _, x, y) = ec_key_pair();
+    let jwks =
+        json!({"keys": [{"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": "key-1", "use": "sig", "alg": "ES256"}]});
+    let (app, _jwks_file) = app_trusting(&jwks).await;
     let viewer = external_token(&private, Some("key-1"), provider_claims(json!({"ikz_role": "viewer"})));
     assert_eq!(app.request(Method::GET, "/api/v1/users", Some(&viewer)).send().await.unwrap().status(), 403);
     let who: Value =
@@ -319,4 +325,37 @@ fn cli(url: &str, args: &[&str], stdin: &str) -> bool {
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait().unwrap().success()
+}
+
+fn signed(private_pem: &[u8], header: &Value, claims: &Value) -> String {
+    use base64::Engine;
+    // Built by hand so that the header may carry members jsonwebtoken's `Header` has no field for.
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let message = format!("{}.{}", b64(header), b64(claims));
+    let key = EncodingKey::from_ec_pem(private_pem).unwrap();
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::ES256).unwrap();
+    format!("{message}.{signature}")
+}
+
+#[tokio::test]
+async fn external_tokens_need_a_subject_no_unknown_critical_header_and_find_their_key_without_kid() {
+    let ((first, _, x1, y1), (second, _, x2, y2)) = (ec_key_pair(), ec_key_pair());
+    let jwks = json!({"keys": [
+        {"kty": "EC", "crv": "P-256", "x": x1, "y": y1, "use": "sig", "alg": "ES256"},
+        {"kty": "EC", "crv": "P-256", "x": x2, "y": y2, "use": "sig", "alg": "ES256"},
+    ]});
+    let (app, _jwks_file) = app_trusting(&jwks).await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |sub: &str| json!({"iss": "https://sso.example.org/realms/ikz", "aud": "ikz-api", "sub": sub, "iat": now, "exp": now + 300, "ikz_role": "viewer"});
+    let me = |token: String| app.request(Method::GET, "/api/v1/auth/me", Some(&token)).send();
+    let plain = json!({"alg": "ES256", "typ": "JWT"});
+    for key in [&first, &second] {
+        assert_eq!(me(signed(key, &plain, &claims("kc-1"))).await.unwrap().status(), 200, "either key, no kid");
+    }
+    let empty_subject = me(signed(&first, &plain, &claims(""))).await.unwrap();
+    assert_problem(empty_subject, 401, "/problems/unauthorized").await;
+    let critical = json!({"alg": "ES256", "typ": "JWT", "crit": ["exp-policy"], "exp-policy": "strict"});
+    let response = me(signed(&second, &critical, &claims("kc-1"))).await.unwrap();
+    let problem = assert_problem(response, 401, "/problems/unauthorized").await;
+    assert!(problem["detail"].as_str().unwrap().contains("crit"), "{problem}");
 }
