@@ -14,6 +14,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::error::AppError;
+
 /// The records that carry a version (`ETag`), by their item path.
 const VERSIONED: [&str; 6] = [
     "/api/v1/partners/{id}",
@@ -79,9 +81,9 @@ pub fn tighten(doc: &mut Value) {
         }
     }
     if let Some(responses) = doc.pointer_mut("/components/responses").and_then(Value::as_object_mut) {
-        for response in responses.values_mut() {
-            let status = shared_status(response);
-            problem_example(response, status, None);
+        for (name, response) in responses.iter_mut() {
+            let status = super::SHARED.iter().find(|(n, _, _)| n == name).and_then(|(_, s, _)| s.parse().ok());
+            problem_example(response, status.unwrap_or(500), None);
         }
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
@@ -258,16 +260,6 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
-/// The status of a shared response, read from its name's example table in `openapi.rs`.
-fn shared_status(response: &Value) -> u16 {
-    let description = response["description"].as_str().unwrap_or_default();
-    super::SHARED
-        .iter()
-        .find(|(_, _, d)| *d == description)
-        .and_then(|(_, status, _)| status.parse().ok())
-        .unwrap_or(500)
-}
-
 /// Puts an example of its own status on a problem response (one that has no example yet).
 fn problem_example(response: &mut Value, status: u16, instance: Option<&str>) {
     let description = response["description"].as_str().unwrap_or_default().to_owned();
@@ -277,33 +269,24 @@ fn problem_example(response: &mut Value, status: u16, instance: Option<&str>) {
     if media.contains_key("example") {
         return;
     }
-    let (slug, title) = match status {
-        400 => ("invalid-parameter", "Bad request"),
-        401 => ("unauthorized", "Unauthorized"),
-        403 => ("forbidden", "Forbidden"),
-        404 => ("not-found", "Not found"),
-        409 => ("conflict", "Conflict"),
-        412 => ("precondition-failed", "Precondition failed"),
-        413 => ("payload-too-large", "Payload too large"),
-        415 => ("unsupported-media-type", "Unsupported media type"),
-        422 => ("validation", "Validation failed"),
-        429 => ("too-many-requests", "Too many requests"),
-        503 => ("unavailable", "Service unavailable"),
-        _ => ("internal", "Internal server error"),
+    // The body the service itself sends for such an error (`AppError::problem`), with the
+    // response's description as its detail.
+    let error = match status {
+        400 => AppError::bad_parameter("limit", "has an unusable value: must be between 1 and 200"),
+        401 => AppError::Unauthorized { detail: description, invalid_token: false },
+        403 => AppError::Forbidden(description),
+        404 => AppError::NotFound(description),
+        409 => AppError::Conflict(description),
+        412 => AppError::PreconditionFailed(description),
+        413 => AppError::PayloadTooLarge(description),
+        415 => AppError::UnsupportedMediaType(description),
+        422 => AppError::invalid_field("name", "length", "must be 1 to 200 characters"),
+        429 => AppError::TooManyRequests { detail: description, retry_after: 60 },
+        503 => AppError::Unavailable(description),
+        _ => AppError::Internal(description),
     };
-    let mut example =
-        json!({"type": format!("/problems/{slug}"), "title": title, "status": status, "detail": description});
-    if let Some(instance) = instance {
-        example["instance"] = json!(instance);
-    }
-    match status {
-        400 => {
-            example["errors"] = json!([{"field": "limit", "code": "invalid_parameter", "message": "has an unusable value: must be between 1 and 200"}])
-        }
-        422 => {
-            example["errors"] = json!([{"field": "name", "code": "length", "message": "must be 1 to 200 characters"}])
-        }
-        _ => {}
-    }
+    let mut problem = error.problem();
+    problem.instance = instance.map(str::to_owned);
+    let example = serde_json::to_value(&problem).expect("a problem serialises");
     media.insert("example".into(), example);
 }
