@@ -229,9 +229,9 @@ pub async fn update_user(
                 }
             }
             let (saved, partner_ids) = save(conn, input, Some(&current), ahead)?;
-            let saved = UserResponse::new(saved, partner_ids);
-            let stored = if fresh_token { accounts::find_user(conn, id)? } else { None };
-            Ok((saved, stored))
+            // The stored row, with its new credentials version, is what a fresh token is issued for.
+            let stored = fresh_token.then(|| saved.clone());
+            Ok((UserResponse::new(saved, partner_ids), stored))
         })
         .await?;
     if let Some(stored) = stored {
