@@ -5,14 +5,16 @@
 
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::db::{self, AnyConnection};
 use crate::domain::measures::MeasureStatus;
 use crate::error::AppError;
 use crate::models::contacts::CreateContact;
 use crate::models::cooperations::CreateCooperation;
 use crate::models::input::decode;
-use crate::models::measures::CreateMeasure;
+use crate::models::measures::{CreateMeasure, CreateTransition};
 use crate::models::partners::CreatePartner;
+use crate::models::record::{IfMatch, Patch};
 use crate::models::{contacts, cooperations, fields, measures, now, partners};
 
 /// What the seed created.
@@ -38,10 +40,11 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
                 "the database already holds partners; the demo fills only an empty one".into(),
             ));
         }
+        let seeder = Caller::system(ACTOR);
         let mut seeded = Seeded::default();
         let mut partner = |conn: &mut AnyConnection, body: Value| -> Result<i64, AppError> {
             seeded.partners += 1;
-            Ok(partners::insert(conn, &decode::<CreatePartner>(body)?.into_data(), now())?.id)
+            Ok(partners::create(conn, decode::<CreatePartner>(body)?, now())?.id)
         };
         let heidenau = partner(
             conn,
@@ -77,17 +80,10 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
         )?;
 
         let cooperation = |conn: &mut AnyConnection, body: Value, members: &[(i64, &str)]| -> Result<i64, AppError> {
-            let id = cooperations::insert(conn, &decode::<CreateCooperation>(body)?.into_data(), now())?.id;
+            let id = cooperations::create(conn, decode::<CreateCooperation>(body)?, now())?.id;
             for (partner_id, role) in members {
-                let member = cooperations::NewMember {
-                    cooperation_id: id,
-                    partner_id: *partner_id,
-                    role: (*role).into(),
-                    joined_on: chrono::NaiveDate::from_ymd_opt(2025, 3, 1),
-                    left_on: None,
-                    created_at: now(),
-                };
-                cooperations::insert_member(conn, &member)?;
+                let member = json!({"partner_id": partner_id, "role": role, "joined_on": "2025-03-01"});
+                cooperations::members::add(conn, &seeder, id, decode(member)?, now())?;
             }
             Ok(id)
         };
@@ -118,9 +114,8 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
         };
         let mut contact_count = 0;
         let mut contact = |conn: &mut AnyConnection, body: Value| -> Result<i64, AppError> {
-            let (data, field_ids) = decode::<CreateContact>(body)?.into_data();
             contact_count += 1;
-            Ok(contacts::insert(conn, &data, &field_ids, now())?.id)
+            Ok(contacts::create(conn, &seeder, decode::<CreateContact>(body)?, now())?.contact.id)
         };
         let leadership = field(conn, "leadership-strategy")?;
         let (bauhof, it, pr, fire, procurement) = (
@@ -331,10 +326,8 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
             if field_id == fire && coop == heideland {
                 body["responsible_partner_id"] = json!(kreis);
             }
-            let (data, partners) = decode::<CreateMeasure>(body)?.into_data(MeasureStatus::Idea, None);
-            let measure = measures::insert(conn, &data, &partners, now())?;
-            measures::record(conn, measure.id, "created", None, "idea", None, ACTOR, now())?;
-            walk_to(conn, &measure, status)?;
+            let measure = measures::create(conn, &seeder, decode::<CreateMeasure>(body)?, now())?.measure;
+            walk_to(conn, &seeder, measure.id, status)?;
             seeded.measures += 1;
         }
         seeded.cooperations = 2;
@@ -342,8 +335,9 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
     })
 }
 
-/// Moves a new measure along the workflow to `target`, recording each step like the API does.
-fn walk_to(conn: &mut AnyConnection, measure: &measures::Measure, target: MeasureStatus) -> Result<(), AppError> {
+/// Moves a new measure along the workflow to `target`, step by step through the same rule as
+/// the API (each step recorded in the history); one in progress is set to 40 % done.
+fn walk_to(conn: &mut AnyConnection, seeder: &Caller, id: i64, target: MeasureStatus) -> Result<(), AppError> {
     use MeasureStatus::*;
     let path: &[MeasureStatus] = match target {
         Idea => &[],
@@ -355,18 +349,12 @@ fn walk_to(conn: &mut AnyConnection, measure: &measures::Measure, target: Measur
         OnHold => &[Assessed, OnHold],
         Rejected => &[Assessed, Rejected],
     };
-    let (mut from, mut seen) = (Idea, measure.updated_at);
     for &to in path {
-        let resume = matches!(to, OnHold | Rejected).then(|| from.as_str());
-        let progress = match to {
-            Completed => 100,
-            InProgress => 40,
-            _ => 0,
-        };
-        let at = now().max(seen + chrono::Duration::microseconds(1));
-        measures::set_status(conn, measure.id, to.as_str(), resume, progress, seen, at)?;
-        measures::record(conn, measure.id, "transition", Some(from.as_str()), to.as_str(), None, ACTOR, at)?;
-        (from, seen) = (to, at);
+        measures::transition(conn, seeder, id, CreateTransition { to, comment: None }, now())?;
+    }
+    if target == InProgress {
+        let progress = Patch(serde_json::Map::from_iter([("progress".to_owned(), json!(40))]));
+        measures::update(conn, seeder, id, progress, &IfMatch::Absent, now())?;
     }
     Ok(())
 }

@@ -3,40 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::AppState;
 use super::extract::JsonBody;
-use crate::auth::{self, Authenticator, Caller, Principal, Role};
+use crate::auth::login::{self, TokenRequest};
+use crate::auth::{Authenticator, Caller, Principal, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
-use crate::models::accounts;
-use crate::models::input::Normalize;
-
-/// Failed logins allowed per username in 15 minutes.
-pub const USER_FAILURE_LIMIT: i32 = 5;
-/// Failed logins allowed per client address in 15 minutes.
-pub const ADDRESS_FAILURE_LIMIT: i32 = 20;
-
-/// Credentials of a local account.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequest {
-    /// Login name (case-insensitive).
-    #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
-    #[schema(example = "admin", min_length = 1, max_length = 64)]
-    pub username: String,
-    /// Password.
-    #[validate(length(min = 1, max = 1024, message = "must be 1 to 1024 characters"))]
-    #[schema(format = Password, min_length = 1, max_length = 1024)]
-    pub password: String,
-}
-
-impl Normalize for TokenRequest {
-    fn normalize(&mut self) {
-        self.username = self.username.trim().to_lowercase();
-    }
-}
 
 /// An access token (OAuth 2.0 style).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -98,35 +71,9 @@ pub async fn create_token(
     authenticator: web::Data<Authenticator>,
     body: JsonBody<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let TokenRequest { username, password } = body.decode()?;
-    let address_key = format!("ip:{}", client_address(&req, state.trust_forwarded_for));
-    let user_key = format!("user:{username}");
-    let now = crate::models::now();
-    // Counted before the password is checked, so that parallel guesses cannot all pass the limit.
-    let keys = [(user_key.clone(), USER_FAILURE_LIMIT), (address_key.clone(), ADDRESS_FAILURE_LIMIT)];
-    db.write(move |c| {
-        let keys: Vec<(&str, i32)> = keys.iter().map(|(key, limit)| (key.as_str(), *limit)).collect();
-        accounts::count_login_attempt(c, &keys, now)
-    })
-    .await?;
-    let checked = db
-        .blocking(move |conn| {
-            let user = accounts::find_user_by_name(conn, &username)?;
-            let password_ok = auth::verify_password(&password, user.as_ref().map(|u| u.password_hash.as_str()));
-            let Some(user) = user.filter(|u| password_ok && u.active) else { return Ok(None) };
-            let partner_ids = accounts::user_partner_ids(conn, user.id)?;
-            Ok(Some((user, partner_ids)))
-        })
-        .await?;
-    let Some((user, partner_ids)) = checked else {
-        return Err(AppError::Unauthorized { detail: "invalid username or password".into(), invalid_token: false });
-    };
-    db.write(move |c| {
-        accounts::clear_login_failures(c, &user_key)?;
-        Ok(accounts::uncount_login_attempt(c, &address_key)?)
-    })
-    .await?;
-    let access_token = authenticator.tokens.issue(&user, partner_ids)?;
+    let credentials = body.decode()?;
+    let address = client_address(&req, state.trust_forwarded_for);
+    let access_token = login::log_in(&db, &authenticator, credentials, &address).await?;
     let response =
         TokenResponse { access_token, token_type: "Bearer".into(), expires_in: authenticator.tokens.ttl_seconds() };
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(response))
@@ -152,6 +99,7 @@ pub async fn me(caller: Caller) -> Result<HttpResponse, AppError> {
         Principal::User { id, username } => ("user", Some(*id), username.clone()),
         Principal::ServiceToken { id, name } => ("service_token", Some(*id), name.clone()),
         Principal::External { subject } => ("external", None, subject.clone()),
+        Principal::System { name } => ("system", None, name.clone()),
     };
     Ok(HttpResponse::Ok().json(MeResponse {
         kind: kind.into(),

@@ -1,20 +1,20 @@
 //! `/api/v1/contacts`: people at partners. Personal data: never readable anonymously, never
 //! listed in other resources unless asked for (`?include=contacts`), and erasable at any time.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Query, search_pattern};
-use super::pagination::{self, After, Limit};
+use super::extract::{JsonBody, Query, search_pattern};
+use super::pagination::{self, Limit};
+use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
-use crate::db::AnyConnection;
 use crate::db::Db;
-use crate::error::{AppError, FieldError, Problem};
-use crate::models::contacts::{self as model, Contact, ContactFilter, CreateContact};
+use crate::error::{AppError, Problem};
+use crate::models::contacts::{self as model, ContactFilter, ContactRecord, CreateContact};
+use crate::models::now;
+use crate::models::record::{IfMatch, Patch, etag};
 
 /// A person at a partner.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -52,7 +52,8 @@ pub struct ContactResponse {
 
 impl ContactResponse {
     /// The answer for a stored contact and its fields.
-    pub fn new(c: Contact, field_ids: Vec<i64>) -> Self {
+    pub fn new(record: ContactRecord) -> Self {
+        let ContactRecord { contact: c, field_ids } = record;
         Self {
             id: c.id,
             partner_id: c.partner_id,
@@ -67,6 +68,21 @@ impl ContactResponse {
             updated_at: c.updated_at.and_utc(),
         }
     }
+}
+
+impl Versioned for ContactResponse {
+    fn etag(&self) -> String {
+        etag(self.updated_at.naive_utc())
+    }
+}
+
+/// A page of this list, documented under the schema name clients were generated with.
+pub type ContactPage = respond::Page<ContactResponse>;
+
+impl Listed for ContactResponse {
+    const PAGE: &'static str = "ContactPage";
+    const PLURAL: &'static str = "contacts";
+    const ITEMS: &'static str = "The contacts of this page, by name.";
 }
 
 /// Query parameters of the contact list.
@@ -88,49 +104,6 @@ pub struct ContactListQuery {
     pub q: Option<String>,
 }
 
-/// One page of contacts.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ContactPage {
-    /// The contacts of this page, by name.
-    pub items: Vec<ContactResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no contact with id {id}"))
-}
-
-/// Checks the references of a contact: the partner and every field must exist.
-fn check_references(conn: &mut AnyConnection, input: &CreateContact) -> Result<(), AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    if crate::models::partners::find(conn, input.partner_id)?.is_none() {
-        errors.push(FieldError::new(
-            "partner_id",
-            "unknown_partner",
-            format!("there is no partner {}", input.partner_id),
-        ));
-    }
-    let missing = crate::models::fields::missing_ids(conn, &input.field_ids)?;
-    errors.extend(
-        input.field_ids.iter().enumerate().filter(|(_, id)| missing.contains(id)).map(|(i, id)| {
-            FieldError::new(format!("field_ids[{i}]"), "unknown_field", format!("there is no field {id}"))
-        }),
-    );
-    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
-}
-
-/// A contact and its fields, as answered.
-pub fn load(conn: &mut AnyConnection, contact: Contact) -> Result<ContactResponse, AppError> {
-    let field_ids = model::field_ids(conn, contact.id)?;
-    Ok(ContactResponse::new(contact, field_ids))
-}
-
-fn respond(mut builder: actix_web::HttpResponseBuilder, contact: ContactResponse) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(contact.updated_at.naive_utc())));
-    super::json_response(builder, &contact)
-}
-
 /// List contacts (viewers and above)
 #[utoipa::path(tag = "contacts", params(ContactListQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of contacts", body = ContactPage)))]
@@ -150,20 +123,8 @@ pub async fn list_contacts(
         field_id: query.field_id,
         name_pattern: search_pattern("q", query.q.as_deref())?,
     };
-    let (items, next_cursor) = db
-        .read(move |conn| {
-            let rows = model::list(conn, &filter, after, limit)?;
-            let (rows, next) =
-                pagination::paginate(rows, limit, "name", |c| After { key: c.name_folded.clone(), id: c.id });
-            let items = rows.into_iter().map(|c| load(conn, c)).collect::<Result<Vec<_>, _>>()?;
-            Ok((items, next))
-        })
-        .await?;
-    Ok(pagination::page_response(
-        &req,
-        next_cursor.as_deref(),
-        &ContactPage { items, next_cursor: next_cursor.clone() },
-    ))
+    let (records, next_cursor) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
+    Ok(respond::page(&req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))
 }
 
 /// Create a contact (admins, or editors acting for its partner)
@@ -178,18 +139,9 @@ pub async fn create_contact(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "add contacts")?;
     let input = body.decode()?;
-    caller.require_partner(input.partner_id, "add contacts")?;
-    let contact = db
-        .write(move |conn| {
-            check_references(conn, &input)?;
-            let (data, field_ids) = input.into_data();
-            let contact = model::insert(conn, &data, &field_ids, crate::models::now())?;
-            Ok(ContactResponse::new(contact, field_ids))
-        })
-        .await?;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/contacts/{}", contact.id)));
-    Ok(respond(response, contact))
+    let record = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
+    let contact = ContactResponse::new(record);
+    Ok(respond::created(format!("/api/v1/contacts/{}", contact.id), &contact))
 }
 
 /// Get a contact (viewers and above)
@@ -201,13 +153,8 @@ pub async fn create_contact(
 pub async fn get_contact(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.require(Role::Viewer, "read contacts (personal data)")?;
     let id = id.into_inner();
-    let contact = db
-        .read(move |conn| {
-            let contact = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            load(conn, contact)
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), contact))
+    let record = db.read(move |conn| model::get(conn, id)).await?;
+    Ok(respond::record(&ContactResponse::new(record)))
 }
 
 /// Update a contact (JSON Merge Patch; admins, or editors acting for its partner)
@@ -222,31 +169,16 @@ pub async fn get_contact(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) 
 ))]
 #[patch("/{id}")]
 pub async fn update_contact(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    patch: MergePatch,
+    if_match: IfMatch,
+    patch: Patch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "change contacts")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let contact = db
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
-            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            caller.require_partner(current.partner_id, "change contacts")?;
-            let base = CreateContact::from_stored(&current, model::field_ids(conn, id)?);
-            let input: CreateContact = patch.apply(&base)?;
-            if_match.check(&etag(current.updated_at))?;
-            caller.require_partner(input.partner_id, "move contacts to this partner")?;
-            check_references(conn, &input)?;
-            let (data, field_ids) = input.into_data();
-            let stored = model::update(conn, id, &data, &field_ids, current.updated_at, crate::models::now())?
-                .ok_or_else(|| AppError::PreconditionFailed("the contact changed during the update; retry".into()))?;
-            Ok(ContactResponse::new(stored, field_ids))
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), contact))
+    let id = id.into_inner();
+    let record = db.write(move |conn| model::update(conn, &caller, id, patch, &if_match, now())).await?;
+    Ok(respond::record(&ContactResponse::new(record)))
 }
 
 /// Erase a contact (admins, or editors acting for its partner)
@@ -259,24 +191,15 @@ pub async fn update_contact(
 ))]
 #[delete("/{id}")]
 pub async fn delete_contact(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "erase contacts")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    db.write(move |conn| {
-        crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
-        let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        caller.require_partner(current.partner_id, "erase contacts")?;
-        if_match.check(&etag(current.updated_at))?;
-        crate::models::usage::before_erasing_contact(conn, id, &super::measures::actor(&caller))?;
-        model::delete(conn, id)?;
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let id = id.into_inner();
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the contact routes.

@@ -1,21 +1,21 @@
 //! `/api/v1/cooperations`: who cooperates, since when, with which funding.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Query};
+use super::extract::{JsonBody, Query};
 use super::pagination::{self, Limit};
+use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
-use crate::db::AnyConnection;
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{
     self as model, Cooperation, CooperationFilter, CooperationSort, CooperationStatus, CreateCooperation,
 };
+use crate::models::now;
+use crate::models::record::{IfMatch, Patch, etag};
 
 /// A cooperation of several partners.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -54,7 +54,7 @@ impl From<Cooperation> for CooperationResponse {
             id: c.id,
             name: c.name,
             description: c.description,
-            status: c.status.parse().unwrap_or(CooperationStatus::Exploring),
+            status: c.status,
             started_on: c.started_on,
             ended_on: c.ended_on,
             funding_programme: c.funding_programme,
@@ -87,40 +87,19 @@ pub struct CooperationListQuery {
     pub sort: Option<CooperationSort>,
 }
 
-/// One page of cooperations.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CooperationPage {
-    /// The cooperations of this page.
-    pub items: Vec<CooperationResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// 404 for an unknown cooperation.
-pub fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no cooperation with id {id}"))
-}
-
-/// Loads a cooperation and checks that the caller may change it (admin, or editor of a member).
-pub fn load_for_write(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    id: i64,
-    action: &str,
-) -> Result<Cooperation, AppError> {
-    // The role first: whether the record exists is nobody's business without one.
-    caller.require(Role::Editor, action)?;
-    crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
-    let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    if !caller.is_admin() {
-        caller.require_member(&model::current_member_ids(conn, id)?, action)?;
+impl Versioned for CooperationResponse {
+    fn etag(&self) -> String {
+        etag(self.updated_at.naive_utc())
     }
-    Ok(cooperation)
 }
 
-fn respond(mut builder: actix_web::HttpResponseBuilder, cooperation: Cooperation) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(cooperation.updated_at)));
-    super::json_response(builder, &CooperationResponse::from(cooperation))
+/// A page of this list, documented under the schema name clients were generated with.
+pub type CooperationPage = respond::Page<CooperationResponse>;
+
+impl Listed for CooperationResponse {
+    const PAGE: &'static str = "CooperationPage";
+    const PLURAL: &'static str = "cooperations";
+    const ITEMS: &'static str = "The cooperations of this page.";
 }
 
 /// List cooperations
@@ -143,14 +122,8 @@ pub async fn list_cooperations(
         partner_id: query.partner_id,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
     };
-    let rows = db.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
-    let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |c| sort.after(c));
-    let items = rows.into_iter().map(CooperationResponse::from).collect();
-    Ok(pagination::page_response(
-        &req,
-        next_cursor.as_deref(),
-        &CooperationPage { items, next_cursor: next_cursor.clone() },
-    ))
+    let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
+    Ok(respond::page(&req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))
 }
 
 /// Create a cooperation (admins)
@@ -166,11 +139,9 @@ pub async fn create_cooperation(
     body: JsonBody<CreateCooperation>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create cooperations")?;
-    let data = body.decode()?.into_data();
-    let cooperation = db.write(move |conn| Ok(model::insert(conn, &data, crate::models::now())?)).await?;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/cooperations/{}", cooperation.id)));
-    Ok(respond(response, cooperation))
+    let input = body.decode()?;
+    let cooperation = db.write(move |conn| model::create(conn, input, now())).await?;
+    Ok(respond::created(format!("/api/v1/cooperations/{}", cooperation.id), &CooperationResponse::from(cooperation)))
 }
 
 /// Get a cooperation
@@ -182,8 +153,8 @@ pub async fn create_cooperation(
 pub async fn get_cooperation(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let cooperation = db.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
-    Ok(respond(HttpResponse::Ok(), cooperation))
+    let cooperation = db.read(move |conn| model::get(conn, id)).await?;
+    Ok(respond::record(&CooperationResponse::from(cooperation)))
 }
 
 /// Update a cooperation (JSON Merge Patch; admins, or editors of a member)
@@ -198,23 +169,15 @@ pub async fn get_cooperation(db: web::Data<Db>, caller: Caller, id: web::Path<i6
 ))]
 #[patch("/{id}")]
 pub async fn update_cooperation(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    patch: MergePatch,
+    if_match: IfMatch,
+    patch: Patch,
 ) -> Result<HttpResponse, AppError> {
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let cooperation = db
-        .write(move |conn| {
-            let current = load_for_write(conn, &caller, id, "change cooperations")?;
-            let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
-            if_match.check(&etag(current.updated_at))?;
-            model::update(conn, id, &data, current.updated_at, crate::models::now())?
-                .ok_or_else(|| AppError::PreconditionFailed("the cooperation changed during the update; retry".into()))
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), cooperation))
+    let id = id.into_inner();
+    let cooperation = db.write(move |conn| model::update(conn, &caller, id, patch, &if_match, now())).await?;
+    Ok(respond::record(&CooperationResponse::from(cooperation)))
 }
 
 /// Delete a cooperation (admins)
@@ -227,23 +190,15 @@ pub async fn update_cooperation(
 ))]
 #[delete("/{id}")]
 pub async fn delete_cooperation(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete cooperations")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    db.write(move |conn| {
-        crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
-        let cooperation = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        if_match.check(&etag(cooperation.updated_at))?;
-        crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
-        model::delete(conn, id)?;
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let id = id.into_inner();
+    db.write(move |conn| model::delete(conn, id, &if_match)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the cooperation routes (members and measures have their own modules).

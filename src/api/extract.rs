@@ -4,7 +4,8 @@
 //!   malformed JSON → 400, wrong media type → 415, too large → 413 while extracting; then, once
 //!   the handler has checked who is calling, [`JsonBody::decode`] → one 422 listing every unknown,
 //!   mistyped or invalid field (so an unauthenticated caller learns nothing about the rules).
-//! - [`MergePatch`]: the raw JSON object of an RFC 7396 merge patch, same media types and limits.
+//! - [`Patch`]: the raw JSON object of an RFC 7396 merge patch, same media types and limits;
+//!   [`IfMatch`]: the `If-Match` header. Both are applied by the model, inside the write.
 //! - [`Query<T>`]: query parameters; unknown or unparsable ones → one 400 naming each.
 
 use std::future::Future;
@@ -21,6 +22,7 @@ use validator::Validate;
 use crate::error::{AppError, FieldError};
 use crate::models::input::MAX_UNKNOWN_REPORTED;
 use crate::models::input::{Normalize, decode};
+use crate::models::record::{IfMatch, Patch};
 
 /// Largest body accepted, shared with the extractors through app data.
 #[derive(Clone, Copy, Debug)]
@@ -39,9 +41,6 @@ impl<T: DeserializeOwned + Validate + Normalize> JsonBody<T> {
     }
 }
 
-/// The JSON object of a merge-patch request (RFC 7396), not yet applied.
-pub struct MergePatch(pub serde_json::Map<String, Value>);
-
 impl<T: 'static> FromRequest for JsonBody<T> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -52,7 +51,8 @@ impl<T: 'static> FromRequest for JsonBody<T> {
     }
 }
 
-impl FromRequest for MergePatch {
+/// The merge-patch body (RFC 7396): a JSON object, applied by the model to the locked row.
+impl FromRequest for Patch {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
@@ -60,42 +60,21 @@ impl FromRequest for MergePatch {
         let body = read_json(req, payload);
         Box::pin(async move {
             match body.await? {
-                Value::Object(map) => Ok(MergePatch(map)),
+                Value::Object(map) => Ok(Patch(map)),
                 _ => Err(AppError::invalid_field("body", "invalid_type", "must be a JSON object")),
             }
         })
     }
 }
 
-impl MergePatch {
-    /// Applies the patch (RFC 7396) to `base`, the writable fields of the stored record, and
-    /// checks the result with exactly the rules of a new record.
-    pub fn apply<T: DeserializeOwned + Validate + Normalize>(
-        self,
-        base: &impl serde::Serialize,
-    ) -> Result<T, AppError> {
-        let mut merged = serde_json::to_value(base)
-            .map_err(|e| AppError::Internal(format!("cannot serialise the stored record: {e}")))?;
-        // `null` removes a member (RFC 7396); a list is emptied with `[]`, not removed.
-        let refused_nulls: Vec<FieldError> = self
-            .0
-            .iter()
-            .filter(|(_, value)| value.is_null())
-            .filter_map(|(key, _)| {
-                if merged.get(key.as_str()).is_some_and(Value::is_array) {
-                    Some(FieldError::new(key.as_str(), "invalid_type", "must be a list; send [] to empty it"))
-                } else if T::NOT_NULL.contains(&key.as_str()) {
-                    Some(FieldError::new(key.as_str(), "invalid_type", "cannot be null"))
-                } else {
-                    None
-                }
-            })
-            .collect();
-        if !refused_nulls.is_empty() {
-            return Err(AppError::Validation(refused_nulls));
-        }
-        json_patch::merge(&mut merged, &Value::Object(self.0));
-        decode(merged)
+/// The `If-Match` header of a write, checked by the model once the row is locked.
+impl FromRequest for IfMatch {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let values = req.headers().get_all(header::IF_MATCH).filter_map(|v| v.to_str().ok());
+        std::future::ready(Ok(IfMatch::from_values(values)))
     }
 }
 
@@ -288,39 +267,6 @@ pub fn search_pattern(parameter: &str, value: Option<&str>) -> Result<Option<Str
     }
 }
 
-/// The `If-Match` precondition of a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// No `If-Match` header: write unconditionally.
-    Absent,
-    /// `If-Match: *`: the resource must exist.
-    Any,
-    /// The listed entity tags; the current one must be among them.
-    Tags(Vec<String>),
-}
-
-impl IfMatch {
-    /// Reads the header from a request.
-    pub fn from_request(req: &HttpRequest) -> Self {
-        let values: Vec<&str> = req.headers().get_all(header::IF_MATCH).filter_map(|v| v.to_str().ok()).collect();
-        if values.is_empty() {
-            return Self::Absent;
-        }
-        let tags: Vec<String> = values.iter().flat_map(|v| v.split(',')).map(|t| t.trim().to_owned()).collect();
-        if tags.iter().any(|t| t == "*") { Self::Any } else { Self::Tags(tags) }
-    }
-
-    /// Fails with 412 when the current entity tag does not satisfy the precondition.
-    pub fn check(&self, current_etag: &str) -> Result<(), AppError> {
-        match self {
-            Self::Tags(tags) if !tags.iter().any(|t| t == current_etag) => Err(AppError::PreconditionFailed(format!(
-                "the resource has changed: its current ETag is {current_etag}; fetch it again and retry"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,14 +302,5 @@ mod tests {
         };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit", "colour"]);
-    }
-
-    #[test]
-    fn if_match_compares_entity_tags() {
-        let tags = IfMatch::Tags(vec!["\"1\"".into(), "\"2\"".into()]);
-        assert!(tags.check("\"2\"").is_ok());
-        assert!(matches!(tags.check("\"3\""), Err(AppError::PreconditionFailed(_))));
-        assert!(IfMatch::Any.check("\"3\"").is_ok());
-        assert!(IfMatch::Absent.check("\"3\"").is_ok());
     }
 }

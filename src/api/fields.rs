@@ -1,20 +1,20 @@
 //! `/api/v1/fields`: the fields of action (Öffentlichkeitsarbeit, Bauhof, Feuerwehr, …).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Query};
-use super::pagination::{self, After};
+use super::extract::{JsonBody, Query};
+use super::pagination;
+use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
-use crate::db::AnyConnection;
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::fields::CreateField;
 use crate::models::fields::{self as model, Field};
+use crate::models::now;
+use crate::models::record::{IfMatch, Patch, etag};
 
 /// A field of action.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -55,29 +55,19 @@ impl From<Field> for FieldResponse {
     }
 }
 
-/// One page of fields.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct FieldPage {
-    /// The fields of this page, by id.
-    pub items: Vec<FieldResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no field with id {id}"))
-}
-
-fn ensure_key_free(conn: &mut AnyConnection, key: &str) -> Result<(), AppError> {
-    match model::find_by_key(conn, key)? {
-        Some(other) => Err(AppError::Conflict(format!("the key `{key}` is already used by field {}", other.id))),
-        None => Ok(()),
+impl Versioned for FieldResponse {
+    fn etag(&self) -> String {
+        etag(self.updated_at.naive_utc())
     }
 }
 
-fn respond(mut builder: actix_web::HttpResponseBuilder, field: Field) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(field.updated_at)));
-    super::json_response(builder, &FieldResponse::from(field))
+/// A page of this list, documented under the schema name clients were generated with.
+pub type FieldPage = respond::Page<FieldResponse>;
+
+impl Listed for FieldResponse {
+    const PAGE: &'static str = "FieldPage";
+    const PLURAL: &'static str = "fields";
+    const ITEMS: &'static str = "The fields of this page, by id.";
 }
 
 /// List fields of action
@@ -92,10 +82,8 @@ pub async fn list_fields(
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let (limit, after) = query.0.by_id()?;
-    let rows = db.read(move |conn| Ok(model::list(conn, after, limit)?)).await?;
-    let (rows, next_cursor) = pagination::paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id });
-    let items = rows.into_iter().map(FieldResponse::from).collect();
-    Ok(pagination::page_response(&req, next_cursor.as_deref(), &FieldPage { items, next_cursor: next_cursor.clone() }))
+    let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit)).await?;
+    Ok(respond::page(&req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))
 }
 
 /// Create a field of action (admins)
@@ -110,16 +98,9 @@ pub async fn create_field(
     body: JsonBody<CreateField>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create fields")?;
-    let data = body.decode()?.into_data();
-    let field = db
-        .write(move |conn| {
-            ensure_key_free(conn, &data.key)?;
-            Ok(model::insert(conn, &data, crate::models::now())?)
-        })
-        .await?;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/fields/{}", field.id)));
-    Ok(respond(response, field))
+    let input = body.decode()?;
+    let field = db.write(move |conn| model::create(conn, input, now())).await?;
+    Ok(respond::created(format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field)))
 }
 
 /// Get a field of action
@@ -131,8 +112,8 @@ pub async fn create_field(
 pub async fn get_field(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let field = db.read(move |conn| model::find(conn, id)?.ok_or_else(|| not_found(id))).await?;
-    Ok(respond(HttpResponse::Ok(), field))
+    let field = db.read(move |conn| model::get(conn, id)).await?;
+    Ok(respond::record(&FieldResponse::from(field)))
 }
 
 /// Update a field of action (JSON Merge Patch; admins)
@@ -147,31 +128,16 @@ pub async fn get_field(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) ->
 ))]
 #[patch("/{id}")]
 pub async fn update_field(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    patch: MergePatch,
+    if_match: IfMatch,
+    patch: Patch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "change fields")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let field = db
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
-            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            let base = serde_json::json!({
-                "key": current.key, "name_de": current.name_de, "name_en": current.name_en, "description": current.description,
-            });
-            let data = patch.apply::<CreateField>(&base)?.into_data();
-            if_match.check(&etag(current.updated_at))?;
-            if data.key != current.key {
-                return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
-            }
-            model::update(conn, id, &data, current.updated_at, crate::models::now())?
-                .ok_or_else(|| AppError::PreconditionFailed("the field changed during the update; retry".into()))
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), field))
+    let id = id.into_inner();
+    let field = db.write(move |conn| model::update(conn, id, patch, &if_match, now())).await?;
+    Ok(respond::record(&FieldResponse::from(field)))
 }
 
 /// Delete a field of action (admins; only while unused)
@@ -182,23 +148,15 @@ pub async fn update_field(
 ))]
 #[delete("/{id}")]
 pub async fn delete_field(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete fields")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    db.write(move |conn| {
-        crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
-        let field = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        if_match.check(&etag(field.updated_at))?;
-        crate::models::usage::ensure_field_unused(conn, &field)?;
-        model::delete(conn, id)?;
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let id = id.into_inner();
+    db.write(move |conn| model::delete(conn, id, &if_match)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the field routes.

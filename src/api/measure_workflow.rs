@@ -8,22 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, Query};
-use super::measures::{MeasureResponse, actor, load, load_for_write, not_found, respond};
-use super::pagination::{self, After};
+use super::measures::MeasureResponse;
+use super::{pagination, respond};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::measures::{ALL_STATUSES, MeasureStatus};
-use crate::error::{AppError, FieldError, Problem};
-use crate::models::measures::CreateTransition;
-use crate::models::measures::{self as model, MeasureFilter, MeasureSort};
-
-fn list(statuses: &[MeasureStatus]) -> String {
-    if statuses.is_empty() {
-        "none (final)".into()
-    } else {
-        statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-    }
-}
+use crate::error::{AppError, Problem};
+use crate::models::measures::{self as model, CreateTransition, HistoryRecord};
+use crate::models::now;
 
 /// Change a measure's status
 ///
@@ -46,79 +38,9 @@ pub async fn create_transition(
     body: JsonBody<CreateTransition>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change the status of measures")?;
-    let (id, CreateTransition { to, comment }) = (id.into_inner(), body.decode()?);
-    let measure = db
-        .write(move |conn| {
-            let mut measure = load_for_write(conn, &caller, id, "change the status of measures")?;
-            // An unreadable stored status stops the transition; it is never read as `idea`.
-            let from: MeasureStatus = measure.status.parse().map_err(|_| {
-                AppError::Internal(format!("measure {} has the unreadable status {:?}", measure.id, measure.status))
-            })?;
-            let resume = measure.resume_status.as_deref().and_then(|r| r.parse().ok());
-            let allowed = from.allowed_next(resume);
-            if !allowed.contains(&to) {
-                return Err(AppError::Conflict(format!(
-                    "a measure cannot move from `{}` to `{}`; allowed from here: {}",
-                    from.as_str(),
-                    to.as_str(),
-                    list(&allowed)
-                )));
-            }
-            if to == MeasureStatus::Assessed {
-                let missing: Vec<FieldError> =
-                    [("benefit", measure.benefit), ("cost", measure.cost), ("effort", measure.effort)]
-                        .into_iter()
-                        .filter(|(_, v)| v.is_none())
-                        .map(|(f, _)| {
-                            FieldError::new(f, "required_for_assessed", "must be set before the measure is `assessed`")
-                        })
-                        .collect();
-                if !missing.is_empty() {
-                    let names: Vec<String> = missing.iter().map(|e| e.field.clone()).collect();
-                    return Err(AppError::ConflictFields {
-                        detail: format!(
-                            "a measure can be `assessed` only with benefit, cost and effort; missing: {}",
-                            names.join(", ")
-                        ),
-                        errors: missing,
-                    });
-                }
-            }
-            let seen = measure.updated_at;
-            measure.resume_status =
-                matches!(to, MeasureStatus::OnHold | MeasureStatus::Rejected).then(|| from.as_str().to_owned());
-            measure.status = to.as_str().to_owned();
-            if to == MeasureStatus::Completed {
-                measure.progress = 100;
-            }
-            let now = crate::models::now();
-            let changed = model::set_status(
-                conn,
-                id,
-                &measure.status,
-                measure.resume_status.as_deref(),
-                measure.progress,
-                seen,
-                now,
-            )?;
-            if !changed {
-                return Err(AppError::PreconditionFailed("the measure changed meanwhile; retry".into()));
-            }
-            model::record(
-                conn,
-                id,
-                "transition",
-                Some(from.as_str()),
-                to.as_str(),
-                comment.as_deref(),
-                &actor(&caller),
-                now,
-            )?;
-            let stored = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            load(conn, stored, false)
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), measure))
+    let (id, input) = (id.into_inner(), body.decode()?);
+    let record = db.write(move |conn| model::transition(conn, &caller, id, input, now())).await?;
+    Ok(respond::record(&MeasureResponse::new(record)))
 }
 
 /// One event in a measure's life.
@@ -142,13 +64,13 @@ pub struct HistoryEntryResponse {
     pub at: DateTime<Utc>,
 }
 
-/// One page of history.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HistoryPage {
-    /// Events, oldest first.
-    pub items: Vec<HistoryEntryResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+/// A page of this list, documented under the schema name clients were generated with.
+pub type HistoryPage = respond::Page<HistoryEntryResponse>;
+
+impl respond::Listed for HistoryEntryResponse {
+    const PAGE: &'static str = "HistoryPage";
+    const PLURAL: &'static str = "history";
+    const ITEMS: &'static str = "Events, oldest first.";
 }
 
 /// A measure's history
@@ -169,30 +91,20 @@ pub async fn list_history(
     let show_actor = caller.role.is_some();
     let id = id.into_inner();
     let (limit, after) = query.0.by_id()?;
-    let rows = db
-        .read(move |conn| {
-            model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            Ok(model::history(conn, id, after, limit)?)
-        })
-        .await?;
-    let (rows, next_cursor) = pagination::paginate(rows, limit, "id", |h| After { key: String::new(), id: h.id });
-    let items = rows
+    let (records, next_cursor) = db.read(move |conn| model::history_page(conn, id, after, limit)).await?;
+    let items = records
         .into_iter()
-        .map(|h| HistoryEntryResponse {
+        .map(|HistoryRecord { entry: h, from }| HistoryEntryResponse {
             id: h.id,
             event: h.event,
-            from: h.from_status.and_then(|s| s.parse().ok()),
-            to: h.to_status.parse().unwrap_or(MeasureStatus::Idea),
+            from,
+            to: h.to_status,
             comment: h.comment,
             by: show_actor.then_some(h.actor),
             at: h.created_at.and_utc(),
         })
         .collect();
-    Ok(pagination::page_response(
-        &req,
-        next_cursor.as_deref(),
-        &HistoryPage { items, next_cursor: next_cursor.clone() },
-    ))
+    Ok(respond::page(&req, items, next_cursor))
 }
 
 /// What a steering group looks at: the portfolio of one cooperation.
@@ -224,32 +136,21 @@ pub struct SummaryResponse {
 pub async fn get_summary(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let summary = db
-        .read(move |conn| {
-            crate::models::cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))?;
-            let totals = model::totals(conn, id)?;
-            let filter = MeasureFilter { cooperation_id: Some(id), min_priority: Some(0), ..Default::default() };
-            let mut top = model::list(conn, &filter, MeasureSort::PriorityDesc, None, 5)?;
-            top.truncate(5);
-            let top_measures = super::measures::load_page(conn, top, false)?;
-            let mut by_status: BTreeMap<String, i64> =
-                ALL_STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
-            by_status.extend(totals.by_status);
-            Ok(SummaryResponse {
-                measures_total: by_status.values().sum(),
-                by_status,
-                by_field: totals.by_field.into_iter().collect(),
-                assessed_total: totals.assessed,
-                signed_total: totals.signed,
-                estimated_cost_eur_total: totals.estimated_cost_eur,
-                top_measures,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(summary))
+    let (totals, top) = db.read(move |conn| model::portfolio(conn, id)).await?;
+    let mut by_status: BTreeMap<String, i64> = ALL_STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    by_status.extend(totals.by_status);
+    let summary = SummaryResponse {
+        measures_total: by_status.values().sum(),
+        by_status,
+        by_field: totals.by_field.into_iter().collect(),
+        assessed_total: totals.assessed,
+        signed_total: totals.signed,
+        estimated_cost_eur_total: totals.estimated_cost_eur,
+        top_measures: top.into_iter().map(MeasureResponse::new).collect(),
+    };
+    Ok(respond::json(HttpResponse::Ok(), &summary))
 }
 
-/// Registers the workflow routes.
 /// Registers the workflow routes under `/measures`.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_transition).service(list_history);

@@ -1,23 +1,22 @@
 //! `/api/v1/measures` (and `/api/v1/cooperations/{id}/measures`): ideas and projects of a
 //! cooperation. Status changes go through `measure_workflow`.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
-use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Query, search_pattern};
+use super::extract::{JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
-use crate::auth::{Caller, Principal};
-use crate::db::AnyConnection;
+use super::respond::{self, Listed, Versioned};
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::measures::{Horizon, MeasureStatus};
-use crate::error::{AppError, FieldError, Problem};
-use crate::models::measures::{self as model, CreateMeasure, Measure, MeasureFilter, MeasureRow, MeasureSort};
-use crate::models::{contacts, cooperations, fields, partners};
+use crate::error::{AppError, Problem};
+use crate::models::measures::{self as model, CreateMeasure, MeasureFilter, MeasureRecord, MeasureSort};
+use crate::models::now;
+use crate::models::record::{IfMatch, Patch, etag, etag_with_embedded};
 
 /// A measure: an idea or project of a cooperation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -85,8 +84,9 @@ pub struct MeasureResponse {
 }
 
 impl MeasureResponse {
-    /// The answer for a stored measure and its participating partners.
-    pub fn new(m: Measure, partner_ids: Vec<i64>) -> Self {
+    /// The answer for a stored measure, its partners and (if read) its responsible contact.
+    pub fn new(record: MeasureRecord) -> Self {
+        let MeasureRecord { measure: m, partner_ids, horizon, council_refs, contact } = record;
         Self {
             id: m.id,
             cooperation_id: m.cooperation_id,
@@ -94,8 +94,8 @@ impl MeasureResponse {
             title: m.title,
             summary: m.summary,
             description: m.description,
-            status: m.status.parse().unwrap_or(MeasureStatus::Idea),
-            horizon: m.horizon.and_then(|h| h.parse().ok()),
+            status: m.status,
+            horizon,
             benefit: m.benefit,
             cost: m.cost,
             effort: m.effort,
@@ -105,164 +105,37 @@ impl MeasureResponse {
             partner_ids,
             responsible_partner_id: m.responsible_partner_id,
             responsible_contact_id: m.responsible_contact_id,
-            responsible_contact: None,
+            responsible_contact: contact.map(ContactResponse::new),
             planned_start: m.planned_start,
             planned_end: m.planned_end,
             description_signed_on: m.description_signed_on,
             progress: m.progress,
             parent_id: m.parent_id,
-            council_refs: serde_json::from_str(&m.council_refs).unwrap_or_default(),
+            council_refs,
             created_at: m.created_at.and_utc(),
             updated_at: m.updated_at.and_utc(),
         }
     }
 }
 
-/// Checks every reference of a measure against the database and reports all problems at once;
-/// `members` are the current members of `input.cooperation_id`.
-fn check_references(
-    conn: &mut AnyConnection,
-    input: &CreateMeasure,
-    members: &[i64],
-    id: Option<i64>,
-) -> Result<(), AppError> {
-    let mut errors = Vec::new();
-    let unknown = |field: &str, what: &str, value: i64| {
-        FieldError::new(field, format!("unknown_{what}"), format!("there is no {what} {value}"))
-    };
-    if cooperations::find(conn, input.cooperation_id)?.is_none() {
-        errors.push(unknown("cooperation_id", "cooperation", input.cooperation_id));
-    }
-    if fields::find(conn, input.field_id)?.is_none() {
-        errors.push(unknown("field_id", "field", input.field_id));
-    }
-    let cooperation_id = input.cooperation_id;
-    let not_member = |field: String, p: i64| {
-        FieldError::new(field, "not_a_member", format!("partner {p} is not a member of cooperation {cooperation_id}"))
-    };
-    if let Some(lead) = input.lead_partner_id.filter(|p| !members.contains(p)) {
-        errors.push(not_member("lead_partner_id".into(), lead));
-    }
-    for (i, p) in input.partner_ids.iter().enumerate().filter(|(_, p)| !members.contains(p)) {
-        errors.push(not_member(format!("partner_ids[{i}]"), *p));
-    }
-    if let Some(p) = input.responsible_partner_id.filter(|p| partners::find(conn, *p).ok().flatten().is_none()) {
-        errors.push(unknown("responsible_partner_id", "partner", p));
-    }
-    if let Some(c) = input.responsible_contact_id.filter(|c| contacts::find(conn, *c).ok().flatten().is_none()) {
-        errors.push(unknown("responsible_contact_id", "contact", c));
-    }
-    if let Some(parent) = input.parent_id
-        && let Some(problem) = parent_problem(conn, parent, input.cooperation_id, id)?
-    {
-        errors.push(FieldError::new("parent_id", "invalid_parent", problem));
-    }
-    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
-}
-
-/// Why `parent` cannot be the parent of measure `id` in `cooperation_id`, if it cannot.
-fn parent_problem(
-    conn: &mut AnyConnection,
-    parent: i64,
-    cooperation_id: i64,
-    id: Option<i64>,
-) -> Result<Option<String>, AppError> {
-    let mut cursor = Some(parent);
-    for _ in 0..100 {
-        let Some(current) = cursor else { return Ok(None) };
-        if Some(current) == id {
-            return Ok(Some("would make the measure its own ancestor".into()));
+impl Versioned for MeasureResponse {
+    /// Covers the embedded contact, if any.
+    fn etag(&self) -> String {
+        let version = self.updated_at.naive_utc();
+        match &self.responsible_contact {
+            Some(contact) => etag_with_embedded(version, [(contact.id, contact.updated_at.naive_utc())]),
+            None => etag(version),
         }
-        let Some(m) = model::find(conn, current)? else {
-            return Ok(Some(format!("there is no measure {current}")));
-        };
-        if current == parent && m.cooperation_id != cooperation_id {
-            return Ok(Some("must belong to the same cooperation".into()));
-        }
-        cursor = m.parent_id;
-    }
-    Ok(Some("the chain of parents is too deep".into()))
-}
-
-/// Who did something, as recorded in the history.
-pub fn actor(caller: &Caller) -> String {
-    match &caller.principal {
-        Principal::Anonymous => "anonymous".into(),
-        Principal::User { id, username } => format!("user:{id} ({username})"),
-        Principal::ServiceToken { id, name } => format!("service_token:{id} ({name})"),
-        Principal::External { subject } => format!("external:{subject}"),
     }
 }
 
-/// A measure with its partners (and, if asked for, its responsible contact).
-pub fn load(conn: &mut AnyConnection, measure: Measure, with_contact: bool) -> Result<MeasureResponse, AppError> {
-    let partner_ids = model::partner_ids(conn, measure.id)?;
-    with_contact_if_asked(conn, MeasureResponse::new(measure, partner_ids), with_contact)
-}
+/// A page of this list, documented under the schema name clients were generated with.
+pub type MeasurePage = respond::Page<MeasureResponse>;
 
-/// Adds the responsible contact when asked for and there is one.
-fn with_contact_if_asked(
-    conn: &mut AnyConnection,
-    mut response: MeasureResponse,
-    with_contact: bool,
-) -> Result<MeasureResponse, AppError> {
-    if let (true, Some(contact_id)) = (with_contact, response.responsible_contact_id)
-        && let Some(contact) = contacts::find(conn, contact_id)?
-    {
-        response.responsible_contact = Some(super::contacts::load(conn, contact)?);
-    }
-    Ok(response)
-}
-
-/// Measures read with their partners (and contacts, if asked for), as answered.
-pub fn load_page(
-    conn: &mut AnyConnection,
-    rows: Vec<MeasureRow>,
-    with_contacts: bool,
-) -> Result<Vec<MeasureResponse>, AppError> {
-    rows.into_iter()
-        .map(|row| {
-            let (measure, partner_ids) = row.into_parts();
-            with_contact_if_asked(conn, MeasureResponse::new(measure, partner_ids), with_contacts)
-        })
-        .collect()
-}
-
-/// 404 for an unknown measure.
-pub fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no measure with id {id}"))
-}
-
-/// Loads a measure and checks that the caller may change it (admin, or editor of a member).
-pub fn load_for_write(conn: &mut AnyConnection, caller: &Caller, id: i64, action: &str) -> Result<Measure, AppError> {
-    load_for_write_with_members(conn, caller, id, action).map(|(measure, _)| measure)
-}
-
-/// [`load_for_write`], also returning the current members of the measure's cooperation.
-fn load_for_write_with_members(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    id: i64,
-    action: &str,
-) -> Result<(Measure, Vec<i64>), AppError> {
-    crate::db::lock_row(conn, crate::db::Locked::Measures, id)?;
-    let measure = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-    let members = cooperations::current_member_ids(conn, measure.cooperation_id)?;
-    if !caller.is_admin() {
-        caller.require_member(&members, action)?;
-    }
-    Ok((measure, members))
-}
-
-/// Answers with the measure and its `ETag` (covering the embedded contact, if any).
-pub fn respond(mut builder: actix_web::HttpResponseBuilder, measure: MeasureResponse) -> HttpResponse {
-    let version = measure.updated_at.naive_utc();
-    let tag = match &measure.responsible_contact {
-        Some(contact) => super::etag_with_embedded(version, [(contact.id, contact.updated_at.naive_utc())]),
-        None => etag(version),
-    };
-    builder.insert_header((header::ETAG, tag));
-    super::json_response(builder, &measure)
+impl Listed for MeasureResponse {
+    const PAGE: &'static str = "MeasurePage";
+    const PLURAL: &'static str = "measures";
+    const ITEMS: &'static str = "The measures of this page.";
 }
 
 /// What may be embedded in measures.
@@ -313,16 +186,13 @@ pub struct MeasureListQuery {
     pub include: Option<MeasureInclude>,
 }
 
-/// One page of measures.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MeasurePage {
-    /// The measures of this page.
-    pub items: Vec<MeasureResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-async fn list(req: &HttpRequest, db: &Db, caller: &Caller, query: MeasureListQuery) -> Result<HttpResponse, AppError> {
+async fn list(
+    req: &HttpRequest,
+    db: &Db,
+    caller: &Caller,
+    within: Option<i64>,
+    query: MeasureListQuery,
+) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let with_contacts = query.include == Some(MeasureInclude::Contacts);
     if with_contacts {
@@ -344,14 +214,9 @@ async fn list(req: &HttpRequest, db: &Db, caller: &Caller, query: MeasureListQue
         title_pattern: search_pattern("q", query.q.as_deref())?,
         min_priority: query.min_priority,
     };
-    let (items, next_cursor) = db
-        .read(move |conn| {
-            let rows = model::list(conn, &filter, sort, after, limit)?;
-            let (rows, next) = pagination::paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
-            Ok((load_page(conn, rows, with_contacts)?, next))
-        })
-        .await?;
-    Ok(pagination::page_response(req, next_cursor.as_deref(), &MeasurePage { items, next_cursor: next_cursor.clone() }))
+    let (records, next_cursor) =
+        db.read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts)).await?;
+    Ok(respond::page(req, records.into_iter().map(MeasureResponse::new).collect(), next_cursor))
 }
 
 /// List measures
@@ -367,7 +232,7 @@ pub async fn list_measures(
     caller: Caller,
     query: Query<MeasureListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    list(&req, &db, &caller, query.0).await
+    list(&req, &db, &caller, None, query.0).await
 }
 
 /// List the measures of a cooperation
@@ -394,8 +259,7 @@ pub async fn list_cooperation_measures(
         Some(other) if other != id => Some(-1),
         _ => Some(id),
     };
-    db.read(move |conn| cooperations::find(conn, id)?.ok_or_else(|| super::cooperations::not_found(id))).await?;
-    list(&req, &db, &caller, query).await
+    list(&req, &db, &caller, Some(id), query).await
 }
 
 /// Create a measure (admins, or editors of a member of its cooperation)
@@ -410,23 +274,9 @@ pub async fn create_measure(
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "create measures")?;
     let input = body.decode()?;
-    let measure = db
-        .write(move |conn| {
-            let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
-            if !caller.is_admin() {
-                caller.require_member(&members, "create measures")?;
-            }
-            check_references(conn, &input, &members, None)?;
-            let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
-            let now = crate::models::now();
-            let measure = model::insert(conn, &data, &partner_ids, now)?;
-            model::record(conn, measure.id, "created", None, "idea", None, &actor(&caller), now)?;
-            load(conn, measure, false)
-        })
-        .await?;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/measures/{}", measure.id)));
-    Ok(respond(response, measure))
+    let record = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
+    let measure = MeasureResponse::new(record);
+    Ok(respond::created(format!("/api/v1/measures/{}", measure.id), &measure))
 }
 
 /// Query parameters of a single measure.
@@ -458,14 +308,8 @@ pub async fn get_measure(
         caller.require(crate::auth::Role::Viewer, "include contacts (personal data)")?;
     }
     let id = id.into_inner();
-    let measure = db
-        .read(move |conn| {
-            let row = model::find_row(conn, id)?.ok_or_else(|| not_found(id))?;
-            let (measure, partner_ids) = row.into_parts();
-            with_contact_if_asked(conn, MeasureResponse::new(measure, partner_ids), with_contacts)
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), measure))
+    let record = db.read(move |conn| model::get(conn, id, with_contacts)).await?;
+    Ok(respond::record(&MeasureResponse::new(record)))
 }
 
 /// Update a measure (JSON Merge Patch; admins, or editors of a member of its cooperation)
@@ -482,49 +326,16 @@ pub async fn get_measure(
 ))]
 #[patch("/{id}")]
 pub async fn update_measure(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    patch: MergePatch,
+    if_match: IfMatch,
+    patch: Patch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change measures")?;
-    let (id, if_match, mut patch) = (id.into_inner(), IfMatch::from_request(&req), patch.0);
-    let measure = db
-        .write(move |conn| {
-            let (current, members) = load_for_write_with_members(conn, &caller, id, "change measures")?;
-            if let Some(status) = patch.remove("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
-                return Err(AppError::invalid_field(
-                    "status",
-                    "read_only",
-                    format!("cannot be set to {status} here; use POST /api/v1/measures/{id}/transitions"),
-                ));
-            }
-            let status: MeasureStatus = current.status.parse().map_err(|_| {
-                AppError::Internal(format!("measure {id} has the unreadable status {:?}", current.status))
-            })?;
-            let resume = current.resume_status.clone();
-            let seen = current.updated_at;
-            let cooperation_id = current.cooperation_id;
-            let base = CreateMeasure::from_stored(&current, model::partner_ids(conn, id)?)?;
-            let input: CreateMeasure = MergePatch(patch).apply(&base)?;
-            if_match.check(&etag(seen))?;
-            if input.cooperation_id != cooperation_id {
-                return Err(AppError::invalid_field(
-                    "cooperation_id",
-                    "immutable",
-                    "cannot be changed; create the measure anew",
-                ));
-            }
-            check_references(conn, &input, &members, Some(id))?;
-            let (data, partner_ids) = input.into_data(status, resume.and_then(|r| r.parse().ok()));
-            let stored = model::update(conn, id, &data, seen, crate::models::now())?
-                .ok_or_else(|| AppError::PreconditionFailed("the measure changed during the update; retry".into()))?;
-            model::change_partners(conn, id, &base.partner_ids, &partner_ids)?;
-            load(conn, stored, false)
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), measure))
+    let id = id.into_inner();
+    let record = db.write(move |conn| model::update(conn, &caller, id, patch, &if_match, now())).await?;
+    Ok(respond::record(&MeasureResponse::new(record)))
 }
 
 /// Delete a measure (admins, or editors of a member of its cooperation)
@@ -536,21 +347,15 @@ pub async fn update_measure(
 ))]
 #[delete("/{id}")]
 pub async fn delete_measure(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "delete measures")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    db.write(move |conn| {
-        let current = load_for_write(conn, &caller, id, "delete measures")?;
-        if_match.check(&etag(current.updated_at))?;
-        model::delete(conn, id)?;
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let id = id.into_inner();
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the measure routes (under `/measures`).

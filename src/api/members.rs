@@ -1,20 +1,17 @@
 //! `/api/v1/cooperations/{id}/members`: the partners of a cooperation and their roles.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::cooperations::{load_for_write, not_found};
 use super::extract::{JsonBody, Query};
-use super::pagination::{self, After};
+use super::{pagination, respond};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::{AppError, Problem};
-use crate::models::cooperations::CreateMember;
-use crate::models::cooperations::{self as model, Member, MemberRole, NewMember};
-use crate::models::partners as partner_model;
+use crate::models::cooperations::{CreateMember, Member, MemberRole, members};
+use crate::models::now;
 
 /// A partner's membership in a cooperation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -43,7 +40,7 @@ impl From<Member> for MemberResponse {
             cooperation_id: m.cooperation_id,
             partner_id: m.partner_id,
             partner_name: m.partner_name,
-            role: m.role.parse().unwrap_or(MemberRole::Member),
+            role: m.role,
             joined_on: m.joined_on,
             left_on: m.left_on,
             created_at: m.created_at.and_utc(),
@@ -51,13 +48,13 @@ impl From<Member> for MemberResponse {
     }
 }
 
-/// One page of memberships.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MemberPage {
-    /// The memberships of this page, in the order they were recorded.
-    pub items: Vec<MemberResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+/// A page of this list, documented under the schema name clients were generated with.
+pub type MemberPage = respond::Page<MemberResponse>;
+
+impl respond::Listed for MemberResponse {
+    const PAGE: &'static str = "MemberPage";
+    const PLURAL: &'static str = "memberships";
+    const ITEMS: &'static str = "The memberships of this page, in the order they were recorded.";
 }
 
 /// List the members of a cooperation
@@ -77,15 +74,8 @@ pub async fn list_members(
     caller.may_read_public()?;
     let id = id.into_inner();
     let (limit, after) = query.0.by_id()?;
-    let rows = db
-        .read(move |conn| {
-            model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            Ok(model::list_members(conn, id, after, limit)?)
-        })
-        .await?;
-    let (rows, next_cursor) = pagination::paginate(rows, limit, "id", |m| After { key: String::new(), id: m.id });
-    let items = rows.into_iter().map(MemberResponse::from).collect();
-    Ok(pagination::page_response(&req, next_cursor.as_deref(), &MemberPage { items, next_cursor: next_cursor.clone() }))
+    let (rows, next_cursor) = db.read(move |conn| members::page(conn, id, after, limit)).await?;
+    Ok(respond::page(&req, rows.into_iter().map(MemberResponse::from).collect(), next_cursor))
 }
 
 /// Add a member (admins, or editors of a member)
@@ -107,36 +97,8 @@ pub async fn add_member(
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "add members")?;
     let (id, input) = (id.into_inner(), body.decode()?);
-    let member = db
-        .write(move |conn| {
-            load_for_write(conn, &caller, id, "add members")?;
-            if partner_model::find(conn, input.partner_id)?.is_none() {
-                return Err(AppError::invalid_field(
-                    "partner_id",
-                    "unknown_partner",
-                    format!("there is no partner {}", input.partner_id),
-                ));
-            }
-            if input.left_on.is_none() && model::current_member_ids(conn, id)?.contains(&input.partner_id) {
-                return Err(AppError::Conflict(format!(
-                    "partner {} already belongs to cooperation {id}; remove it first to change its role",
-                    input.partner_id
-                )));
-            }
-            let new = NewMember {
-                cooperation_id: id,
-                partner_id: input.partner_id,
-                role: <&str>::from(input.role).to_owned(),
-                joined_on: input.joined_on,
-                left_on: input.left_on,
-                created_at: crate::models::now(),
-            };
-            Ok(model::insert_member(conn, &new)?)
-        })
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/cooperations/{id}/members")))
-        .json(MemberResponse::from(member)))
+    let member = db.write(move |conn| members::add(conn, &caller, id, input, now())).await?;
+    Ok(respond::created_unversioned(format!("/api/v1/cooperations/{id}/members"), &MemberResponse::from(member)))
 }
 
 /// Remove a member (admins, or editors of a member)
@@ -157,16 +119,8 @@ pub async fn remove_member(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, partner_id) = path.into_inner();
-    db.write(move |conn| {
-        load_for_write(conn, &caller, id, "remove members")?;
-        crate::models::usage::ensure_member_unused(conn, id, partner_id)?;
-        if model::delete_member(conn, id, partner_id)? == 0 {
-            return Err(AppError::NotFound(format!("partner {partner_id} is not a member of cooperation {id}")));
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    db.write(move |conn| members::remove(conn, &caller, id, partner_id)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the member routes.

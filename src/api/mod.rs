@@ -11,12 +11,9 @@ pub mod measures;
 pub mod members;
 pub mod pagination;
 pub mod partners;
+pub mod respond;
 pub mod service_tokens;
 pub mod users;
-
-use chrono::NaiveDateTime;
-
-use crate::error::AppError;
 
 /// What the handlers share besides the database handle (`web::Data<Db>`) and the
 /// authenticator (`web::Data<Authenticator>`): what start-up computed once.
@@ -25,37 +22,6 @@ pub struct AppState {
     pub openapi_json: String,
     /// `IKZ_TRUST_FORWARDED_FOR`.
     pub trust_forwarded_for: bool,
-}
-
-/// The entity tag of a row version: its `updated_at` in microseconds since the epoch.
-/// (Without `format!`, which cost ~1,300 instructions on every read that answers with it.)
-pub fn etag(updated_at: NaiveDateTime) -> String {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(updated_at.and_utc().timestamp_micros());
-    let mut tag = String::with_capacity(digits.len() + 2);
-    tag.push('"');
-    tag.push_str(digits);
-    tag.push('"');
-    tag
-}
-
-/// The entity tag of a record answered together with embedded records (`?include=…`): the
-/// record's own tag, extended by a digest of each embedded record's id and version, so that a
-/// change, addition or erasure of an embedded record changes the tag too (and no 304 hides it).
-pub fn etag_with_embedded(
-    updated_at: NaiveDateTime,
-    embedded: impl IntoIterator<Item = (i64, NaiveDateTime)>,
-) -> String {
-    use sha2::Digest;
-    let mut digest = sha2::Sha256::new();
-    for (id, version) in embedded {
-        digest.update(id.to_le_bytes());
-        digest.update(version.and_utc().timestamp_micros().to_le_bytes());
-    }
-    let digest = digest.finalize();
-    let own = etag(updated_at);
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}+{hex}\"", &own[..own.len() - 1])
 }
 
 /// Registers every API route; the OpenAPI document is collected from the same calls.
@@ -138,49 +104,12 @@ fn rfc3339_fixed<'b>(at: &chrono::DateTime<chrono::Utc>, buf: &'b mut [u8; 30]) 
     std::str::from_utf8(&buf[..=len]).ok()
 }
 
-/// A JSON response, serialised into this worker's scratch buffer and copied out once at its
-/// final size. `HttpResponseBuilder::json` grows a fresh buffer from 128 bytes, reallocating
-/// and copying about eight times for a page of 50 measures (~30 KB).
-pub fn json_response(
-    mut builder: actix_web::HttpResponseBuilder,
-    value: &impl serde::Serialize,
-) -> actix_web::HttpResponse {
-    use std::cell::RefCell;
-    thread_local! {
-        static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
-    }
-    /// Keep at most this much per worker between responses.
-    const KEEP: usize = 1 << 20;
-    SCRATCH.with_borrow_mut(|buf| {
-        buf.clear();
-        let written = serde_json::to_writer(&mut *buf, value);
-        let response = match written {
-            Ok(()) => builder
-                .content_type(actix_web::http::header::ContentType::json())
-                .body(actix_web::web::Bytes::copy_from_slice(buf)),
-            Err(err) => actix_web::HttpResponse::from_error(AppError::Internal(format!("JSON serialisation: {err}"))),
-        };
-        if buf.capacity() > KEEP {
-            *buf = Vec::with_capacity(4096);
-        }
-        response
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, TimeZone, Utc};
 
     #[derive(serde::Serialize)]
     struct Ours(#[serde(serialize_with = "super::rfc3339")] DateTime<Utc>);
-
-    #[test]
-    fn an_etag_is_the_quoted_microseconds_since_the_epoch() {
-        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%F %T%.f").unwrap();
-        assert_eq!(super::etag(at("2026-11-21 19:10:47.597437")), "\"1795288247597437\"");
-        assert_eq!(super::etag(at("1970-01-01 00:00:00")), "\"0\"");
-        assert_eq!(super::etag(at("1969-12-31 23:59:59.999999")), "\"-1\"");
-    }
 
     #[test]
     fn timestamps_serialise_byte_identical_to_chrono() {
@@ -233,23 +162,6 @@ mod tests {
         for at in [leap, before_year_0, after_9999] {
             assert!(super::rfc3339_fixed(&at, &mut [0; 30]).is_none(), "{at:?}");
             assert_eq!(serde_json::to_string(&Ours(at)).unwrap(), serde_json::to_string(&at).unwrap(), "{at:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn json_responses_carry_the_serialised_body_and_type() {
-        #[derive(serde::Serialize)]
-        struct Item {
-            n: usize,
-            text: String,
-        }
-        // Twice, so the second response reuses the worker's buffer; the big one exceeds what it keeps.
-        for count in [3, 40_000, 2] {
-            let items: Vec<Item> = (0..count).map(|n| Item { n, text: format!("Maßnahme \"{n}\"") }).collect();
-            let response = super::json_response(actix_web::HttpResponse::Ok(), &items);
-            assert_eq!(response.headers().get("content-type").unwrap(), "application/json");
-            let body = actix_web::body::to_bytes(response.into_body()).await.unwrap();
-            assert_eq!(body, serde_json::to_vec(&items).unwrap(), "{count} items");
         }
     }
 }

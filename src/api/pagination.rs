@@ -1,10 +1,9 @@
 //! Pages over HTTP: the `limit` and `cursor` parameters, `next_cursor` and the `Link` header.
 //! The keyset positions and cursors themselves are `db::keyset`'s.
 
-use actix_web::HttpRequest;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-pub use crate::db::keyset::{After, decode_cursor, paginate};
+pub use crate::db::keyset::decode_cursor;
 use crate::error::AppError;
 
 /// Page size when `limit` is not given.
@@ -52,25 +51,6 @@ impl<'de> Deserialize<'de> for Limit {
             Err(serde::de::Error::custom(format!("must be between 1 and {MAX_LIMIT}")))
         }
     }
-}
-
-/// The `Link: <…>; rel="next"` value: this request's path and query with the cursor replaced.
-pub fn next_link(req: &HttpRequest, next_cursor: &str) -> String {
-    let pairs = url::form_urlencoded::parse(req.query_string().as_bytes()).filter(|(k, _)| k != "cursor");
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .append_pair("cursor", next_cursor)
-        .finish();
-    format!("<{}?{}>; rel=\"next\"", req.path(), query)
-}
-
-/// 200 with a page body and, when another page follows, the `Link: rel="next"` header.
-pub fn page_response(req: &HttpRequest, next_cursor: Option<&str>, page: &impl Serialize) -> actix_web::HttpResponse {
-    let mut response = actix_web::HttpResponse::Ok();
-    if let Some(next) = next_cursor {
-        response.insert_header((actix_web::http::header::LINK, next_link(req, next)));
-    }
-    super::json_response(response, page)
 }
 
 #[cfg(test)]

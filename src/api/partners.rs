@@ -1,18 +1,20 @@
 //! `/api/v1/partners`: the organisations that cooperate.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{IfMatch, JsonBody, MergePatch, Query};
-use super::{etag, pagination};
+use super::contacts::ContactResponse;
+use super::extract::{JsonBody, Query};
+use super::pagination;
+use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
-use crate::db::AnyConnection;
 use crate::db::Db;
 use crate::error::{AppError, Problem};
+use crate::models::now;
 use crate::models::partners::{self as model, CreatePartner, Partner, PartnerFilter, PartnerKind, PartnerSort};
+use crate::models::record::{IfMatch, Patch, etag, etag_with_embedded};
 
 /// A partner as stored: an organisation taking part in cooperations.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -57,7 +59,7 @@ pub struct PartnerResponse {
     /// The partner's contacts, only with `?include=contacts` (needs a role).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(nullable = false)]
-    pub contacts: Option<Vec<super::contacts::ContactResponse>>,
+    pub contacts: Option<Vec<ContactResponse>>,
 }
 
 impl From<Partner> for PartnerResponse {
@@ -65,8 +67,7 @@ impl From<Partner> for PartnerResponse {
         Self {
             id: p.id,
             name: p.name,
-            // The CHECK constraint admits only known kinds; `other` is the safe reading regardless.
-            kind: p.kind.parse().unwrap_or(PartnerKind::Other),
+            kind: p.kind,
             ags: p.ags,
             state: p.state,
             district: p.district,
@@ -80,6 +81,28 @@ impl From<Partner> for PartnerResponse {
             contacts: None,
         }
     }
+}
+
+impl Versioned for PartnerResponse {
+    /// Covers the embedded contacts, if any.
+    fn etag(&self) -> String {
+        match &self.contacts {
+            Some(contacts) => etag_with_embedded(
+                self.updated_at.naive_utc(),
+                contacts.iter().map(|c| (c.id, c.updated_at.naive_utc())),
+            ),
+            None => etag(self.updated_at.naive_utc()),
+        }
+    }
+}
+
+/// A page of this list, documented under the schema name clients were generated with.
+pub type PartnerPage = respond::Page<PartnerResponse>;
+
+impl Listed for PartnerResponse {
+    const PAGE: &'static str = "PartnerPage";
+    const PLURAL: &'static str = "partners";
+    const ITEMS: &'static str = "The partners of this page.";
 }
 
 /// Query parameters of the partner list.
@@ -126,33 +149,6 @@ pub struct PartnerGetQuery {
     pub include: Option<PartnerInclude>,
 }
 
-/// One page of partners.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PartnerPage {
-    /// The partners of this page.
-    pub items: Vec<PartnerResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no partner with id {id}"))
-}
-
-fn ensure_ags_free(conn: &mut AnyConnection, ags: Option<&str>, except: Option<i64>) -> Result<(), AppError> {
-    match ags.map(|a| model::find_by_ags(conn, a, except)).transpose()?.flatten() {
-        Some(other) => {
-            Err(AppError::Conflict(format!("AGS {} is already used by partner {other}", ags.unwrap_or_default())))
-        }
-        None => Ok(()),
-    }
-}
-
-fn with_etag(mut builder: actix_web::HttpResponseBuilder, partner: Partner) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(partner.updated_at)));
-    super::json_response(builder, &PartnerResponse::from(partner))
-}
-
 /// List partners
 ///
 /// Keyset-paginated; follow `next_cursor` (or the `Link` header) for the next page.
@@ -184,14 +180,8 @@ pub async fn list_partners(
         ags: query.ags,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
     };
-    let rows = db.read(move |conn| model::list(conn, &filter, sort, after, limit)).await?;
-    let (rows, next_cursor) = pagination::paginate(rows, limit, sort.as_str(), |p| sort.after(p));
-    let items = rows.into_iter().map(PartnerResponse::from).collect();
-    Ok(pagination::page_response(
-        &req,
-        next_cursor.as_deref(),
-        &PartnerPage { items, next_cursor: next_cursor.clone() },
-    ))
+    let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
+    Ok(respond::page(&req, rows.into_iter().map(PartnerResponse::from).collect(), next_cursor))
 }
 
 /// Create a partner (admins)
@@ -212,16 +202,9 @@ pub async fn create_partner(
     body: JsonBody<CreatePartner>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create partners")?;
-    let data = body.decode()?.into_data();
-    let partner = db
-        .write(move |conn| {
-            ensure_ags_free(conn, data.ags.as_deref(), None)?;
-            Ok(model::insert(conn, &data, crate::models::now())?)
-        })
-        .await?;
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/partners/{}", partner.id)));
-    Ok(with_etag(response, partner))
+    let input = body.decode()?;
+    let partner = db.write(move |conn| model::create(conn, input, now())).await?;
+    Ok(respond::created(format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner)))
 }
 
 /// Get a partner
@@ -250,28 +233,10 @@ pub async fn get_partner(
         caller.require(Role::Viewer, "include contacts (personal data)")?;
     }
     let id = id.into_inner();
-    let (partner, contacts) = db
-        .read(move |conn| {
-            let partner = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            let contacts = if with_contacts {
-                let rows = crate::models::contacts::of_partner(conn, id)?;
-                Some(rows.into_iter().map(|c| super::contacts::load(conn, c)).collect::<Result<Vec<_>, _>>()?)
-            } else {
-                None
-            };
-            Ok((partner, contacts))
-        })
-        .await?;
-    let tag = match &contacts {
-        Some(contacts) => {
-            super::etag_with_embedded(partner.updated_at, contacts.iter().map(|c| (c.id, c.updated_at.naive_utc())))
-        }
-        None => etag(partner.updated_at),
-    };
+    let (partner, contacts) = db.read(move |conn| model::get_with_contacts(conn, id, with_contacts)).await?;
     let mut response = PartnerResponse::from(partner);
-    response.contacts = contacts;
-    // `If-None-Match` is answered for every record by `startup::not_modified`.
-    Ok(super::json_response(HttpResponse::Ok().insert_header((header::ETAG, tag)).take(), &response))
+    response.contacts = contacts.map(|c| c.into_iter().map(ContactResponse::new).collect());
+    Ok(respond::record(&response))
 }
 
 /// Update a partner (JSON Merge Patch; admins, or editors acting for this partner)
@@ -297,26 +262,16 @@ pub async fn get_partner(
 )]
 #[patch("/{id}")]
 pub async fn update_partner(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    patch: MergePatch,
+    if_match: IfMatch,
+    patch: Patch,
 ) -> Result<HttpResponse, AppError> {
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
+    let id = id.into_inner();
     caller.require_partner(id, "change partners")?;
-    let partner = db
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
-            let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-            let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();
-            if_match.check(&etag(current.updated_at))?;
-            ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
-            model::update(conn, id, &data, current.updated_at, crate::models::now())?
-                .ok_or_else(|| AppError::PreconditionFailed("the partner changed during the update; retry".into()))
-        })
-        .await?;
-    Ok(with_etag(HttpResponse::Ok(), partner))
+    let partner = db.write(move |conn| model::update(conn, id, patch, &if_match, now())).await?;
+    Ok(respond::record(&PartnerResponse::from(partner)))
 }
 
 /// Delete a partner (admins)
@@ -336,23 +291,15 @@ pub async fn update_partner(
 )]
 #[delete("/{id}")]
 pub async fn delete_partner(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete partners")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    db.write(move |conn| {
-        crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
-        let current = model::find(conn, id)?.ok_or_else(|| not_found(id))?;
-        if_match.check(&etag(current.updated_at))?;
-        crate::models::usage::ensure_partner_unused(conn, id)?;
-        model::delete(conn, id)?;
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let id = id.into_inner();
+    db.write(move |conn| model::delete(conn, id, &if_match)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the partner routes.

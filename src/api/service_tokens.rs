@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{JsonBody, Query};
-use super::pagination::{self, After};
-use crate::auth::{self, Caller, Principal, Role};
-use crate::db::AnyConnection;
+use super::{pagination, respond};
+use crate::auth::{Caller, Role};
 use crate::db::Db;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, Problem};
 use crate::models::accounts::CreateServiceToken;
-use crate::models::accounts::{self, NewServiceToken, ServiceToken};
+use crate::models::now;
+use crate::models::service_tokens::{self as model, ServiceTokenRecord};
 
 /// A service token as stored; its value is shown only once, when it is created.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -43,11 +43,12 @@ pub struct ServiceTokenResponse {
 }
 
 impl ServiceTokenResponse {
-    fn new(token: ServiceToken, partner_ids: Vec<i64>, value: Option<String>) -> Self {
+    fn new(record: ServiceTokenRecord) -> Self {
+        let ServiceTokenRecord { token, partner_ids, value } = record;
         Self {
             id: token.id,
             name: token.name,
-            role: token.role.parse().unwrap_or(Role::Viewer),
+            role: token.role,
             partner_ids,
             created_by: token.created_by,
             created_at: token.created_at.and_utc(),
@@ -58,25 +59,13 @@ impl ServiceTokenResponse {
     }
 }
 
-/// One page of service tokens.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ServiceTokenPage {
-    /// The tokens of this page, by id (without values).
-    pub items: Vec<ServiceTokenResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
+/// A page of this list, documented under the schema name clients were generated with.
+pub type ServiceTokenPage = respond::Page<ServiceTokenResponse>;
 
-fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no service token with id {id}"))
-}
-
-fn check(conn: &mut AnyConnection, input: &CreateServiceToken) -> Result<(), AppError> {
-    let mut errors = crate::models::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
-    if input.expires_at.is_some_and(|t| t <= Utc::now()) {
-        errors.push(FieldError::new("expires_at", "in_past", "must lie in the future"));
-    }
-    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+impl respond::Listed for ServiceTokenResponse {
+    const PAGE: &'static str = "ServiceTokenPage";
+    const PLURAL: &'static str = "service tokens";
+    const ITEMS: &'static str = "The tokens of this page, by id (without values).";
 }
 
 /// List service tokens
@@ -91,23 +80,8 @@ pub async fn list_service_tokens(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
     let (limit, after) = query.0.by_id()?;
-    let (items, next_cursor) = db
-        .read(move |conn| {
-            let rows = accounts::list_service_tokens(conn, after, limit)?;
-            let (rows, next) = pagination::paginate(rows, limit, "id", |t| After { key: String::new(), id: t.id });
-            let mut items = Vec::with_capacity(rows.len());
-            for token in rows {
-                let partners = accounts::service_token_partner_ids(conn, token.id)?;
-                items.push(ServiceTokenResponse::new(token, partners, None));
-            }
-            Ok((items, next))
-        })
-        .await?;
-    Ok(pagination::page_response(
-        &req,
-        next_cursor.as_deref(),
-        &ServiceTokenPage { items, next_cursor: next_cursor.clone() },
-    ))
+    let (records, next_cursor) = db.read(move |conn| model::page(conn, after, limit)).await?;
+    Ok(respond::page(&req, records.into_iter().map(ServiceTokenResponse::new).collect(), next_cursor))
 }
 
 /// Create a service token
@@ -124,31 +98,14 @@ pub async fn create_service_token(
     body: JsonBody<CreateServiceToken>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
-    let created_by = match caller.principal {
-        Principal::User { id, .. } => Some(id),
-        _ => None,
-    };
     let input = body.decode()?;
-    let created = db
-        .write(move |conn| {
-            check(conn, &input)?;
-            let (value, token_hash) = auth::new_service_token();
-            let new = NewServiceToken {
-                name: input.name,
-                token_hash,
-                role: input.role.as_str().into(),
-                created_by,
-                created_at: crate::models::now(),
-                expires_at: input.expires_at.map(|t| t.naive_utc()),
-            };
-            let stored = accounts::insert_service_token(conn, &new, &input.partner_ids)?;
-            Ok(ServiceTokenResponse::new(stored, input.partner_ids, Some(value)))
-        })
-        .await?;
-    Ok(HttpResponse::Created()
+    let record = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
+    let created = ServiceTokenResponse::new(record);
+    let mut builder = HttpResponse::Created();
+    builder
         .insert_header((header::LOCATION, format!("/api/v1/service-tokens/{}", created.id)))
-        .insert_header(("Cache-Control", "no-store"))
-        .json(created))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(respond::json(builder, &created))
 }
 
 /// Get a service token (without its value)
@@ -164,14 +121,8 @@ pub async fn get_service_token(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
     let id = id.into_inner();
-    let token = db
-        .read(move |conn| {
-            let token = accounts::find_service_token(conn, id)?.ok_or_else(|| not_found(id))?;
-            let partners = accounts::service_token_partner_ids(conn, id)?;
-            Ok(ServiceTokenResponse::new(token, partners, None))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(token))
+    let record = db.read(move |conn| model::get(conn, id)).await?;
+    Ok(respond::json(HttpResponse::Ok(), &ServiceTokenResponse::new(record)))
 }
 
 /// Revoke a service token
@@ -191,16 +142,8 @@ pub async fn revoke_service_token(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage service tokens")?;
     let id = id.into_inner();
-    if matches!(caller.principal, crate::auth::Principal::ServiceToken { id: own, .. } if own == id) {
-        return Err(AppError::Conflict("a service token cannot revoke itself; revoke it with another token".into()));
-    }
-    db.write(move |conn| {
-        accounts::find_service_token(conn, id)?.ok_or_else(|| not_found(id))?;
-        accounts::revoke_service_token(conn, id, crate::models::now())?;
-        Ok(())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    db.write(move |conn| model::revoke(conn, &caller, id, now())).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the service token routes.

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::etag;
-use super::extract::{IfMatch, JsonBody, MergePatch, Query};
-use super::pagination::{self, After};
-use crate::auth::{self, Caller, Principal, Role};
+use super::extract::{JsonBody, Query};
+use super::pagination;
+use super::respond::{self, Listed, Versioned};
+use crate::auth::{self, Caller, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
-use crate::models::accounts::{self, User};
-use crate::models::users::{CreateUser, HashedAhead, is_active_admin, keep_an_admin, save};
+use crate::models::record::{IfMatch, Patch, etag};
+use crate::models::users::{self, CreateUser, HashedAhead, UserRecord};
 
 /// An account (never with its password).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -49,13 +49,14 @@ pub struct UserResponse {
 }
 
 impl UserResponse {
-    fn new(user: User, partner_ids: Vec<i64>) -> Self {
+    fn new(record: UserRecord) -> Self {
+        let UserRecord { user, partner_ids } = record;
         Self {
             id: user.id,
             username: user.username,
             display_name: user.display_name,
             email: user.email,
-            role: user.role.parse().unwrap_or(Role::Viewer),
+            role: user.role,
             partner_ids,
             active: user.active,
             created_at: user.created_at.and_utc(),
@@ -65,41 +66,25 @@ impl UserResponse {
     }
 }
 
-/// What an account may change of itself without being an admin.
-const OWN_FIELDS: [&str; 3] = ["password", "display_name", "email"];
-
-/// Whether `caller` is the account `id`.
-fn is_own(caller: &Caller, id: i64) -> bool {
-    matches!(caller.principal, Principal::User { id: me, .. } if me == id)
+impl Versioned for UserResponse {
+    fn etag(&self) -> String {
+        etag(self.updated_at.naive_utc())
+    }
 }
 
-/// An admin cannot lock themselves out: no demotion, deactivation or deletion of one's own account.
-fn refuse_self_lockout(action: &str) -> AppError {
-    AppError::Conflict(format!("you cannot {action} your own account; ask another admin"))
-}
+/// A page of this list, documented under the schema name clients were generated with.
+pub type UserPage = respond::Page<UserResponse>;
 
-/// One page of accounts.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UserPage {
-    /// The accounts of this page, by id.
-    pub items: Vec<UserResponse>,
-    /// Cursor of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("there is no user with id {id}"))
+impl Listed for UserResponse {
+    const PAGE: &'static str = "UserPage";
+    const PLURAL: &'static str = "accounts";
+    const ITEMS: &'static str = "The accounts of this page, by id.";
 }
 
 /// Hashes `password`, if any, on a blocking thread.
 pub async fn hash_ahead(password: Option<String>) -> Result<Option<HashedAhead>, AppError> {
     let Some(plain) = password else { return Ok(None) };
     web::block(move || Ok(Some(HashedAhead { hash: auth::hash_password(&plain)?, plain }))).await?
-}
-
-fn respond(mut builder: actix_web::HttpResponseBuilder, user: UserResponse) -> HttpResponse {
-    builder.insert_header((header::ETAG, etag(user.updated_at.naive_utc())));
-    super::json_response(builder, &user)
 }
 
 /// List users
@@ -114,23 +99,8 @@ pub async fn list_users(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
     let (limit, after) = query.0.by_id()?;
-    let (rows, next_cursor) = db
-        .read(move |conn| {
-            let rows = accounts::list_users(conn, after, limit)?;
-            let (rows, next) = pagination::paginate(rows, limit, "id", |u| After { key: String::new(), id: u.id });
-            let mut items = Vec::with_capacity(rows.len());
-            for user in rows {
-                let partners = accounts::user_partner_ids(conn, user.id)?;
-                items.push(UserResponse::new(user, partners));
-            }
-            Ok((items, next))
-        })
-        .await?;
-    Ok(pagination::page_response(
-        &req,
-        next_cursor.as_deref(),
-        &UserPage { items: rows, next_cursor: next_cursor.clone() },
-    ))
+    let (records, next_cursor) = db.read(move |conn| users::page(conn, after, limit)).await?;
+    Ok(respond::page(&req, records.into_iter().map(UserResponse::new).collect(), next_cursor))
 }
 
 /// Create a user
@@ -147,11 +117,9 @@ pub async fn create_user(
     caller.require(Role::Admin, "manage users")?;
     let input = body.decode()?;
     let ahead = hash_ahead(input.password.clone()).await?;
-    let (user, partner_ids) = db.write(move |conn| save(conn, input, None, ahead)).await?;
-    let user = UserResponse::new(user, partner_ids);
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
-    Ok(respond(response, user))
+    let record = db.write(move |conn| users::create(conn, input, ahead)).await?;
+    let user = UserResponse::new(record);
+    Ok(respond::created(format!("/api/v1/users/{}", user.id), &user))
 }
 
 /// Get a user
@@ -162,17 +130,11 @@ pub async fn create_user(
 #[get("/{id}")]
 pub async fn get_user(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    if !is_own(&caller, id) {
+    if !users::is_own(&caller, id) {
         caller.require(Role::Admin, "see other users")?;
     }
-    let user = db
-        .read(move |conn| {
-            let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
-            let partners = accounts::user_partner_ids(conn, id)?;
-            Ok(UserResponse::new(user, partners))
-        })
-        .await?;
-    Ok(respond(HttpResponse::Ok(), user))
+    let record = db.read(move |conn| users::get(conn, id)).await?;
+    Ok(respond::record(&UserResponse::new(record)))
 }
 
 /// Update a user (JSON Merge Patch)
@@ -194,57 +156,31 @@ pub async fn get_user(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> 
 ))]
 #[patch("/{id}")]
 pub async fn update_user(
-    req: HttpRequest,
     db: web::Data<Db>,
     authenticator: web::Data<crate::auth::Authenticator>,
     caller: Caller,
     id: web::Path<i64>,
-    patch: MergePatch,
+    if_match: IfMatch,
+    patch: Patch,
 ) -> Result<HttpResponse, AppError> {
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    let own = is_own(&caller, id);
-    if !(own && patch.0.keys().all(|k| OWN_FIELDS.contains(&k.as_str()))) {
-        caller.require(Role::Admin, "manage users")?;
-    }
+    let id = id.into_inner();
+    users::may_change(&caller, id, &patch)?;
     let new_password = patch.0.get("password").and_then(|p| p.as_str()).map(str::to_owned);
-    let fresh_token = own && new_password.is_some();
+    let fresh_token = users::is_own(&caller, id) && new_password.is_some();
     let ahead = hash_ahead(new_password).await?;
-    let (mut user, stored) = db
-        .write(move |conn| {
-            crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
-            let current = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
-            let base = UserResponse::new(current.clone(), accounts::user_partner_ids(conn, id)?);
-            let base = serde_json::json!({
-                "username": base.username, "display_name": base.display_name, "email": base.email,
-                "role": base.role, "partner_ids": base.partner_ids, "active": base.active,
-            });
-            let input: CreateUser = patch.apply(&base)?;
-            if_match.check(&etag(current.updated_at))?;
-            if own && is_active_admin(&current) {
-                if input.role != Role::Admin {
-                    return Err(refuse_self_lockout("demote"));
-                }
-                if !input.active {
-                    return Err(refuse_self_lockout("deactivate"));
-                }
-            }
-            let (saved, partner_ids) = save(conn, input, Some(&current), ahead)?;
-            // The stored row, with its new credentials version, is what a fresh token is issued for.
-            let stored = fresh_token.then(|| saved.clone());
-            Ok((UserResponse::new(saved, partner_ids), stored))
-        })
-        .await?;
-    if let Some(stored) = stored {
-        user.access_token = Some(super::auth::TokenResponse {
-            access_token: authenticator.tokens.issue(&stored, user.partner_ids.clone())?,
-            token_type: "Bearer".into(),
-            expires_in: authenticator.tokens.ttl_seconds(),
-        });
-        let mut response = HttpResponse::Ok();
-        response.insert_header((header::CACHE_CONTROL, "no-store"));
-        return Ok(respond(response, user));
-    }
-    Ok(respond(HttpResponse::Ok(), user))
+    let record = db.write(move |conn| users::update(conn, &caller, id, patch, &if_match, ahead)).await?;
+    // The stored row, with its new credentials version, is what a fresh token is issued for.
+    let stored = fresh_token.then(|| record.user.clone());
+    let mut user = UserResponse::new(record);
+    let Some(stored) = stored else { return Ok(respond::record(&user)) };
+    user.access_token = Some(super::auth::TokenResponse {
+        access_token: authenticator.tokens.issue(&stored, user.partner_ids.clone())?,
+        token_type: "Bearer".into(),
+        expires_in: authenticator.tokens.ttl_seconds(),
+    });
+    let mut response = respond::record(&user);
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// Delete a user
@@ -255,25 +191,15 @@ pub async fn update_user(
 ))]
 #[delete("/{id}")]
 pub async fn delete_user(
-    req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
-    let (id, if_match) = (id.into_inner(), IfMatch::from_request(&req));
-    if is_own(&caller, id) {
-        return Err(refuse_self_lockout("delete"));
-    }
-    db.write(move |conn| {
-        crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
-        let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found(id))?;
-        if_match.check(&etag(user.updated_at))?;
-        accounts::delete_user(conn, id)?;
-        if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let id = id.into_inner();
+    db.write(move |conn| users::delete(conn, &caller, id, &if_match)).await?;
+    Ok(respond::deleted())
 }
 
 /// Registers the user routes.

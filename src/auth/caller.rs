@@ -60,7 +60,7 @@ async fn authenticate(db: &Db, tokens: &TokenKeys, token: String) -> Result<Call
             .read(move |conn| {
                 let (token, partner_ids) = accounts::active_service_token(conn, &hash, crate::models::now())?
                     .ok_or_else(|| invalid_token("the service token is unknown, revoked or expired"))?;
-                let role = token.role.parse().ok();
+                let role = Some(token.role);
                 Ok(Caller {
                     principal: Principal::ServiceToken { id: token.id, name: token.name },
                     role,
@@ -82,7 +82,7 @@ async fn authenticate(db: &Db, tokens: &TokenKeys, token: String) -> Result<Call
                 }
                 let partner_ids = accounts::user_partner_ids(conn, id)?;
                 Ok(Caller {
-                    role: user.role.parse().ok(),
+                    role: Some(user.role),
                     principal: Principal::User { id, username: user.username },
                     partner_ids,
                     public_read: false,

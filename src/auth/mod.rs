@@ -13,6 +13,7 @@
 //!   role and partner scope come from configurable claims.
 
 mod caller;
+pub mod login;
 mod oidc;
 mod passwords;
 mod tokens;
@@ -79,6 +80,8 @@ pub enum Principal {
     ServiceToken { id: i64, name: String },
     /// A user of the external identity provider.
     External { subject: String },
+    /// The service itself acting from the command line or a background job (seed, CLI, sync).
+    System { name: String },
 }
 
 /// The authenticated caller of a request, with its role and partner scope.
@@ -95,6 +98,28 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The service itself, with the rights of an admin: what the seed, the CLI and background
+    /// jobs act as when they call the model rules.
+    pub fn system(name: &str) -> Self {
+        Caller {
+            principal: Principal::System { name: name.to_owned() },
+            role: Some(Role::Admin),
+            partner_ids: vec![],
+            public_read: true,
+        }
+    }
+
+    /// Who did something, as recorded in the history.
+    pub fn actor(&self) -> String {
+        match &self.principal {
+            Principal::Anonymous => "anonymous".into(),
+            Principal::User { id, username } => format!("user:{id} ({username})"),
+            Principal::ServiceToken { id, name } => format!("service_token:{id} ({name})"),
+            Principal::External { subject } => format!("external:{subject}"),
+            Principal::System { name } => format!("system ({name})"),
+        }
+    }
+
     /// Read access to non-personal data (partners, fields, cooperations, measures).
     pub fn may_read_public(&self) -> Result<(), AppError> {
         if self.public_read || self.role.is_some() { Ok(()) } else { Err(self.refuse("read this data")) }

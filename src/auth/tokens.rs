@@ -78,10 +78,7 @@ impl TokenKeys {
         rand::rng().fill_bytes(&mut jti);
         let claims = Claims {
             sub: format!("user:{}", user.id),
-            role: user
-                .role
-                .parse()
-                .map_err(|_| AppError::Internal(format!("user {} has role {}", user.id, user.role)))?,
+            role: user.role,
             partner_ids,
             name: user.username.clone(),
             iat: now,

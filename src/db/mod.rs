@@ -501,6 +501,21 @@ macro_rules! per_backend {
     };
 }
 
+/// Reads a closed set of values stored as text into its enum: `#[diesel(deserialize_as = String)]`
+/// on the row's field. A stored value the enum does not know fails the read (an error, never a
+/// silent fallback to some other value).
+#[macro_export]
+macro_rules! stored_enum {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(stored: String) -> Result<Self, String> {
+                stored.parse().map_err(|_| format!("unknown stored {} {stored:?}", stringify!($ty)))
+            }
+        }
+    )+};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,8 @@ pub struct User {
     pub password_hash: String,
     pub display_name: Option<String>,
     pub email: Option<String>,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     pub active: bool,
     #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,
@@ -46,6 +47,8 @@ pub struct UserData {
     pub credentials_version: i64,
 }
 
+crate::stored_enum!(Role);
+
 /// A stored service token (without its value, which is never stored).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = service_tokens, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -53,7 +56,8 @@ pub struct ServiceToken {
     pub id: i64,
     pub name: String,
     pub token_hash: String,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     pub created_by: Option<i64>,
     #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
     pub created_at: NaiveDateTime,

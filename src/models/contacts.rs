@@ -3,11 +3,14 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::auth::Caller;
 use crate::db::AnyConnection;
-use crate::db::keyset::After;
+use crate::db::keyset::{After, paginate};
 use crate::db::schema::{contact_fields, contacts};
 use crate::domain;
+use crate::error::{AppError, FieldError};
 use crate::models::input::Normalize;
+use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 use crate::{keyset, per_backend};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,6 +58,115 @@ pub struct ContactFilter {
     pub name_pattern: Option<String>,
 }
 
+/// A contact with the fields of action the person is responsible for, as answered.
+#[derive(Debug, Clone)]
+pub struct ContactRecord {
+    pub contact: Contact,
+    pub field_ids: Vec<i64>,
+}
+
+/// Creates a contact (admins, or editors acting for its partner).
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CreateContact,
+    now: NaiveDateTime,
+) -> Result<ContactRecord, AppError> {
+    caller.require_partner(input.partner_id, "add contacts")?;
+    check_references(conn, &input)?;
+    let (data, field_ids) = input.into_data();
+    let contact = insert(conn, &data, &field_ids, now)?;
+    Ok(ContactRecord { contact, field_ids })
+}
+
+/// One contact with its fields, or 404.
+pub fn get(conn: &mut AnyConnection, id: i64) -> Result<ContactRecord, AppError> {
+    let contact = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
+    with_fields(conn, contact)
+}
+
+/// One contact with its fields, if there is one.
+pub fn find_record(conn: &mut AnyConnection, id: i64) -> Result<Option<ContactRecord>, AppError> {
+    find(conn, id)?.map(|c| with_fields(conn, c)).transpose()
+}
+
+fn with_fields(conn: &mut AnyConnection, contact: Contact) -> Result<ContactRecord, AppError> {
+    let field_ids = field_ids(conn, contact.id)?;
+    Ok(ContactRecord { contact, field_ids })
+}
+
+/// One page of contacts by name, with the cursor of the next page.
+pub fn page(
+    conn: &mut AnyConnection,
+    filter: &ContactFilter,
+    after: Option<After>,
+    limit: i64,
+) -> Result<(Vec<ContactRecord>, Option<String>), AppError> {
+    let rows = list(conn, filter, after, limit)?;
+    let (rows, next) = paginate(rows, limit, "name", |c| After { key: c.name_folded.clone(), id: c.id });
+    let records = rows.into_iter().map(|c| with_fields(conn, c)).collect::<Result<_, _>>()?;
+    Ok((records, next))
+}
+
+/// The contacts of a partner with their fields, by name (for `?include=contacts`).
+pub fn records_of_partner(conn: &mut AnyConnection, partner_id: i64) -> Result<Vec<ContactRecord>, AppError> {
+    of_partner(conn, partner_id)?.into_iter().map(|c| with_fields(conn, c)).collect()
+}
+
+/// Applies a merge patch to the locked contact (admins, or editors acting for its partner, before
+/// and after the change).
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+    now: NaiveDateTime,
+) -> Result<ContactRecord, AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
+    let current = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
+    caller.require_partner(current.partner_id, "change contacts")?;
+    let base = CreateContact::from_stored(&current, field_ids(conn, id)?);
+    let input: CreateContact = patch.apply(&base)?;
+    if_match.check_version(current.updated_at)?;
+    caller.require_partner(input.partner_id, "move contacts to this partner")?;
+    check_references(conn, &input)?;
+    let (data, field_ids) = input.into_data();
+    let contact = update_row(conn, id, &data, &field_ids, current.updated_at, now)?
+        .ok_or_else(|| changed_meanwhile("contact"))?;
+    Ok(ContactRecord { contact, field_ids })
+}
+
+/// Erases a contact for good; measures that named the person keep working (see `usage`).
+pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
+    let current = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
+    caller.require_partner(current.partner_id, "erase contacts")?;
+    if_match.check_version(current.updated_at)?;
+    super::usage::before_erasing_contact(conn, id, &caller.actor())?;
+    delete_row(conn, id)?;
+    Ok(())
+}
+
+/// Checks the references of a contact: the partner and every field must exist.
+fn check_references(conn: &mut AnyConnection, input: &CreateContact) -> Result<(), AppError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    if super::partners::find(conn, input.partner_id)?.is_none() {
+        errors.push(FieldError::new(
+            "partner_id",
+            "unknown_partner",
+            format!("there is no partner {}", input.partner_id),
+        ));
+    }
+    let missing = super::fields::missing_ids(conn, &input.field_ids)?;
+    errors.extend(
+        input.field_ids.iter().enumerate().filter(|(_, id)| missing.contains(id)).map(|(i, id)| {
+            FieldError::new(format!("field_ids[{i}]"), "unknown_field", format!("there is no field {id}"))
+        }),
+    );
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
 /// Inserts a contact with its fields.
 pub fn insert(
     conn: &mut AnyConnection,
@@ -97,7 +209,7 @@ pub fn set_fields(conn: &mut AnyConnection, contact_id: i64, field_ids: &[i64]) 
 }
 
 /// Replaces a contact's columns and fields if it is still at version `seen`.
-pub fn update(
+fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &ContactData,
@@ -114,7 +226,7 @@ pub fn update(
 }
 
 /// Erases a contact; returns whether one was removed.
-pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+fn delete_row(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(contacts::table.find(id)).execute(conn)? > 0)
 }
 

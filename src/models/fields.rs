@@ -4,9 +4,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
+use crate::db::keyset::{After, paginate};
 use crate::db::schema::fields;
 use crate::domain;
+use crate::error::AppError;
 use crate::models::input::Normalize;
+use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 use crate::per_backend;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -38,7 +41,58 @@ pub struct FieldData {
 }
 
 /// Inserts a field.
-pub fn insert(conn: &mut AnyConnection, data: &FieldData, now: NaiveDateTime) -> QueryResult<Field> {
+pub fn create(conn: &mut AnyConnection, input: CreateField, now: NaiveDateTime) -> Result<Field, AppError> {
+    let data = input.into_data();
+    if let Some(other) = find_by_key(conn, &data.key)? {
+        return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", data.key, other.id)));
+    }
+    Ok(insert(conn, &data, now)?)
+}
+
+/// One field, or 404.
+pub fn get(conn: &mut AnyConnection, id: i64) -> Result<Field, AppError> {
+    find(conn, id)?.ok_or_else(|| not_found("field", id))
+}
+
+/// One page of fields by id, with the cursor of the next page.
+pub fn page(
+    conn: &mut AnyConnection,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<Field>, Option<String>), AppError> {
+    let rows = list(conn, after, limit)?;
+    Ok(paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id }))
+}
+
+/// Applies a merge patch to the locked field; its key cannot change (clients rely on it).
+pub fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+    now: NaiveDateTime,
+) -> Result<Field, AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
+    let current = get(conn, id)?;
+    let data = patch.apply::<CreateField>(&CreateField::from_stored(&current))?.into_data();
+    if_match.check_version(current.updated_at)?;
+    if data.key != current.key {
+        return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
+    }
+    update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("field"))
+}
+
+/// Deletes a field that no measure or contact uses.
+pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
+    let field = get(conn, id)?;
+    if_match.check_version(field.updated_at)?;
+    super::usage::ensure_field_unused(conn, &field)?;
+    delete_row(conn, id)?;
+    Ok(())
+}
+
+fn insert(conn: &mut AnyConnection, data: &FieldData, now: NaiveDateTime) -> QueryResult<Field> {
     let values = (data, fields::created_at.eq(now), fields::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(fields::table)
         .values(values)
@@ -57,7 +111,7 @@ pub fn find_by_key(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<Fi
 }
 
 /// Replaces a field's columns if it is still at version `seen`.
-pub fn update(
+fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &FieldData,
@@ -70,7 +124,7 @@ pub fn update(
 }
 
 /// Deletes a field; returns whether one was removed.
-pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+fn delete_row(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(fields::table.find(id)).execute(conn)? > 0)
 }
 
@@ -122,6 +176,16 @@ impl Normalize for CreateField {
 }
 
 impl CreateField {
+    /// The writable fields of a stored field, as the base a merge patch applies to.
+    pub fn from_stored(f: &Field) -> Self {
+        Self {
+            key: f.key.clone(),
+            name_de: f.name_de.clone(),
+            name_en: f.name_en.clone(),
+            description: f.description.clone(),
+        }
+    }
+
     pub fn into_data(self) -> FieldData {
         FieldData { key: self.key, name_de: self.name_de, name_en: self.name_en, description: self.description }
     }

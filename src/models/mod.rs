@@ -7,6 +7,8 @@ pub mod fields;
 pub mod input;
 pub mod measures;
 pub mod partners;
+pub mod record;
+pub mod service_tokens;
 pub mod usage;
 pub mod users;
 

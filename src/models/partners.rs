@@ -6,15 +6,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::AnyConnection;
-use crate::db::keyset::{After, parse_timestamp_key};
+use crate::db::keyset::{After, paginate, parse_timestamp_key};
 use crate::db::schema::partners;
 use crate::error::AppError;
+use crate::models::contacts::ContactRecord;
 use crate::{keyset, per_backend};
 use validator::Validate;
 
 use crate::domain;
 use crate::error::FieldError;
 use crate::models::input::Normalize;
+use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 
 /// What kind of organisation a partner is.
 #[derive(
@@ -37,6 +39,8 @@ pub enum PartnerKind {
     Other,
 }
 
+crate::stored_enum!(PartnerKind);
+
 /// A stored partner row.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = partners, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -44,7 +48,8 @@ pub struct Partner {
     pub id: i64,
     pub name: String,
     pub name_folded: String,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: PartnerKind,
     pub ags: Option<String>,
     pub state: Option<String>,
     pub district: Option<String>,
@@ -133,8 +138,78 @@ impl PartnerSort {
     }
 }
 
+/// Creates a partner; its AGS must be free.
+pub fn create(conn: &mut AnyConnection, input: CreatePartner, now: NaiveDateTime) -> Result<Partner, AppError> {
+    let data = input.into_data();
+    ensure_ags_free(conn, data.ags.as_deref(), None)?;
+    Ok(insert(conn, &data, now)?)
+}
+
+/// One partner, or 404.
+pub fn get(conn: &mut AnyConnection, id: i64) -> Result<Partner, AppError> {
+    find(conn, id)?.ok_or_else(|| not_found("partner", id))
+}
+
+/// One partner and, when asked for, its contacts with their fields (by name).
+pub fn get_with_contacts(
+    conn: &mut AnyConnection,
+    id: i64,
+    with_contacts: bool,
+) -> Result<(Partner, Option<Vec<ContactRecord>>), AppError> {
+    let partner = get(conn, id)?;
+    let contacts = if with_contacts { Some(super::contacts::records_of_partner(conn, id)?) } else { None };
+    Ok((partner, contacts))
+}
+
+/// One page of partners, with the cursor of the next page.
+pub fn page(
+    conn: &mut AnyConnection,
+    filter: &PartnerFilter,
+    sort: PartnerSort,
+    after: Option<After>,
+    limit: i64,
+) -> Result<(Vec<Partner>, Option<String>), AppError> {
+    let rows = list(conn, filter, sort, after, limit)?;
+    Ok(paginate(rows, limit, sort.as_str(), |p| sort.after(p)))
+}
+
+/// Applies a merge patch to the locked partner, checked like a new one (its AGS must stay free).
+pub fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+    now: NaiveDateTime,
+) -> Result<Partner, AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
+    let current = get(conn, id)?;
+    let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();
+    if_match.check_version(current.updated_at)?;
+    ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
+    update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("partner"))
+}
+
+/// Deletes a partner that nothing refers to any more.
+pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
+    let current = get(conn, id)?;
+    if_match.check_version(current.updated_at)?;
+    super::usage::ensure_partner_unused(conn, id)?;
+    delete_row(conn, id)?;
+    Ok(())
+}
+
+fn ensure_ags_free(conn: &mut AnyConnection, ags: Option<&str>, except: Option<i64>) -> Result<(), AppError> {
+    match ags.map(|a| find_by_ags(conn, a, except)).transpose()?.flatten() {
+        Some(other) => {
+            Err(AppError::Conflict(format!("AGS {} is already used by partner {other}", ags.unwrap_or_default())))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Inserts a partner and returns the stored row.
-pub fn insert(conn: &mut AnyConnection, data: &PartnerData, now: NaiveDateTime) -> QueryResult<Partner> {
+fn insert(conn: &mut AnyConnection, data: &PartnerData, now: NaiveDateTime) -> QueryResult<Partner> {
     let values = (data, partners::created_at.eq(now), partners::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(partners::table)
         .values(values)
@@ -164,7 +239,7 @@ pub fn missing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i64
 
 /// Replaces the writable columns if the row is still at version `seen_updated_at`;
 /// returns `None` when it changed or vanished in between.
-pub fn update(
+fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &PartnerData,
@@ -177,7 +252,7 @@ pub fn update(
 }
 
 /// Deletes a partner; returns whether a row was removed.
-pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+fn delete_row(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(partners::table.find(id)).execute(conn)? > 0)
 }
 
@@ -313,7 +388,7 @@ impl CreatePartner {
     pub fn from_stored(p: &Partner) -> Self {
         Self {
             name: p.name.clone(),
-            kind: p.kind.parse().unwrap_or(PartnerKind::Other),
+            kind: p.kind,
             ags: p.ags.clone(),
             state: p.state.clone(),
             district: p.district.clone(),

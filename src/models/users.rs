@@ -5,14 +5,16 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::auth::{self, Role};
+use crate::auth::{self, Caller, Principal, Role};
 use crate::db::AnyConnection;
+use crate::db::keyset::{After, paginate};
 use crate::db::schema::users;
 use crate::domain;
 use crate::error::AppError;
 use crate::models::accounts::{self, User, UserData};
 use crate::models::input::Normalize;
 use crate::models::partners;
+use crate::models::record::{IfMatch, Patch, not_found};
 
 /// A new account. For a change (`PATCH`) the same fields apply; a `password` there sets a new one.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -91,7 +93,7 @@ fn check_references(conn: &mut AnyConnection, input: &CreateUser, id: Option<i64
 
 /// Whether an account is an active admin (whose removal [`keep_an_admin`] guards).
 pub fn is_active_admin(user: &User) -> bool {
-    user.active && user.role == Role::Admin.as_str()
+    user.active && user.role == Role::Admin
 }
 
 /// Refuses a change that would leave no active admin.
@@ -155,4 +157,128 @@ pub fn save(
         keep_an_admin(conn)?;
     }
     Ok((user, input.partner_ids))
+}
+
+/// An account with the partners it acts for, as answered.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub partner_ids: Vec<i64>,
+}
+
+/// What an account may change of itself without being an admin.
+const OWN_FIELDS: [&str; 3] = ["password", "display_name", "email"];
+
+/// Whether `caller` is the account `id`.
+pub fn is_own(caller: &Caller, id: i64) -> bool {
+    matches!(caller.principal, Principal::User { id: me, .. } if me == id)
+}
+
+/// An admin cannot lock themselves out: no demotion, deactivation or deletion of one's own account.
+fn refuse_self_lockout(action: &str) -> AppError {
+    AppError::Conflict(format!("you cannot {action} your own account; ask another admin"))
+}
+
+/// Whether the caller may make this change at all: admins change any account, every account its
+/// own `password`, `display_name` and `email`. (Checked before a password is hashed.)
+pub fn may_change(caller: &Caller, id: i64, patch: &Patch) -> Result<(), AppError> {
+    if is_own(caller, id) && patch.0.keys().all(|k| OWN_FIELDS.contains(&k.as_str())) {
+        Ok(())
+    } else {
+        caller.require(Role::Admin, "manage users")
+    }
+}
+
+/// One page of accounts by id, with the cursor of the next page.
+pub fn page(
+    conn: &mut AnyConnection,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<UserRecord>, Option<String>), AppError> {
+    let rows = accounts::list_users(conn, after, limit)?;
+    let (rows, next) = paginate(rows, limit, "id", |u| After { key: String::new(), id: u.id });
+    let records = rows
+        .into_iter()
+        .map(|user| Ok(UserRecord { partner_ids: accounts::user_partner_ids(conn, user.id)?, user }))
+        .collect::<Result<_, AppError>>()?;
+    Ok((records, next))
+}
+
+/// One account, or 404.
+pub fn get(conn: &mut AnyConnection, id: i64) -> Result<UserRecord, AppError> {
+    let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found("user", id))?;
+    Ok(UserRecord { partner_ids: accounts::user_partner_ids(conn, id)?, user })
+}
+
+/// Creates an account (its password hashed ahead, outside the write).
+pub fn create(conn: &mut AnyConnection, input: CreateUser, ahead: Option<HashedAhead>) -> Result<UserRecord, AppError> {
+    let (user, partner_ids) = save(conn, input, None, ahead)?;
+    Ok(UserRecord { user, partner_ids })
+}
+
+/// Applies a merge patch to the locked account; refused if no active admin would remain or an
+/// admin would demote or deactivate their own account.
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+    ahead: Option<HashedAhead>,
+) -> Result<UserRecord, AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
+    let current = get(conn, id)?;
+    let base = serde_json::json!({
+        "username": current.user.username, "display_name": current.user.display_name,
+        "email": current.user.email, "role": current.user.role, "partner_ids": current.partner_ids,
+        "active": current.user.active,
+    });
+    let input: CreateUser = patch.apply(&base)?;
+    if_match.check_version(current.user.updated_at)?;
+    if is_own(caller, id) && is_active_admin(&current.user) {
+        if input.role != Role::Admin {
+            return Err(refuse_self_lockout("demote"));
+        }
+        if !input.active {
+            return Err(refuse_self_lockout("deactivate"));
+        }
+    }
+    let (user, partner_ids) = save(conn, input, Some(&current.user), ahead)?;
+    Ok(UserRecord { user, partner_ids })
+}
+
+/// Deletes an account other than the caller's own; refused if no active admin would remain.
+pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+    if is_own(caller, id) {
+        return Err(refuse_self_lockout("delete"));
+    }
+    crate::db::lock_row(conn, crate::db::Locked::Users, id)?;
+    let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found("user", id))?;
+    if_match.check_version(user.updated_at)?;
+    accounts::delete_user(conn, id)?;
+    if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
+}
+
+/// The account with this login name (case-insensitive), or 404.
+fn by_name(conn: &mut AnyConnection, username: &str) -> Result<User, AppError> {
+    accounts::find_user_by_name(conn, &username.to_lowercase())?
+        .ok_or_else(|| AppError::NotFound(format!("there is no user named {username}")))
+}
+
+/// Sets a new password (12 to 1024 characters, as through the API); every token issued before
+/// it stops working.
+pub fn set_password(conn: &mut AnyConnection, username: &str, password: &str) -> Result<User, AppError> {
+    if !(12..=1024).contains(&password.chars().count()) {
+        return Err(AppError::invalid_field("password", "length", "must be 12 to 1024 characters"));
+    }
+    let user = by_name(conn, username)?;
+    accounts::set_password(conn, user.id, &auth::hash_password(password)?, crate::models::now())?;
+    Ok(user)
+}
+
+/// Deactivates an account: it can no longer log in and its tokens are refused.
+pub fn deactivate(conn: &mut AnyConnection, username: &str) -> Result<User, AppError> {
+    let user = by_name(conn, username)?;
+    accounts::set_active(conn, user.id, false, crate::models::now())?;
+    Ok(user)
 }

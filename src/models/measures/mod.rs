@@ -1,8 +1,10 @@
 //! Measures: cooperation ideas and projects, their participants and history.
 
 mod input;
+mod rules;
 
 pub use input::{CreateMeasure, CreateTransition};
+pub use rules::{HistoryRecord, MeasureRecord, create, delete, get, history_page, page, portfolio, transition, update};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -12,8 +14,11 @@ use utoipa::ToSchema;
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{fields, measure_history, measure_partners, measures};
+use crate::domain::measures::MeasureStatus;
 use crate::error::AppError;
 use crate::{keyset, per_backend};
+
+crate::stored_enum!(MeasureStatus);
 
 /// A stored measure.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -27,7 +32,8 @@ pub struct Measure {
     pub title_folded: String,
     pub summary: Option<String>,
     pub description: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: MeasureStatus,
     pub resume_status: Option<String>,
     pub horizon: Option<String>,
     pub benefit: Option<i32>,
@@ -111,7 +117,8 @@ pub struct HistoryEntry {
     pub measure_id: i64,
     pub event: String,
     pub from_status: Option<String>,
-    pub to_status: String,
+    #[diesel(deserialize_as = String)]
+    pub to_status: MeasureStatus,
     pub comment: Option<String>,
     pub actor: String,
     #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
@@ -291,7 +298,7 @@ find_row_fragment!(diesel::pg::Pg, diesel::pg::PgQueryBuilder);
 find_row_fragment!(diesel::sqlite::Sqlite, diesel::sqlite::SqliteQueryBuilder);
 
 /// Replaces a measure's columns if it is still at version `seen`.
-pub fn update(
+fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &MeasureData,
@@ -388,7 +395,7 @@ pub fn forget_contact(
 }
 
 /// Deletes a measure (its sub-measures keep existing without parent).
-pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+fn delete_row(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(measures::table.find(id)).execute(conn)? > 0)
 }
 

@@ -5,12 +5,16 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub mod members;
+
+use crate::auth::{Caller, Role};
 use crate::db::AnyConnection;
-use crate::db::keyset::{After, parse_timestamp_key, timestamp_key};
+use crate::db::keyset::{After, paginate, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{cooperation_members, cooperations, partners};
 use crate::domain;
 use crate::error::AppError;
 use crate::models::input::Normalize;
+use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 use crate::{keyset, per_backend};
 use validator::Validate;
 
@@ -50,6 +54,8 @@ pub enum MemberRole {
     Supporter,
 }
 
+crate::stored_enum!(CooperationStatus, MemberRole);
+
 /// A stored cooperation.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = cooperations, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -58,7 +64,8 @@ pub struct Cooperation {
     pub name: String,
     pub name_folded: String,
     pub description: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: CooperationStatus,
     pub started_on: Option<NaiveDate>,
     pub ended_on: Option<NaiveDate>,
     pub funding_programme: Option<String>,
@@ -89,7 +96,8 @@ pub struct Member {
     pub id: i64,
     pub cooperation_id: i64,
     pub partner_id: i64,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: MemberRole,
     pub joined_on: Option<NaiveDate>,
     pub left_on: Option<NaiveDate>,
     #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
@@ -162,8 +170,73 @@ impl CooperationSort {
     }
 }
 
+/// Creates a cooperation (its members are added afterwards).
+pub fn create(conn: &mut AnyConnection, input: CreateCooperation, now: NaiveDateTime) -> Result<Cooperation, AppError> {
+    Ok(insert(conn, &input.into_data(), now)?)
+}
+
+/// One cooperation, or 404.
+pub fn get(conn: &mut AnyConnection, id: i64) -> Result<Cooperation, AppError> {
+    find(conn, id)?.ok_or_else(|| not_found("cooperation", id))
+}
+
+/// One page of cooperations, with the cursor of the next page.
+pub fn page(
+    conn: &mut AnyConnection,
+    filter: &CooperationFilter,
+    sort: CooperationSort,
+    after: Option<After>,
+    limit: i64,
+) -> Result<(Vec<Cooperation>, Option<String>), AppError> {
+    let rows = list(conn, filter, sort, after, limit)?;
+    Ok(paginate(rows, limit, sort.as_str(), |c| sort.after(c)))
+}
+
+/// Locks a cooperation for a change and checks that the caller may make it (admin, or editor of
+/// a member); `action` completes "you may …".
+pub fn lock_for_change(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    action: &str,
+) -> Result<Cooperation, AppError> {
+    // The role first: whether the record exists is nobody's business without one.
+    caller.require(Role::Editor, action)?;
+    crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
+    let cooperation = get(conn, id)?;
+    if !caller.is_admin() {
+        caller.require_member(&current_member_ids(conn, id)?, action)?;
+    }
+    Ok(cooperation)
+}
+
+/// Applies a merge patch to the locked cooperation (admins, or editors of a member).
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+    now: NaiveDateTime,
+) -> Result<Cooperation, AppError> {
+    let current = lock_for_change(conn, caller, id, "change cooperations")?;
+    let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
+    if_match.check_version(current.updated_at)?;
+    update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("cooperation"))
+}
+
+/// Deletes a cooperation with its memberships; refused while it has measures.
+pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
+    let cooperation = get(conn, id)?;
+    if_match.check_version(cooperation.updated_at)?;
+    crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
+    delete_row(conn, id)?;
+    Ok(())
+}
+
 /// Inserts a cooperation.
-pub fn insert(conn: &mut AnyConnection, data: &CooperationData, now: NaiveDateTime) -> QueryResult<Cooperation> {
+fn insert(conn: &mut AnyConnection, data: &CooperationData, now: NaiveDateTime) -> QueryResult<Cooperation> {
     let values = (data, cooperations::created_at.eq(now), cooperations::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(cooperations::table)
         .values(values)
@@ -177,7 +250,7 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Cooperation
 }
 
 /// Replaces a cooperation's columns if it is still at version `seen`.
-pub fn update(
+fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &CooperationData,
@@ -190,7 +263,7 @@ pub fn update(
 }
 
 /// Deletes a cooperation and its memberships.
-pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+fn delete_row(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(cooperations::table.find(id)).execute(conn)? > 0)
 }
 
@@ -394,7 +467,7 @@ impl CreateCooperation {
         Self {
             name: c.name.clone(),
             description: c.description.clone(),
-            status: c.status.parse().unwrap_or(CooperationStatus::Exploring),
+            status: c.status,
             started_on: c.started_on,
             ended_on: c.ended_on,
             funding_programme: c.funding_programme.clone(),

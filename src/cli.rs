@@ -1,0 +1,221 @@
+//! The command line: the commands `ikz-api` offers and what each does. `main.rs` parses the
+//! arguments and calls [`run`]; everything here calls the same library functions the API uses.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db;
+use crate::startup::Application;
+
+/// REST/JSON backend for inter-municipal cooperation. Settings come from the environment;
+/// see README.md.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage local accounts from the shell (passwords are read from standard input).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Fill the database with example data.
+    Seed {
+        #[command(subcommand)]
+        what: SeedWhat,
+    },
+    /// Exit 0 when the local service answers `GET /health/live` (for container health checks).
+    Healthcheck,
+    /// Write the OpenAPI document (to stdout, or to a file).
+    Openapi {
+        /// File to write, e.g. openapi/openapi.json.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SeedWhat {
+    /// Two cooperations with partners, members, contacts (example.org) and assessed, signed
+    /// and running measures; only into an empty database.
+    Demo,
+    /// A large synthetic data set for load benchmarks, loaded in bulk; only into an empty database.
+    Volume {
+        /// Partners.
+        #[arg(long, default_value_t = 2000)]
+        partners: usize,
+        /// Cooperations (four members each).
+        #[arg(long, default_value_t = 500)]
+        cooperations: usize,
+        /// Measures.
+        #[arg(long, default_value_t = 100_000)]
+        measures: usize,
+        /// Contacts.
+        #[arg(long, default_value_t = 20_000)]
+        contacts: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
+    /// Create an account; its password is the first line of standard input.
+    Create {
+        /// Login name.
+        username: String,
+        /// admin, editor or viewer.
+        #[arg(long)]
+        role: String,
+        /// A partner the account acts for (repeatable).
+        #[arg(long = "partner")]
+        partner_ids: Vec<i64>,
+        /// Name shown to people.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set a new password, read from standard input.
+    SetPassword {
+        /// Login name.
+        username: String,
+    },
+    /// Deactivate an account: it can no longer log in and its tokens stop working.
+    Deactivate {
+        /// Login name.
+        username: String,
+    },
+}
+
+/// Runs a parsed command line (no command means `serve`).
+pub fn run(cli: Cli) -> Result<(), AnyError> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(),
+        Command::Migrate => migrate(),
+        Command::User { action } => user(action),
+        Command::Seed { what } => seed(what),
+        Command::Healthcheck => healthcheck(),
+        Command::Openapi { output } => openapi(output),
+    }
+}
+
+/// Any failure of a command, reported on standard error.
+pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+pub fn serve() -> Result<(), AnyError> {
+    let config = Config::from_env()?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&config)?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+pub fn migrate() -> Result<(), AnyError> {
+    let config = Config::from_env()?;
+    let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
+    let applied = db::run_migrations(&mut conn)?;
+    log::info!("{applied} migrations applied to {}", db::redacted_url(&config.database_url));
+    Ok(())
+}
+
+pub fn seed(what: SeedWhat) -> Result<(), AnyError> {
+    let config = Config::from_env()?;
+    let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
+    db::run_migrations(&mut conn)?;
+    let started = std::time::Instant::now();
+    let seeded = match what {
+        SeedWhat::Demo => crate::seed::demo(&mut conn),
+        SeedWhat::Volume { partners, cooperations, measures, contacts } => {
+            crate::seed::volume(&mut conn, crate::seed::Volume { partners, cooperations, measures, contacts })
+        }
+    }
+    .map_err(|e| -> AnyError { e.problem().detail.into() })?;
+    log::info!(
+        "seeded {} partners, {} cooperations, {} measures, {} contacts in {:.1} s",
+        seeded.partners,
+        seeded.cooperations,
+        seeded.measures,
+        seeded.contacts,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn read_password() -> Result<String, AnyError> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub fn user(action: UserAction) -> Result<(), AnyError> {
+    use crate::models::{input, users};
+    let config = Config::from_env()?;
+    let mut conn = db::ConnectionManager::new(&config.database_url).establish()?;
+    db::run_migrations(&mut conn)?;
+    let show =
+        |e: crate::error::AppError| -> AnyError { serde_json::to_string(&e.problem()).unwrap_or_default().into() };
+    match action {
+        UserAction::Create { username, role, partner_ids, display_name, email } => {
+            // The same decoding and rules as `POST /api/v1/users`.
+            let body = serde_json::json!({
+                "username": username, "password": read_password()?, "role": role,
+                "partner_ids": partner_ids, "display_name": display_name, "email": email,
+            });
+            let input = input::decode::<users::CreateUser>(body).map_err(show)?;
+            let created = db::write(&mut conn, |c| users::create(c, input, None)).map_err(show)?;
+            let user = created.user;
+            log::info!("created user {} (id {}, role {})", user.username, user.id, user.role.as_str());
+        }
+        UserAction::SetPassword { username } => {
+            let password = read_password()?;
+            let user = db::write(&mut conn, |c| users::set_password(c, &username, &password)).map_err(show)?;
+            log::info!("set a new password for {}", user.username);
+        }
+        UserAction::Deactivate { username } => {
+            let user = db::write(&mut conn, |c| users::deactivate(c, &username)).map_err(show)?;
+            log::info!("deactivated {}; its tokens are refused from now on", user.username);
+        }
+    }
+    Ok(())
+}
+
+/// A minimal HTTP/1.0 probe of the port in `IKZ_BIND`, so that the runtime image needs no curl.
+pub fn healthcheck() -> Result<(), AnyError> {
+    use std::io::{Read, Write};
+    let config = Config::from_env()?;
+    let mut target = config.bind;
+    if target.ip().is_unspecified() {
+        target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(3);
+    let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    if head.starts_with(b"HTTP/1.") && &head[9..12] == b"200" {
+        Ok(())
+    } else {
+        Err(format!("unexpected answer: {}", String::from_utf8_lossy(&head)).into())
+    }
+}
+
+pub fn openapi(output: Option<PathBuf>) -> Result<(), AnyError> {
+    let json = crate::openapi::document_json();
+    match output {
+        Some(path) => std::fs::write(path, json)?,
+        None => print!("{json}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! What may happen to a measure: who may change it, which references it may hold, how a patch
+//! and a status transition are checked, and what a read returns. The HTTP floor, the seed and
+//! later connectors call these; each takes a connection already inside the transaction.
+
+use chrono::NaiveDateTime;
+
+use super::{
+    CreateMeasure, CreateTransition, HistoryEntry, Measure, MeasureFilter, MeasureRow, MeasureSort, Totals,
+    change_partners, find, find_row, history, insert, list, partner_ids, record, set_status, totals, update_row,
+};
+use crate::auth::Caller;
+use crate::db::AnyConnection;
+use crate::db::keyset::{After, paginate};
+use crate::domain::measures::{Horizon, MeasureStatus};
+use crate::error::{AppError, FieldError};
+use crate::models::contacts::{self, ContactRecord};
+use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
+use crate::models::{cooperations, fields, partners};
+
+/// A measure as answered: the row, its participating partners, what its text columns hold, and
+/// (when asked for) its responsible contact.
+#[derive(Debug, Clone)]
+pub struct MeasureRecord {
+    pub measure: Measure,
+    pub partner_ids: Vec<i64>,
+    pub horizon: Option<Horizon>,
+    pub council_refs: Vec<String>,
+    pub contact: Option<ContactRecord>,
+}
+
+impl MeasureRecord {
+    /// Reads the stored text columns; a value the API cannot read is an error, never a default.
+    fn new(measure: Measure, partner_ids: Vec<i64>) -> Result<Self, AppError> {
+        let unreadable = |what: &str| AppError::Internal(format!("measure {} has an unreadable {what}", measure.id));
+        let horizon = measure.horizon.as_deref().map(str::parse).transpose().map_err(|_| unreadable("horizon"))?;
+        let council_refs = serde_json::from_str(&measure.council_refs).map_err(|_| unreadable("council_refs"))?;
+        Ok(Self { measure, partner_ids, horizon, council_refs, contact: None })
+    }
+
+    fn from_row(row: MeasureRow) -> Result<Self, AppError> {
+        let (measure, partner_ids) = row.into_parts();
+        Self::new(measure, partner_ids)
+    }
+
+    /// Adds the responsible contact when asked for and there is one.
+    fn with_contact_if(mut self, conn: &mut AnyConnection, asked: bool) -> Result<Self, AppError> {
+        if let (true, Some(contact_id)) = (asked, self.measure.responsible_contact_id) {
+            self.contact = contacts::find_record(conn, contact_id)?;
+        }
+        Ok(self)
+    }
+}
+
+/// One measure with its partners (and its responsible contact, if asked for), or 404.
+pub fn get(conn: &mut AnyConnection, id: i64, with_contact: bool) -> Result<MeasureRecord, AppError> {
+    let row = find_row(conn, id)?.ok_or_else(|| not_found("measure", id))?;
+    MeasureRecord::from_row(row)?.with_contact_if(conn, with_contact)
+}
+
+/// One page of measures, with the cursor of the next page; `within` (a cooperation) must exist.
+pub fn page(
+    conn: &mut AnyConnection,
+    within: Option<i64>,
+    filter: &MeasureFilter,
+    sort: MeasureSort,
+    after: Option<After>,
+    limit: i64,
+    with_contacts: bool,
+) -> Result<(Vec<MeasureRecord>, Option<String>), AppError> {
+    if let Some(cooperation_id) = within {
+        cooperations::get(conn, cooperation_id)?;
+    }
+    let rows = list(conn, filter, sort, after, limit)?;
+    let (rows, next) = paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
+    let records = rows
+        .into_iter()
+        .map(|row| MeasureRecord::from_row(row)?.with_contact_if(conn, with_contacts))
+        .collect::<Result<_, _>>()?;
+    Ok((records, next))
+}
+
+/// The portfolio of a cooperation: its totals and its five measures of highest priority.
+pub fn portfolio(conn: &mut AnyConnection, cooperation_id: i64) -> Result<(Totals, Vec<MeasureRecord>), AppError> {
+    cooperations::get(conn, cooperation_id)?;
+    let totals = totals(conn, cooperation_id)?;
+    let filter = MeasureFilter { cooperation_id: Some(cooperation_id), min_priority: Some(0), ..Default::default() };
+    let mut top = list(conn, &filter, MeasureSort::PriorityDesc, None, 5)?;
+    top.truncate(5);
+    let top = top.into_iter().map(MeasureRecord::from_row).collect::<Result<_, _>>()?;
+    Ok((totals, top))
+}
+
+/// Creates a measure as `idea` (admins, or editors of a member of its cooperation) and records it.
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CreateMeasure,
+    now: NaiveDateTime,
+) -> Result<MeasureRecord, AppError> {
+    let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
+    if !caller.is_admin() {
+        caller.require_member(&members, "create measures")?;
+    }
+    check_references(conn, &input, &members, None)?;
+    let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
+    let measure = insert(conn, &data, &partner_ids, now)?;
+    record(conn, measure.id, "created", None, MeasureStatus::Idea.as_str(), None, &caller.actor(), now)?;
+    MeasureRecord::new(measure, partner_ids)
+}
+
+/// Applies a merge patch to the locked measure. `status` is not changed here (see
+/// [`transition`]) and the cooperation cannot change.
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    mut patch: Patch,
+    if_match: &IfMatch,
+    now: NaiveDateTime,
+) -> Result<MeasureRecord, AppError> {
+    let (current, members) = lock_for_change(conn, caller, id, "change measures")?;
+    if let Some(status) = patch.take("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
+        return Err(AppError::invalid_field(
+            "status",
+            "read_only",
+            format!("cannot be set to {status} here; use POST /api/v1/measures/{id}/transitions"),
+        ));
+    }
+    let resume = stored_status(&current, current.resume_status.as_deref())?;
+    let before = partner_ids(conn, id)?;
+    let base = CreateMeasure::from_stored(&current, before.clone())?;
+    let input: CreateMeasure = patch.apply(&base)?;
+    if_match.check_version(current.updated_at)?;
+    if input.cooperation_id != current.cooperation_id {
+        return Err(AppError::invalid_field(
+            "cooperation_id",
+            "immutable",
+            "cannot be changed; create the measure anew",
+        ));
+    }
+    check_references(conn, &input, &members, Some(id))?;
+    let (data, partner_ids) = input.into_data(current.status, resume);
+    let stored = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
+    change_partners(conn, id, &before, &partner_ids)?;
+    MeasureRecord::new(stored, partner_ids)
+}
+
+/// Deletes a measure (admins, or editors of a member of its cooperation); its sub-measures stay.
+pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+    let (current, _) = lock_for_change(conn, caller, id, "delete measures")?;
+    if_match.check_version(current.updated_at)?;
+    super::delete_row(conn, id)?;
+    Ok(())
+}
+
+/// Moves a measure along the workflow (see `domain::measures`) and records the move.
+pub fn transition(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    input: CreateTransition,
+    now: NaiveDateTime,
+) -> Result<MeasureRecord, AppError> {
+    let CreateTransition { to, comment } = input;
+    let (mut measure, _) = lock_for_change(conn, caller, id, "change the status of measures")?;
+    let from = measure.status;
+    let resume = stored_status(&measure, measure.resume_status.as_deref())?;
+    let allowed = from.allowed_next(resume);
+    if !allowed.contains(&to) {
+        let allowed = if allowed.is_empty() {
+            "none (final)".to_owned()
+        } else {
+            allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        return Err(AppError::Conflict(format!(
+            "a measure cannot move from `{}` to `{}`; allowed from here: {allowed}",
+            from.as_str(),
+            to.as_str(),
+        )));
+    }
+    if to == MeasureStatus::Assessed {
+        let missing: Vec<FieldError> =
+            [("benefit", measure.benefit), ("cost", measure.cost), ("effort", measure.effort)]
+                .into_iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(f, _)| {
+                    FieldError::new(f, "required_for_assessed", "must be set before the measure is `assessed`")
+                })
+                .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|e| e.field.clone()).collect();
+            return Err(AppError::ConflictFields {
+                detail: format!(
+                    "a measure can be `assessed` only with benefit, cost and effort; missing: {}",
+                    names.join(", ")
+                ),
+                errors: missing,
+            });
+        }
+    }
+    let seen = measure.updated_at;
+    measure.resume_status =
+        matches!(to, MeasureStatus::OnHold | MeasureStatus::Rejected).then(|| from.as_str().to_owned());
+    if to == MeasureStatus::Completed {
+        measure.progress = 100;
+    }
+    if !set_status(conn, id, to.as_str(), measure.resume_status.as_deref(), measure.progress, seen, now)? {
+        return Err(changed_meanwhile("measure"));
+    }
+    record(conn, id, "transition", Some(from.as_str()), to.as_str(), comment.as_deref(), &caller.actor(), now)?;
+    let stored = find(conn, id)?.ok_or_else(|| not_found("measure", id))?;
+    let partner_ids = partner_ids(conn, id)?;
+    MeasureRecord::new(stored, partner_ids)
+}
+
+/// One entry of a measure's history as answered: the statuses read.
+#[derive(Debug, Clone)]
+pub struct HistoryRecord {
+    pub entry: HistoryEntry,
+    pub from: Option<MeasureStatus>,
+}
+
+/// One page of a measure's history, oldest first, or 404 for an unknown measure.
+pub fn history_page(
+    conn: &mut AnyConnection,
+    id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<HistoryRecord>, Option<String>), AppError> {
+    find(conn, id)?.ok_or_else(|| not_found("measure", id))?;
+    let rows = history(conn, id, after, limit)?;
+    let (rows, next) = paginate(rows, limit, "id", |h| After { key: String::new(), id: h.id });
+    let records =
+        rows.into_iter()
+            .map(|entry| {
+                let from =
+                    entry.from_status.as_deref().map(str::parse).transpose().map_err(|_| {
+                        AppError::Internal(format!("history entry {} has an unreadable status", entry.id))
+                    })?;
+                Ok(HistoryRecord { entry, from })
+            })
+            .collect::<Result<_, AppError>>()?;
+    Ok((records, next))
+}
+
+/// A status stored beside the current one (`resume_status`), read; unreadable is an error.
+fn stored_status(measure: &Measure, stored: Option<&str>) -> Result<Option<MeasureStatus>, AppError> {
+    stored
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| AppError::Internal(format!("measure {} has the unreadable resume status {stored:?}", measure.id)))
+}
+
+/// Locks a measure and checks that the caller may change it (admin, or editor of a member of
+/// its cooperation); returns it with the cooperation's current members.
+fn lock_for_change(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    action: &str,
+) -> Result<(Measure, Vec<i64>), AppError> {
+    crate::db::lock_row(conn, crate::db::Locked::Measures, id)?;
+    let measure = find(conn, id)?.ok_or_else(|| not_found("measure", id))?;
+    let members = cooperations::current_member_ids(conn, measure.cooperation_id)?;
+    if !caller.is_admin() {
+        caller.require_member(&members, action)?;
+    }
+    Ok((measure, members))
+}
+
+/// Checks every reference of a measure against the database and reports all problems at once;
+/// `members` are the current members of `input.cooperation_id`.
+fn check_references(
+    conn: &mut AnyConnection,
+    input: &CreateMeasure,
+    members: &[i64],
+    id: Option<i64>,
+) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    let unknown = |field: &str, what: &str, value: i64| {
+        FieldError::new(field, format!("unknown_{what}"), format!("there is no {what} {value}"))
+    };
+    if cooperations::find(conn, input.cooperation_id)?.is_none() {
+        errors.push(unknown("cooperation_id", "cooperation", input.cooperation_id));
+    }
+    if fields::find(conn, input.field_id)?.is_none() {
+        errors.push(unknown("field_id", "field", input.field_id));
+    }
+    let cooperation_id = input.cooperation_id;
+    let not_member = |field: String, p: i64| {
+        FieldError::new(field, "not_a_member", format!("partner {p} is not a member of cooperation {cooperation_id}"))
+    };
+    if let Some(lead) = input.lead_partner_id.filter(|p| !members.contains(p)) {
+        errors.push(not_member("lead_partner_id".into(), lead));
+    }
+    for (i, p) in input.partner_ids.iter().enumerate().filter(|(_, p)| !members.contains(p)) {
+        errors.push(not_member(format!("partner_ids[{i}]"), *p));
+    }
+    if let Some(p) = input.responsible_partner_id.filter(|p| partners::find(conn, *p).ok().flatten().is_none()) {
+        errors.push(unknown("responsible_partner_id", "partner", p));
+    }
+    if let Some(c) = input.responsible_contact_id.filter(|c| contacts::find(conn, *c).ok().flatten().is_none()) {
+        errors.push(unknown("responsible_contact_id", "contact", c));
+    }
+    if let Some(parent) = input.parent_id
+        && let Some(problem) = parent_problem(conn, parent, input.cooperation_id, id)?
+    {
+        errors.push(FieldError::new("parent_id", "invalid_parent", problem));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// Why `parent` cannot be the parent of measure `id` in `cooperation_id`, if it cannot.
+fn parent_problem(
+    conn: &mut AnyConnection,
+    parent: i64,
+    cooperation_id: i64,
+    id: Option<i64>,
+) -> Result<Option<String>, AppError> {
+    let mut cursor = Some(parent);
+    for _ in 0..100 {
+        let Some(current) = cursor else { return Ok(None) };
+        if Some(current) == id {
+            return Ok(Some("would make the measure its own ancestor".into()));
+        }
+        let Some(m) = find(conn, current)? else {
+            return Ok(Some(format!("there is no measure {current}")));
+        };
+        if current == parent && m.cooperation_id != cooperation_id {
+            return Ok(Some("must belong to the same cooperation".into()));
+        }
+        cursor = m.parent_id;
+    }
+    Ok(Some("the chain of parents is too deep".into()))
+}
