@@ -3,7 +3,8 @@
 //!
 //! - only `src/api/`, `src/startup.rs` and `src/openapi*` may use `crate::api`;
 //! - `src/models/`, `src/db/` and `src/domain/` know nothing of HTTP: no actix;
-//! - `src/domain/` stands alone: no database, no models.
+//! - `src/domain/` stands alone: no database, no models;
+//! - `src/api/` leaves storage to the models: no diesel, no connection, no row lock.
 
 use std::path::{Path, PathBuf};
 
@@ -64,9 +65,21 @@ fn domain_rules_stand_alone() {
 }
 
 #[test]
+fn handlers_leave_the_database_to_the_models() {
+    // A handler extracts, calls one model function and responds: the rules (locks, preconditions,
+    // references) and the queries live in `models/`, so that the seed, the CLI and connectors
+    // get the same rules.
+    let storage = offending(&["diesel", "AnyConnection", "lock_row", "db::schema", "per_backend!"], |path| {
+        path.starts_with("src/api/")
+    });
+    assert!(storage.is_empty(), "the HTTP floor reaches into storage:\n{}", storage.join("\n"));
+}
+
+#[test]
 fn the_checker_sees_what_is_there() {
     // Start-up wires the API in, and the API is made of actix handlers: the same search finds
     // both, so an empty result above is a clean floor plan, not a search that finds nothing.
     assert!(!offending(&["crate::api"], |path| path == "src/startup.rs").is_empty());
     assert!(!offending(&["actix_web"], |path| path.starts_with("src/api/")).is_empty());
+    assert!(!offending(&["lock_row", "diesel"], |path| path.starts_with("src/models/")).is_empty());
 }

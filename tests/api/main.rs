@@ -16,4 +16,5 @@ mod partners_errors;
 mod robustness;
 mod security;
 mod seed;
+mod stored_values;
 mod versions;
