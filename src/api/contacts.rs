@@ -1,8 +1,9 @@
 //! `/api/v1/contacts`: people at partners. Personal data: never readable anonymously, never
 //! listed in other resources unless asked for (`?include=contacts`), and erasable at any time.
 
+use crate::db::Timestamp;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -43,11 +44,11 @@ pub struct ContactResponse {
     /// Notes.
     pub notes: Option<String>,
     /// Created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// Last changed (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
 }
 
 impl ContactResponse {
@@ -64,15 +65,15 @@ impl ContactResponse {
             phone_normalized: c.phone_normalized,
             field_ids,
             notes: c.notes,
-            created_at: c.created_at.and_utc(),
-            updated_at: c.updated_at.and_utc(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
         }
     }
 }
 
 impl Versioned for ContactResponse {
     fn etag(&self) -> String {
-        etag(self.updated_at.naive_utc())
+        etag(self.updated_at)
     }
 }
 

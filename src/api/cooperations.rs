@@ -1,7 +1,8 @@
 //! `/api/v1/cooperations`: who cooperates, since when, with which funding.
 
+use crate::db::Timestamp;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,11 +42,11 @@ pub struct CooperationResponse {
     #[schema(example = 150000)]
     pub funding_amount_eur: Option<i64>,
     /// Created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// Last changed (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
 }
 
 impl From<Cooperation> for CooperationResponse {
@@ -59,8 +60,8 @@ impl From<Cooperation> for CooperationResponse {
             ended_on: c.ended_on,
             funding_programme: c.funding_programme,
             funding_amount_eur: c.funding_amount_eur,
-            created_at: c.created_at.and_utc(),
-            updated_at: c.updated_at.and_utc(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
         }
     }
 }
@@ -89,7 +90,7 @@ pub struct CooperationListQuery {
 
 impl Versioned for CooperationResponse {
     fn etag(&self) -> String {
-        etag(self.updated_at.naive_utc())
+        etag(self.updated_at)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `/api/v1/fields`: the fields of action (Öffentlichkeitsarbeit, Bauhof, Feuerwehr, …).
 
+use crate::db::Timestamp;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -34,11 +35,11 @@ pub struct FieldResponse {
     /// What the field covers.
     pub description: Option<String>,
     /// Created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// Last changed (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
 }
 
 impl From<Field> for FieldResponse {
@@ -49,15 +50,15 @@ impl From<Field> for FieldResponse {
             name_de: f.name_de,
             name_en: f.name_en,
             description: f.description,
-            created_at: f.created_at.and_utc(),
-            updated_at: f.updated_at.and_utc(),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
         }
     }
 }
 
 impl Versioned for FieldResponse {
     fn etag(&self) -> String {
-        etag(self.updated_at.naive_utc())
+        etag(self.updated_at)
     }
 }
 

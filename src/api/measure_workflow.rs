@@ -1,9 +1,10 @@
 //! The life of a measure: status transitions, their history, and the cooperation's portfolio.
 
+use crate::db::Timestamp;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -60,8 +61,8 @@ pub struct HistoryEntryResponse {
     /// Who did it (`user:3 (m.mustermann)`, `service_token:2 (…)`); `null` for anonymous readers.
     pub by: Option<String>,
     /// When (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
 }
 
 /// A page of this list, documented under the schema name clients were generated with.
@@ -101,7 +102,7 @@ pub async fn list_history(
             to: h.to_status,
             comment: h.comment,
             by: show_actor.then_some(h.actor),
-            at: h.created_at.and_utc(),
+            at: h.created_at,
         })
         .collect();
     Ok(respond::page(&req, items, next_cursor))

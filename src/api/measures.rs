@@ -1,8 +1,9 @@
 //! `/api/v1/measures` (and `/api/v1/cooperations/{id}/measures`): ideas and projects of a
 //! cooperation. Status changes go through `measure_workflow`.
 
+use crate::db::Timestamp;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -76,11 +77,11 @@ pub struct MeasureResponse {
     /// URLs of council papers (e.g. OParl papers).
     pub council_refs: Vec<String>,
     /// Created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// Last changed (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
 }
 
 impl MeasureResponse {
@@ -112,8 +113,8 @@ impl MeasureResponse {
             progress: m.progress,
             parent_id: m.parent_id,
             council_refs,
-            created_at: m.created_at.and_utc(),
-            updated_at: m.updated_at.and_utc(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
         }
     }
 }
@@ -121,9 +122,9 @@ impl MeasureResponse {
 impl Versioned for MeasureResponse {
     /// Covers the embedded contact, if any.
     fn etag(&self) -> String {
-        let version = self.updated_at.naive_utc();
+        let version = self.updated_at;
         match &self.responsible_contact {
-            Some(contact) => etag_with_embedded(version, [(contact.id, contact.updated_at.naive_utc())]),
+            Some(contact) => etag_with_embedded(version, [(contact.id, contact.updated_at)]),
             None => etag(version),
         }
     }

@@ -1,7 +1,8 @@
 //! `/api/v1/cooperations/{id}/members`: the partners of a cooperation and their roles.
 
+use crate::db::Timestamp;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,8 +31,8 @@ pub struct MemberResponse {
     /// Left on; `null` while the partner belongs to the cooperation.
     pub left_on: Option<NaiveDate>,
     /// Recorded (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
 }
 
 impl From<Member> for MemberResponse {
@@ -43,7 +44,7 @@ impl From<Member> for MemberResponse {
             role: m.role,
             joined_on: m.joined_on,
             left_on: m.left_on,
-            created_at: m.created_at.and_utc(),
+            created_at: m.created_at,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `/api/v1/partners`: the organisations that cooperate.
 
+use crate::db::Timestamp;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -51,11 +52,11 @@ pub struct PartnerResponse {
     /// Free text.
     pub description: Option<String>,
     /// When the record was created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// When the record last changed (UTC); also the basis of the `ETag`.
-    #[serde(serialize_with = "super::rfc3339")]
-    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
     /// The partner's contacts, only with `?include=contacts` (needs a role).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(nullable = false)]
@@ -76,8 +77,8 @@ impl From<Partner> for PartnerResponse {
             email: p.email,
             phone: p.phone,
             description: p.description,
-            created_at: p.created_at.and_utc(),
-            updated_at: p.updated_at.and_utc(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
             contacts: None,
         }
     }
@@ -87,11 +88,8 @@ impl Versioned for PartnerResponse {
     /// Covers the embedded contacts, if any.
     fn etag(&self) -> String {
         match &self.contacts {
-            Some(contacts) => etag_with_embedded(
-                self.updated_at.naive_utc(),
-                contacts.iter().map(|c| (c.id, c.updated_at.naive_utc())),
-            ),
-            None => etag(self.updated_at.naive_utc()),
+            Some(contacts) => etag_with_embedded(self.updated_at, contacts.iter().map(|c| (c.id, c.updated_at))),
+            None => etag(self.updated_at),
         }
     }
 }

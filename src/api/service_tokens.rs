@@ -1,8 +1,9 @@
 //! `/api/v1/service-tokens`: long-lived, named tokens for sync jobs (admins only).
 
+use crate::db::Timestamp;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,12 +31,14 @@ pub struct ServiceTokenResponse {
     /// The user who created it.
     pub created_by: Option<i64>,
     /// Created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// Expiry (UTC), if any.
-    pub expires_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
     /// Revocation time (UTC); a revoked token is refused from the next request on.
-    pub revoked_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
     /// The token value: present only in the answer to its creation. Store it now.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "ikz_st_3q2-7wAAAAB…", nullable = false)]
@@ -51,9 +54,9 @@ impl ServiceTokenResponse {
             role: token.role,
             partner_ids,
             created_by: token.created_by,
-            created_at: token.created_at.and_utc(),
-            expires_at: token.expires_at.map(|t| t.and_utc()),
-            revoked_at: token.revoked_at.map(|t| t.and_utc()),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            revoked_at: token.revoked_at,
             token: value,
         }
     }

@@ -1,8 +1,9 @@
 //! `/api/v1/users`: local accounts (admins only). Passwords are write-only.
 
+use crate::db::Timestamp;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -36,11 +37,11 @@ pub struct UserResponse {
     /// Deactivated accounts cannot log in, and their tokens stop working at once.
     pub active: bool,
     /// Created (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
     /// Last changed (UTC).
-    #[serde(serialize_with = "super::rfc3339")]
-    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
     /// Only in the answer to a `PATCH` in which an account changed its own password: a new token
     /// for the caller, since the change ended every token issued before it (the one just used too).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -59,8 +60,8 @@ impl UserResponse {
             role: user.role,
             partner_ids,
             active: user.active,
-            created_at: user.created_at.and_utc(),
-            updated_at: user.updated_at.and_utc(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
             access_token: None,
         }
     }
@@ -68,7 +69,7 @@ impl UserResponse {
 
 impl Versioned for UserResponse {
     fn etag(&self) -> String {
-        etag(self.updated_at.naive_utc())
+        etag(self.updated_at)
     }
 }
 

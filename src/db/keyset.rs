@@ -53,16 +53,18 @@ pub fn decode_cursor(cursor: Option<&str>, sort: &str) -> Result<Option<After>, 
 }
 
 /// Timestamp in the cursor's text form (microseconds, as stored).
-pub fn timestamp_key(ts: NaiveDateTime) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+pub fn timestamp_key(ts: super::Timestamp) -> String {
+    ts.naive().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 /// Reads a timestamp key back; a key that does not parse is a bad cursor.
-pub fn parse_timestamp_key(key: &str) -> Result<NaiveDateTime, AppError> {
-    NaiveDateTime::parse_from_str(key, "%Y-%m-%dT%H:%M:%S%.6f").map_err(|_| AppError::BadRequest {
-        slug: "invalid-cursor",
-        detail: "the cursor is not valid: bad position; use `next_cursor` of the previous page unchanged".into(),
-        errors: vec![crate::error::FieldError::new("cursor", "invalid_cursor", "bad position")],
+pub fn parse_timestamp_key(key: &str) -> Result<super::Timestamp, AppError> {
+    NaiveDateTime::parse_from_str(key, "%Y-%m-%dT%H:%M:%S%.6f").map(super::Timestamp::from).map_err(|_| {
+        AppError::BadRequest {
+            slug: "invalid-cursor",
+            detail: "the cursor is not valid: bad position; use `next_cursor` of the previous page unchanged".into(),
+            errors: vec![crate::error::FieldError::new("cursor", "invalid_cursor", "bad position")],
+        }
     })
 }
 

@@ -11,7 +11,9 @@
 pub mod group_commit;
 pub mod keyset;
 pub mod schema;
-pub mod stored_time;
+pub mod time;
+
+pub use time::Timestamp;
 
 use std::time::Duration;
 

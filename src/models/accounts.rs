@@ -1,6 +1,7 @@
 //! Users, their partner scope, service tokens, settings and failed-login counters.
 
-use chrono::{Duration, NaiveDateTime};
+use crate::db::Timestamp;
+use chrono::Duration;
 use diesel::prelude::*;
 
 use crate::auth::Role;
@@ -26,10 +27,8 @@ pub struct User {
     #[diesel(deserialize_as = String)]
     pub role: Role,
     pub active: bool,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     /// Raised at every password change; tokens issued at another value are refused.
     pub credentials_version: i64,
 }
@@ -59,10 +58,9 @@ pub struct ServiceToken {
     #[diesel(deserialize_as = String)]
     pub role: Role,
     pub created_by: Option<i64>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    pub expires_at: Option<NaiveDateTime>,
-    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// A new service token.
@@ -73,8 +71,8 @@ pub struct NewServiceToken {
     pub token_hash: String,
     pub role: String,
     pub created_by: Option<i64>,
-    pub created_at: NaiveDateTime,
-    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Loads one account.
@@ -97,7 +95,7 @@ pub fn user_partner_ids(conn: &mut AnyConnection, user_id: i64) -> QueryResult<V
 }
 
 /// Inserts an account.
-pub fn insert_user(conn: &mut AnyConnection, data: &UserData, now: NaiveDateTime) -> QueryResult<User> {
+pub fn insert_user(conn: &mut AnyConnection, data: &UserData, now: Timestamp) -> QueryResult<User> {
     let values = (data, users::created_at.eq(now), users::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(users::table)
         .values(values)
@@ -110,8 +108,8 @@ pub fn update_user(
     conn: &mut AnyConnection,
     id: i64,
     data: &UserData,
-    seen: NaiveDateTime,
-    now: NaiveDateTime,
+    seen: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<Option<User>> {
     let target = users::table.find(id).filter(users::updated_at.eq(seen));
     let changed = diesel::update(target).set((data, users::updated_at.eq(now))).execute(conn)?;
@@ -119,7 +117,7 @@ pub fn update_user(
 }
 
 /// Sets only the password hash (CLI `set-password`).
-pub fn set_password(conn: &mut AnyConnection, id: i64, hash: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn set_password(conn: &mut AnyConnection, id: i64, hash: &str, now: Timestamp) -> QueryResult<bool> {
     let changed = diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(hash),
@@ -131,7 +129,7 @@ pub fn set_password(conn: &mut AnyConnection, id: i64, hash: &str, now: NaiveDat
 }
 
 /// Sets only the active flag (CLI `deactivate`).
-pub fn set_active(conn: &mut AnyConnection, id: i64, active: bool, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn set_active(conn: &mut AnyConnection, id: i64, active: bool, now: Timestamp) -> QueryResult<bool> {
     let changed = diesel::update(users::table.find(id))
         .set((users::active.eq(active), users::updated_at.eq(now)))
         .execute(conn)?;
@@ -164,7 +162,7 @@ pub fn list_users(conn: &mut AnyConnection, after_id: Option<i64>, limit: i64) -
 }
 
 /// Creates `admin` with the given password hash if there is no account at all; returns whether it did.
-pub fn create_first_admin(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn create_first_admin(conn: &mut AnyConnection, hash: &str, now: Timestamp) -> QueryResult<bool> {
     crate::db::write(conn, |conn| {
         let count: i64 = users::table.count().get_result(conn)?;
         if count > 0 {
@@ -233,7 +231,7 @@ pub fn service_token_partner_ids(conn: &mut AnyConnection, token_id: i64) -> Que
 pub fn active_service_token(
     conn: &mut AnyConnection,
     hash: &str,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> QueryResult<Option<(ServiceToken, Vec<i64>)>> {
     let token: Option<ServiceToken> = service_tokens::table
         .filter(service_tokens::token_hash.eq(hash))
@@ -252,7 +250,7 @@ pub fn active_service_token(
 }
 
 /// Marks a token revoked; returns false if it was already revoked.
-pub fn revoke_service_token(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn revoke_service_token(conn: &mut AnyConnection, id: i64, now: Timestamp) -> QueryResult<bool> {
     let target = service_tokens::table.find(id).filter(service_tokens::revoked_at.is_null());
     Ok(diesel::update(target).set(service_tokens::revoked_at.eq(now)).execute(conn)? > 0)
 }
@@ -281,14 +279,14 @@ pub const LOGIN_WINDOW: Duration = Duration::minutes(15);
 pub fn count_login_attempt(
     conn: &mut AnyConnection,
     keys: &[(&str, i32)],
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<(), crate::error::AppError> {
     #[derive(QueryableByName)]
     struct Counted {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         failures: i32,
         #[diesel(sql_type = diesel::sql_types::Timestamp)]
-        window_start: NaiveDateTime,
+        window_start: Timestamp,
     }
     // One statement: a fresh window when the last one has ended, else one more in the current one.
     const UPSERT: &str = "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \

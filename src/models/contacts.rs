@@ -1,6 +1,6 @@
 //! Contacts: people at partners. Personal data: readable only with a role, and erasable.
 
-use chrono::NaiveDateTime;
+use crate::db::Timestamp;
 use diesel::prelude::*;
 
 use crate::auth::Caller;
@@ -29,10 +29,8 @@ pub struct Contact {
     pub phone: Option<String>,
     pub phone_normalized: Option<String>,
     pub notes: Option<String>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// The writable columns of a contact.
@@ -70,7 +68,7 @@ pub fn create(
     conn: &mut AnyConnection,
     caller: &Caller,
     input: CreateContact,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<ContactRecord, AppError> {
     caller.require_partner(input.partner_id, "add contacts")?;
     check_references(conn, &input)?;
@@ -121,7 +119,7 @@ pub fn update(
     id: i64,
     patch: Patch,
     if_match: &IfMatch,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<ContactRecord, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
     let current = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
@@ -168,12 +166,7 @@ fn check_references(conn: &mut AnyConnection, input: &CreateContact) -> Result<(
 }
 
 /// Inserts a contact with its fields.
-pub fn insert(
-    conn: &mut AnyConnection,
-    data: &ContactData,
-    field_ids: &[i64],
-    now: NaiveDateTime,
-) -> QueryResult<Contact> {
+pub fn insert(conn: &mut AnyConnection, data: &ContactData, field_ids: &[i64], now: Timestamp) -> QueryResult<Contact> {
     let values = (data, contacts::created_at.eq(now), contacts::updated_at.eq(now));
     let contact = per_backend!(&mut *conn, |c| diesel::insert_into(contacts::table)
         .values(values)
@@ -214,8 +207,8 @@ fn update_row(
     id: i64,
     data: &ContactData,
     field_ids: &[i64],
-    seen: NaiveDateTime,
-    now: NaiveDateTime,
+    seen: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<Option<Contact>> {
     let target = contacts::table.find(id).filter(contacts::updated_at.eq(seen));
     if diesel::update(target).set((data, contacts::updated_at.eq(now))).execute(conn)? == 0 {

@@ -1,6 +1,6 @@
 //! Cooperation fields: the fields of action (Handlungsfelder).
 
-use chrono::NaiveDateTime;
+use crate::db::Timestamp;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -24,10 +24,8 @@ pub struct Field {
     pub name_de: String,
     pub name_en: String,
     pub description: Option<String>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// The writable columns of a field.
@@ -41,7 +39,7 @@ pub struct FieldData {
 }
 
 /// Inserts a field.
-pub fn create(conn: &mut AnyConnection, input: CreateField, now: NaiveDateTime) -> Result<Field, AppError> {
+pub fn create(conn: &mut AnyConnection, input: CreateField, now: Timestamp) -> Result<Field, AppError> {
     let data = input.into_data();
     if let Some(other) = find_by_key(conn, &data.key)? {
         return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", data.key, other.id)));
@@ -70,7 +68,7 @@ pub fn update(
     id: i64,
     patch: Patch,
     if_match: &IfMatch,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<Field, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
     let current = get(conn, id)?;
@@ -92,7 +90,7 @@ pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(
     Ok(())
 }
 
-fn insert(conn: &mut AnyConnection, data: &FieldData, now: NaiveDateTime) -> QueryResult<Field> {
+fn insert(conn: &mut AnyConnection, data: &FieldData, now: Timestamp) -> QueryResult<Field> {
     let values = (data, fields::created_at.eq(now), fields::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(fields::table)
         .values(values)
@@ -115,8 +113,8 @@ fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &FieldData,
-    seen: NaiveDateTime,
-    now: NaiveDateTime,
+    seen: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<Option<Field>> {
     let target = fields::table.find(id).filter(fields::updated_at.eq(seen));
     let changed = diesel::update(target).set((data, fields::updated_at.eq(now))).execute(conn)?;

@@ -12,10 +12,9 @@ pub mod service_tokens;
 pub mod usage;
 pub mod users;
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
+use crate::db::Timestamp;
 
-/// Current UTC time truncated to microseconds, the precision both backends store, so that a
-/// value read back equals the value written (ETags and cursors depend on it).
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
+/// Now, as stored (see [`Timestamp::now`]).
+pub fn now() -> Timestamp {
+    Timestamp::now()
 }

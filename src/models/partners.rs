@@ -1,6 +1,6 @@
 //! Partners: the organisations that cooperate.
 
-use chrono::NaiveDateTime;
+use crate::db::Timestamp;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,10 +58,8 @@ pub struct Partner {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub description: Option<String>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// The writable columns of a partner, for insert and full update.
@@ -139,7 +137,7 @@ impl PartnerSort {
 }
 
 /// Creates a partner; its AGS must be free.
-pub fn create(conn: &mut AnyConnection, input: CreatePartner, now: NaiveDateTime) -> Result<Partner, AppError> {
+pub fn create(conn: &mut AnyConnection, input: CreatePartner, now: Timestamp) -> Result<Partner, AppError> {
     let data = input.into_data();
     ensure_ags_free(conn, data.ags.as_deref(), None)?;
     Ok(insert(conn, &data, now)?)
@@ -179,7 +177,7 @@ pub fn update(
     id: i64,
     patch: Patch,
     if_match: &IfMatch,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<Partner, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
     let current = get(conn, id)?;
@@ -209,7 +207,7 @@ fn ensure_ags_free(conn: &mut AnyConnection, ags: Option<&str>, except: Option<i
 }
 
 /// Inserts a partner and returns the stored row.
-fn insert(conn: &mut AnyConnection, data: &PartnerData, now: NaiveDateTime) -> QueryResult<Partner> {
+fn insert(conn: &mut AnyConnection, data: &PartnerData, now: Timestamp) -> QueryResult<Partner> {
     let values = (data, partners::created_at.eq(now), partners::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(partners::table)
         .values(values)
@@ -243,8 +241,8 @@ fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &PartnerData,
-    seen_updated_at: NaiveDateTime,
-    now: NaiveDateTime,
+    seen_updated_at: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<Option<Partner>> {
     let target = partners::table.find(id).filter(partners::updated_at.eq(seen_updated_at));
     let changed = diesel::update(target).set((data, partners::updated_at.eq(now))).execute(conn)?;

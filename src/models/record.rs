@@ -3,18 +3,18 @@
 //! into the stored record. The HTTP floor reads these from requests; the rules apply them
 //! inside the write's transaction, after the row is locked.
 
-use chrono::NaiveDateTime;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use validator::Validate;
 
 use super::input::{Normalize, decode};
+use crate::db::Timestamp;
 use crate::error::{AppError, FieldError};
 
 /// The entity tag of a row version: its `updated_at` in microseconds since the epoch.
-pub fn etag(updated_at: NaiveDateTime) -> String {
+pub fn etag(updated_at: Timestamp) -> String {
     let mut digits = itoa::Buffer::new();
-    let digits = digits.format(updated_at.and_utc().timestamp_micros());
+    let digits = digits.format(updated_at.micros());
     let mut tag = String::with_capacity(digits.len() + 2);
     tag.push('"');
     tag.push_str(digits);
@@ -25,15 +25,12 @@ pub fn etag(updated_at: NaiveDateTime) -> String {
 /// The entity tag of a record answered together with embedded records (`?include=…`): the
 /// record's own tag, extended by a digest of each embedded record's id and version, so that a
 /// change, addition or erasure of an embedded record changes the tag too (and no 304 hides it).
-pub fn etag_with_embedded(
-    updated_at: NaiveDateTime,
-    embedded: impl IntoIterator<Item = (i64, NaiveDateTime)>,
-) -> String {
+pub fn etag_with_embedded(updated_at: Timestamp, embedded: impl IntoIterator<Item = (i64, Timestamp)>) -> String {
     use sha2::Digest;
     let mut digest = sha2::Sha256::new();
     for (id, version) in embedded {
         digest.update(id.to_le_bytes());
-        digest.update(version.and_utc().timestamp_micros().to_le_bytes());
+        digest.update(version.micros().to_le_bytes());
     }
     let digest = digest.finalize();
     let own = etag(updated_at);
@@ -88,7 +85,7 @@ impl IfMatch {
     }
 
     /// [`IfMatch::check`] against the version of a row.
-    pub fn check_version(&self, updated_at: NaiveDateTime) -> Result<(), AppError> {
+    pub fn check_version(&self, updated_at: Timestamp) -> Result<(), AppError> {
         match self {
             Self::Absent | Self::Any => Ok(()),
             Self::Tags(_) => self.check(&etag(updated_at)),
@@ -143,7 +140,7 @@ mod tests {
 
     #[test]
     fn an_etag_is_the_quoted_microseconds_since_the_epoch() {
-        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%F %T%.f").unwrap();
+        let at = |s: &str| Timestamp::from(chrono::NaiveDateTime::parse_from_str(s, "%F %T%.f").unwrap());
         assert_eq!(etag(at("2026-11-21 19:10:47.597437")), "\"1795288247597437\"");
         assert_eq!(etag(at("1970-01-01 00:00:00")), "\"0\"");
         assert_eq!(etag(at("1969-12-31 23:59:59.999999")), "\"-1\"");

@@ -1,7 +1,8 @@
 //! Service tokens as managed: who may create and revoke them and what a new one needs. Rows and
 //! queries are in `accounts`; the token values and hashes come from `auth`.
 
-use chrono::{NaiveDateTime, Utc};
+use crate::db::Timestamp;
+use chrono::Utc;
 
 use crate::auth::{self, Caller, Principal};
 use crate::db::AnyConnection;
@@ -48,7 +49,7 @@ pub fn create(
     conn: &mut AnyConnection,
     caller: &Caller,
     input: CreateServiceToken,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<ServiceTokenRecord, AppError> {
     let mut errors = crate::models::partners::unknown_partner_errors(conn, "partner_ids", &input.partner_ids)?;
     if input.expires_at.is_some_and(|t| t <= Utc::now()) {
@@ -68,14 +69,14 @@ pub fn create(
         role: input.role.as_str().into(),
         created_by,
         created_at: now,
-        expires_at: input.expires_at.map(|t| t.naive_utc()),
+        expires_at: input.expires_at.map(Timestamp::from),
     };
     let token = accounts::insert_service_token(conn, &new, &input.partner_ids)?;
     Ok(ServiceTokenRecord { token, partner_ids: input.partner_ids, value: Some(value) })
 }
 
 /// Revokes a service token (harmless twice); a token cannot revoke itself.
-pub fn revoke(conn: &mut AnyConnection, caller: &Caller, id: i64, now: NaiveDateTime) -> Result<(), AppError> {
+pub fn revoke(conn: &mut AnyConnection, caller: &Caller, id: i64, now: Timestamp) -> Result<(), AppError> {
     if matches!(caller.principal, Principal::ServiceToken { id: own, .. } if own == id) {
         return Err(AppError::Conflict("a service token cannot revoke itself; revoke it with another token".into()));
     }

@@ -1,10 +1,9 @@
 //! The members of a cooperation: which partners take part, in which role, since when.
 
-use chrono::NaiveDateTime;
-
 use super::{CreateMember, Member, NewMember, current_member_ids, delete_member, insert_member, list_members};
 use crate::auth::Caller;
 use crate::db::AnyConnection;
+use crate::db::Timestamp;
 use crate::db::keyset::{After, paginate};
 use crate::error::AppError;
 
@@ -28,7 +27,7 @@ pub fn add(
     caller: &Caller,
     cooperation_id: i64,
     input: CreateMember,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<Member, AppError> {
     super::lock_for_change(conn, caller, cooperation_id, "add members")?;
     if crate::models::partners::find(conn, input.partner_id)?.is_none() {

@@ -1,6 +1,7 @@
 //! Cooperations and their members.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use crate::db::Timestamp;
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,10 +71,8 @@ pub struct Cooperation {
     pub ended_on: Option<NaiveDate>,
     pub funding_programme: Option<String>,
     pub funding_amount_eur: Option<i64>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// The writable columns of a cooperation.
@@ -100,8 +99,7 @@ pub struct Member {
     pub role: MemberRole,
     pub joined_on: Option<NaiveDate>,
     pub left_on: Option<NaiveDate>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
+    pub created_at: Timestamp,
     pub partner_name: String,
 }
 
@@ -114,7 +112,7 @@ pub struct NewMember {
     pub role: String,
     pub joined_on: Option<NaiveDate>,
     pub left_on: Option<NaiveDate>,
-    pub created_at: NaiveDateTime,
+    pub created_at: Timestamp,
 }
 
 /// Filters of the cooperation list.
@@ -171,7 +169,7 @@ impl CooperationSort {
 }
 
 /// Creates a cooperation (its members are added afterwards).
-pub fn create(conn: &mut AnyConnection, input: CreateCooperation, now: NaiveDateTime) -> Result<Cooperation, AppError> {
+pub fn create(conn: &mut AnyConnection, input: CreateCooperation, now: Timestamp) -> Result<Cooperation, AppError> {
     Ok(insert(conn, &input.into_data(), now)?)
 }
 
@@ -217,7 +215,7 @@ pub fn update(
     id: i64,
     patch: Patch,
     if_match: &IfMatch,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<Cooperation, AppError> {
     let current = lock_for_change(conn, caller, id, "change cooperations")?;
     let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
@@ -236,7 +234,7 @@ pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(
 }
 
 /// Inserts a cooperation.
-fn insert(conn: &mut AnyConnection, data: &CooperationData, now: NaiveDateTime) -> QueryResult<Cooperation> {
+fn insert(conn: &mut AnyConnection, data: &CooperationData, now: Timestamp) -> QueryResult<Cooperation> {
     let values = (data, cooperations::created_at.eq(now), cooperations::updated_at.eq(now));
     per_backend!(conn, |c| diesel::insert_into(cooperations::table)
         .values(values)
@@ -254,8 +252,8 @@ fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &CooperationData,
-    seen: NaiveDateTime,
-    now: NaiveDateTime,
+    seen: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<Option<Cooperation>> {
     let target = cooperations::table.find(id).filter(cooperations::updated_at.eq(seen));
     let changed = diesel::update(target).set((data, cooperations::updated_at.eq(now))).execute(conn)?;

@@ -6,7 +6,8 @@ mod rules;
 pub use input::{CreateMeasure, CreateTransition};
 pub use rules::{HistoryRecord, MeasureRecord, create, delete, get, history_page, page, portfolio, transition, update};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use crate::db::Timestamp;
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -47,15 +48,13 @@ pub struct Measure {
     pub responsible_contact_id: Option<i64>,
     pub planned_start: Option<NaiveDate>,
     pub planned_end: Option<NaiveDate>,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredDate)]
+    #[diesel(deserialize_as = crate::db::time::StoredDate)]
     pub planned_end_rank: NaiveDate,
     pub description_signed_on: Option<NaiveDate>,
     pub progress: i32,
     pub council_refs: String,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A stored measure with its participating partners, read in one query.
@@ -121,8 +120,7 @@ pub struct HistoryEntry {
     pub to_status: MeasureStatus,
     pub comment: Option<String>,
     pub actor: String,
-    #[diesel(deserialize_as = crate::db::stored_time::StoredTimestamp)]
-    pub created_at: NaiveDateTime,
+    pub created_at: Timestamp,
 }
 
 /// Filters of the measure list; all combined with AND.
@@ -213,7 +211,7 @@ pub fn insert(
     conn: &mut AnyConnection,
     data: &MeasureData,
     partner_ids: &[i64],
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> QueryResult<Measure> {
     let values = (data, measures::created_at.eq(now), measures::updated_at.eq(now));
     let measure = per_backend!(&mut *conn, |c| diesel::insert_into(measures::table)
@@ -302,8 +300,8 @@ fn update_row(
     conn: &mut AnyConnection,
     id: i64,
     data: &MeasureData,
-    seen: NaiveDateTime,
-    now: NaiveDateTime,
+    seen: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<Option<Measure>> {
     use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 
@@ -353,8 +351,8 @@ pub fn set_status(
     status: &str,
     resume: Option<&str>,
     progress: i32,
-    seen: NaiveDateTime,
-    now: NaiveDateTime,
+    seen: Timestamp,
+    now: Timestamp,
 ) -> QueryResult<bool> {
     let target = measures::table.find(id).filter(measures::updated_at.eq(seen));
     let changed = diesel::update(target)
@@ -369,12 +367,7 @@ pub fn set_status(
 }
 
 /// Detaches the erased contact from the measures that named it and notes it in their history.
-pub fn forget_contact(
-    conn: &mut AnyConnection,
-    contact_id: i64,
-    actor: &str,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+pub fn forget_contact(conn: &mut AnyConnection, contact_id: i64, actor: &str, now: Timestamp) -> QueryResult<usize> {
     let named = naming_contact(conn, contact_id)?;
     for (id, status) in &named {
         diesel::update(measures::table.find(id))
@@ -435,7 +428,7 @@ pub fn record(
     to: &str,
     comment: Option<&str>,
     actor: &str,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> QueryResult<()> {
     let values = (
         measure_history::measure_id.eq(measure_id),

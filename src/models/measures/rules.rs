@@ -2,14 +2,13 @@
 //! and a status transition are checked, and what a read returns. The HTTP floor, the seed and
 //! later connectors call these; each takes a connection already inside the transaction.
 
-use chrono::NaiveDateTime;
-
 use super::{
     CreateMeasure, CreateTransition, HistoryEntry, Measure, MeasureFilter, MeasureRow, MeasureSort, Totals,
     change_partners, find, find_row, history, insert, list, partner_ids, record, set_status, totals, update_row,
 };
 use crate::auth::Caller;
 use crate::db::AnyConnection;
+use crate::db::Timestamp;
 use crate::db::keyset::{After, paginate};
 use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::error::{AppError, FieldError};
@@ -95,7 +94,7 @@ pub fn create(
     conn: &mut AnyConnection,
     caller: &Caller,
     input: CreateMeasure,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<MeasureRecord, AppError> {
     let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
     if !caller.is_admin() {
@@ -116,7 +115,7 @@ pub fn update(
     id: i64,
     mut patch: Patch,
     if_match: &IfMatch,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<MeasureRecord, AppError> {
     let (current, members) = lock_for_change(conn, caller, id, "change measures")?;
     if let Some(status) = patch.take("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
@@ -159,7 +158,7 @@ pub fn transition(
     caller: &Caller,
     id: i64,
     input: CreateTransition,
-    now: NaiveDateTime,
+    now: Timestamp,
 ) -> Result<MeasureRecord, AppError> {
     let CreateTransition { to, comment } = input;
     let (mut measure, _) = lock_for_change(conn, caller, id, "change the status of measures")?;
