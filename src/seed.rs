@@ -11,6 +11,7 @@ use crate::domain::measures::MeasureStatus;
 use crate::error::AppError;
 use crate::models::contacts::CreateContact;
 use crate::models::cooperations::CreateCooperation;
+use crate::models::ids::CooperationId;
 use crate::models::input::decode;
 use crate::models::measures::{CreateMeasure, CreateTransition};
 use crate::models::partners::CreatePartner;
@@ -83,7 +84,7 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
             let id = cooperations::create(conn, decode::<CreateCooperation>(body)?, now())?.id;
             for (partner_id, role) in members {
                 let member = json!({"partner_id": partner_id, "role": role, "joined_on": "2025-03-01"});
-                cooperations::members::add(conn, &seeder, id, decode(member)?, now())?;
+                cooperations::members::add(conn, &seeder, CooperationId(id), decode(member)?, now())?;
             }
             Ok(id)
         };

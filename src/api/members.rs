@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{CreateMember, Member, MemberRole, members};
+use crate::models::ids::{CooperationId, PartnerId};
 use crate::models::now;
 
 /// A partner's membership in a cooperation.
@@ -75,7 +76,7 @@ pub async fn list_members(
     caller.may_read_public()?;
     let id = id.into_inner();
     let (limit, after) = query.0.by_id()?;
-    let (rows, next_cursor) = db.read(move |conn| members::page(conn, id, after, limit)).await?;
+    let (rows, next_cursor) = db.read(move |conn| members::page(conn, CooperationId(id), after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(MemberResponse::from).collect(), next_cursor))
 }
 
@@ -98,7 +99,7 @@ pub async fn add_member(
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "add members")?;
     let (id, input) = (id.into_inner(), body.decode()?);
-    let member = db.write(move |conn| members::add(conn, &caller, id, input, now())).await?;
+    let member = db.write(move |conn| members::add(conn, &caller, CooperationId(id), input, now())).await?;
     Ok(respond::created_unversioned(format!("/api/v1/cooperations/{id}/members"), &MemberResponse::from(member)))
 }
 
@@ -120,7 +121,7 @@ pub async fn remove_member(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, partner_id) = path.into_inner();
-    db.write(move |conn| members::remove(conn, &caller, id, partner_id)).await?;
+    db.write(move |conn| members::remove(conn, &caller, CooperationId(id), PartnerId(partner_id))).await?;
     Ok(respond::deleted())
 }
 

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod contacts;
 pub mod cooperations;
 pub mod fields;
+pub mod ids;
 pub mod input;
 pub mod measures;
 pub mod partners;

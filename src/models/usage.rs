@@ -6,6 +6,7 @@ use crate::error::AppError;
 use crate::models::contacts;
 use crate::models::cooperations::{self, Cooperation};
 use crate::models::fields::Field;
+use crate::models::ids::{CooperationId, PartnerId};
 use crate::models::measures;
 
 /// Refuses to delete a field that measures or contacts still use.
@@ -41,8 +42,12 @@ pub fn ensure_cooperation_unused(conn: &mut AnyConnection, cooperation: &Coopera
 }
 
 /// Refuses to remove a member that still leads or takes part in measures of the cooperation.
-pub fn ensure_member_unused(conn: &mut AnyConnection, cooperation_id: i64, partner_id: i64) -> Result<(), AppError> {
-    let ids = measures::referring_to_partner(conn, partner_id, Some(cooperation_id))?;
+pub fn ensure_member_unused(
+    conn: &mut AnyConnection,
+    cooperation: CooperationId,
+    partner_id: PartnerId,
+) -> Result<(), AppError> {
+    let ids = measures::referring_to_partner(conn, partner_id, Some(cooperation))?;
     if !ids.is_empty() {
         return Err(AppError::Conflict(format!(
             "partner {partner_id} still leads, takes part in or is responsible for measure(s) {} of this cooperation",
@@ -55,7 +60,7 @@ pub fn ensure_member_unused(conn: &mut AnyConnection, cooperation_id: i64, partn
 /// Refuses to delete a partner that measures, contacts or cooperations refer to.
 pub fn ensure_partner_unused(conn: &mut AnyConnection, partner_id: i64) -> Result<(), AppError> {
     let cooperations = cooperations::cooperations_of_partner(conn, partner_id)?;
-    let ids = measures::referring_to_partner(conn, partner_id, None)?;
+    let ids = measures::referring_to_partner(conn, PartnerId(partner_id), None)?;
     if !ids.is_empty() {
         return Err(AppError::Conflict(format!(
             "partner {partner_id} still leads, takes part in or is responsible for measure(s) {}",

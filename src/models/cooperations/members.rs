@@ -6,12 +6,13 @@ use crate::db::AnyConnection;
 use crate::db::Timestamp;
 use crate::db::keyset::{After, paginate};
 use crate::error::AppError;
+use crate::models::ids::{CooperationId, PartnerId};
 
 /// One page of a cooperation's memberships (past ones included) by id, or 404 for an unknown
 /// cooperation.
 pub fn page(
     conn: &mut AnyConnection,
-    cooperation_id: i64,
+    CooperationId(cooperation_id): CooperationId,
     after: Option<i64>,
     limit: i64,
 ) -> Result<(Vec<Member>, Option<String>), AppError> {
@@ -25,7 +26,7 @@ pub fn page(
 pub fn add(
     conn: &mut AnyConnection,
     caller: &Caller,
-    cooperation_id: i64,
+    CooperationId(cooperation_id): CooperationId,
     input: CreateMember,
     now: Timestamp,
 ) -> Result<Member, AppError> {
@@ -56,10 +57,16 @@ pub fn add(
 
 /// Removes every membership record of a partner in a cooperation; refused while the partner
 /// leads or takes part in measures of the cooperation.
-pub fn remove(conn: &mut AnyConnection, caller: &Caller, cooperation_id: i64, partner_id: i64) -> Result<(), AppError> {
-    super::lock_for_change(conn, caller, cooperation_id, "remove members")?;
-    crate::models::usage::ensure_member_unused(conn, cooperation_id, partner_id)?;
-    if delete_member(conn, cooperation_id, partner_id)? == 0 {
+pub fn remove(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    cooperation: CooperationId,
+    partner: PartnerId,
+) -> Result<(), AppError> {
+    super::lock_for_change(conn, caller, cooperation.0, "remove members")?;
+    crate::models::usage::ensure_member_unused(conn, cooperation, partner)?;
+    if delete_member(conn, cooperation, partner)? == 0 {
+        let (partner_id, cooperation_id) = (partner, cooperation);
         return Err(AppError::NotFound(format!(
             "partner {partner_id} is not a member of cooperation {cooperation_id}"
         )));

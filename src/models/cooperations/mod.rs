@@ -14,6 +14,7 @@ use crate::db::keyset::{After, paginate, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{cooperation_members, cooperations, partners};
 use crate::domain;
 use crate::error::AppError;
+use crate::models::ids::{CooperationId, PartnerId};
 use crate::models::input::Normalize;
 use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 use crate::{keyset, per_backend};
@@ -370,7 +371,11 @@ pub fn list_members(
 }
 
 /// Removes every membership of a partner in a cooperation; returns how many there were.
-pub fn delete_member(conn: &mut AnyConnection, cooperation_id: i64, partner_id: i64) -> QueryResult<usize> {
+pub fn delete_member(
+    conn: &mut AnyConnection,
+    CooperationId(cooperation_id): CooperationId,
+    PartnerId(partner_id): PartnerId,
+) -> QueryResult<usize> {
     diesel::delete(
         cooperation_members::table
             .filter(cooperation_members::cooperation_id.eq(cooperation_id))

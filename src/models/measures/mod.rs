@@ -17,6 +17,7 @@ use crate::db::keyset::{After, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{fields, measure_history, measure_partners, measures};
 use crate::domain::measures::MeasureStatus;
 use crate::error::AppError;
+use crate::models::ids::{CooperationId, PartnerId};
 use crate::{keyset, per_backend};
 
 crate::stored_enum!(MeasureStatus);
@@ -594,9 +595,10 @@ pub fn totals(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<Tota
 /// only within one cooperation.
 pub fn referring_to_partner(
     conn: &mut AnyConnection,
-    partner_id: i64,
-    cooperation_id: Option<i64>,
+    partner: PartnerId,
+    cooperation: Option<CooperationId>,
 ) -> QueryResult<Vec<i64>> {
+    let partner_id = partner.0;
     let participating = measure_partners::table
         .filter(measure_partners::partner_id.eq(partner_id))
         .select(measure_partners::measure_id);
@@ -610,7 +612,7 @@ pub fn referring_to_partner(
         .select(measures::id)
         .order(measures::id)
         .into_boxed();
-    if let Some(coop) = cooperation_id {
+    if let Some(CooperationId(coop)) = cooperation {
         query = query.filter(measures::cooperation_id.eq(coop));
     }
     query.limit(20).load(conn)
