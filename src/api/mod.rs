@@ -28,7 +28,7 @@ pub struct AppState {
 ///
 /// Each resource has its own scope: the router compares a scope's static prefix before it tries
 /// the patterns inside, so a request is matched against its resource's few routes instead of
-/// every route of the API (callgrind: ~15,000 instructions per `GET /measures/{id}` before).
+/// every route of the API (measured: benches/RESULTS.md).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     use utoipa_actix_web::scope;
     cfg.service(scope("/health").configure(health::configure));

@@ -134,9 +134,9 @@ impl Backend {
     ///
     /// PostgreSQL: two connections per core (at least two). Each connection is a server process;
     /// beyond about two per core the server mostly switches between them. Measured with
-    /// PostgreSQL on the same two cores (benches/RESULTS.md, sixth round): 4 connections answered
-    /// random reads with a p99 of 7–9 ms, 10 connections with 14–437 ms and single answers up to
-    /// 1.2 s, at the same or lower throughput. Several instances on one server add up.
+    /// PostgreSQL on the same two cores (benches/RESULTS.md, sixth round): more connections gave
+    /// far longer tail latencies at the same or lower throughput. Several instances on one server
+    /// add up.
     pub fn default_pool_size(self, cores: usize) -> u32 {
         match self {
             Self::Postgres => u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX).max(2),
@@ -169,8 +169,8 @@ pub fn redacted_url(url: &str) -> String {
 /// SQLite (3.47+) lets the value bound to `LIMIT ?` shape the plan and then marks the statement to
 /// be recompiled whenever that parameter is bound again. Diesel binds every parameter on every run
 /// (`.first()` is `LIMIT ?`, and so is every page size), so its statement cache saved nothing:
-/// callgrind showed ~280,000 instructions of re-parsing and re-planning per `GET /measures/{id}`,
-/// 59 % of the request. With the query planner stability guarantee (QPSG) a plan no longer depends
+/// re-parsing and re-planning were most of a `GET /measures/{id}` (benches/RESULTS.md). With the
+/// query planner stability guarantee (QPSG) a plan no longer depends
 /// on bound values, and cached statements are reused as they are.
 mod sqlite_plans {
     use std::ffi::{c_char, c_int};
@@ -188,7 +188,7 @@ mod sqlite_plans {
             // connection is not `Sync`; the pool and the writer thread hand it out exclusively),
             // so SQLite need not lock each connection around every call (`MULTITHREAD`), and the
             // service reads no memory statistics, which take a process-wide lock around every
-            // allocation (`MEMSTATUS`). callgrind: 7 % of a list page was these locks. Should
+            // allocation (`MEMSTATUS`; measured in benches/RESULTS.md). Should
             // SQLite have been initialised already, both stay at their safe defaults.
             for (option, name) in
                 [(ffi::SQLITE_CONFIG_MULTITHREAD, "MULTITHREAD"), (ffi::SQLITE_CONFIG_MEMSTATUS, "MEMSTATUS")]
@@ -492,7 +492,7 @@ pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::Que
 /// express generically (e.g. `INSERT … RETURNING`), and for queries on hot paths. Through
 /// `AnyConnection` diesel renders a query's SQL text up to three times per run (for the cache
 /// check, the statement and the binds); on the concrete connection a cached statement is found by
-/// its type, without rendering (callgrind: ~35,000 instructions saved per `find` of a measure).
+/// its type, without rendering (measured: benches/RESULTS.md, fourth round).
 #[macro_export]
 macro_rules! per_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

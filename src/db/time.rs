@@ -3,8 +3,7 @@
 //!
 //! SQLite stores `TIMESTAMP` and `DATE` as text. Diesel reads them with chrono's
 //! `parse_from_str`, which interprets its format string anew for every value and tries up to a
-//! dozen formats: ~2,400 instructions per timestamp, a sixth of the cost of a measure row in a
-//! list (callgrind). What diesel writes has one fixed layout (`YYYY-MM-DD HH:MM:SS[.fffffffff]`,
+//! dozen formats, a large part of the cost of a measure row in a list. What diesel writes has one fixed layout (`YYYY-MM-DD HH:MM:SS[.fffffffff]`,
 //! `YYYY-MM-DD`); these types read exactly that layout directly and hand anything else to diesel's
 //! own parser, so every text diesel accepts is still accepted. On PostgreSQL (binary values)
 //! they delegate to diesel unchanged. (Measured: benches/RESULTS.md, fourth and fifth rounds.)

@@ -238,8 +238,9 @@ pub fn find_row(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Measure
 
 /// `SELECT <the columns of MeasureRow> FROM measures WHERE id = ?`, the hottest read, as a statement
 /// that stays prepared and whose one bind is found without walking the query. Diesel walks a query's
-/// whole tree on every run, twice (to check that it may stay prepared and to collect its binds):
-/// for these 29 columns about 3,800 instructions, 5 % of a `GET /api/v1/measures/{id}` (callgrind).
+/// whole tree on every run, twice (to check that it may stay prepared and to collect its binds),
+/// which for these 29 columns is a measurable part of a `GET /api/v1/measures/{id}`
+/// (benches/RESULTS.md, fourth round).
 /// The column list is diesel's own rendering of `MeasureRow::as_select()`, made once per backend.
 struct FindRow<DB> {
     id: i64,
@@ -310,8 +311,8 @@ fn update_row(
     /// as a statement that stays prepared. Diesel prepares every `UPDATE` anew, because a
     /// changeset may leave out `None` fields and so change its SQL; [`MeasureData`] sets every
     /// column (`treat_none_as_null`), so this one's SQL never changes and one cache id is right
-    /// for it. Preparing it cost SQLite's one writer thread ~165,000 instructions per PATCH, a
-    /// third of its work there (callgrind). Declared in here, so nothing else can use its id.
+    /// for it. Preparing it anew was a third of the SQLite writer thread's work per PATCH
+    /// (benches/RESULTS.md). Declared in here, so nothing else can use its id.
     struct ReplaceColumns<S, W> {
         set: S,
         filter: W,
