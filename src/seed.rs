@@ -529,27 +529,11 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
             })
             .collect();
         insert_chunks!(conn, measures_t::table, measure_rows);
-        // The participating partners as the measures were given them. PostgreSQL's row trigger
-        // would rewrite each measure to copy back what it already holds (three times slower
-        // seeding), so it is off for this one statement, inside this transaction.
-        let pg = matches!(conn, AnyConnection::Pg(_));
-        if pg {
-            diesel::sql_query("ALTER TABLE measure_partners DISABLE TRIGGER measure_partners_sync").execute(conn)?;
-        }
-        diesel::sql_query(
-            "INSERT INTO measure_partners (measure_id, partner_id) \
-             SELECT id, CAST(partner_ids AS BIGINT) FROM measures WHERE partner_ids IS NOT NULL",
-        )
-        .execute(conn)?;
-        if pg {
-            diesel::sql_query("ALTER TABLE measure_partners ENABLE TRIGGER measure_partners_sync").execute(conn)?;
-        }
+        // The participating partners as the measures were given them.
+        db::statements::copy_measure_partners(conn)?;
         Ok(Seeded { partners: v.partners, cooperations: v.cooperations, measures: v.measures, contacts: v.contacts })
     })?;
-    // Statistics for the planner now, as after any bulk load; otherwise autovacuum gathers them
-    // during the first minutes of use (a long tail in the benchmark's first run).
-    if let AnyConnection::Pg(pg) = conn {
-        diesel::sql_query("ANALYZE").execute(pg)?;
-    }
+    // Statistics for the planner now (a long tail in the benchmark's first run otherwise).
+    db::statements::analyze(conn)?;
     Ok(seeded)
 }

@@ -4,7 +4,8 @@
 //! - only `src/api/`, `src/startup.rs` and `src/openapi*` may use `crate::api`;
 //! - `src/models/`, `src/db/` and `src/domain/` know nothing of HTTP: no actix;
 //! - `src/domain/` stands alone: no database, no models;
-//! - `src/api/` leaves storage to the models: no diesel, no connection, no row lock.
+//! - `src/api/` leaves storage to the models: no diesel, no connection, no row lock;
+//! - SQL written by hand (raw statements, hand-built query fragments) lives in `src/db/` only.
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,15 @@ fn handlers_leave_the_database_to_the_models() {
         path.starts_with("src/api/")
     });
     assert!(storage.is_empty(), "the HTTP floor reaches into storage:\n{}", storage.join("\n"));
+}
+
+#[test]
+fn hand_written_sql_lives_in_the_database_floor() {
+    // Backend-specific or hand-tuned statements are written once, in `src/db/`; models declare
+    // or call them there and otherwise use diesel's query builder.
+    let by_hand = offending(&["sql_query", "walk_ast", "QueryFragment"], |path| !path.starts_with("src/db/"));
+    assert!(by_hand.is_empty(), "SQL written by hand outside src/db/:\n{}", by_hand.join("\n"));
+    assert!(!offending(&["sql_query", "walk_ast"], |path| path.starts_with("src/db/")).is_empty());
 }
 
 #[test]

@@ -11,6 +11,7 @@
 pub mod group_commit;
 pub mod keyset;
 pub mod schema;
+pub mod statements;
 pub mod time;
 
 pub use time::Timestamp;

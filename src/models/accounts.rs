@@ -281,27 +281,10 @@ pub fn count_login_attempt(
     keys: &[(&str, i32)],
     now: Timestamp,
 ) -> Result<(), crate::error::AppError> {
-    #[derive(QueryableByName)]
-    struct Counted {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        failures: i32,
-        #[diesel(sql_type = diesel::sql_types::Timestamp)]
-        window_start: Timestamp,
-    }
-    // One statement: a fresh window when the last one has ended, else one more in the current one.
-    const UPSERT: &str = "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
-        ON CONFLICT (key) DO UPDATE SET \
-        failures = CASE WHEN login_failures.window_start > $3 THEN login_failures.failures + 1 ELSE 1 END, \
-        window_start = CASE WHEN login_failures.window_start > $3 THEN login_failures.window_start ELSE $2 END \
-        RETURNING failures, window_start";
     for &(key, limit) in keys {
-        let counted: Counted = per_backend!(&mut *conn, |c| diesel::sql_query(UPSERT)
-            .bind::<diesel::sql_types::Text, _>(key)
-            .bind::<diesel::sql_types::Timestamp, _>(now)
-            .bind::<diesel::sql_types::Timestamp, _>(now - LOGIN_WINDOW)
-            .get_result(c))?;
-        if counted.failures > limit {
-            let retry_after = (counted.window_start + LOGIN_WINDOW - now).num_seconds().max(1);
+        let (failures, window_start) = crate::db::statements::count_attempt(conn, key, now, now - LOGIN_WINDOW)?;
+        if failures > limit {
+            let retry_after = (window_start + LOGIN_WINDOW - now).num_seconds().max(1);
             return Err(crate::error::AppError::TooManyRequests {
                 detail: format!("too many failed logins; try again in {retry_after} seconds"),
                 retry_after,

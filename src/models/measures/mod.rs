@@ -228,74 +228,13 @@ pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Measure>> {
     per_backend!(conn, |c| measures::table.find(id).select(Measure::as_select()).first(c).optional())
 }
 
-/// Loads one measure with its participating partners.
+/// Loads one measure with its participating partners (the hottest read: a prepared statement
+/// found without walking the query, see `db::statements`).
 pub fn find_row(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<MeasureRow>> {
-    match conn {
-        AnyConnection::Pg(c) => FindRow::<diesel::pg::Pg>::new(id).get_result(c).optional(),
-        AnyConnection::Sqlite(c) => FindRow::<diesel::sqlite::Sqlite>::new(id).get_result(c).optional(),
-    }
+    crate::run_find_by_id!(conn, FindMeasureRow, id)
 }
 
-/// `SELECT <the columns of MeasureRow> FROM measures WHERE id = ?`, the hottest read, as a statement
-/// that stays prepared and whose one bind is found without walking the query. Diesel walks a query's
-/// whole tree on every run, twice (to check that it may stay prepared and to collect its binds),
-/// which for these 29 columns is a measurable part of a `GET /api/v1/measures/{id}`
-/// (benches/RESULTS.md, fourth round).
-/// The column list is diesel's own rendering of `MeasureRow::as_select()`, made once per backend.
-struct FindRow<DB> {
-    id: i64,
-    backend: std::marker::PhantomData<DB>,
-}
-
-impl<DB> FindRow<DB> {
-    fn new(id: i64) -> Self {
-        Self { id, backend: std::marker::PhantomData }
-    }
-}
-
-/// The cache id of [`FindRow`]: its SQL never changes (each backend's connections cache their own).
-struct FindRowId;
-
-impl<DB> diesel::query_builder::QueryId for FindRow<DB> {
-    type QueryId = FindRowId;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<DB: diesel::backend::Backend> diesel::query_builder::Query for FindRow<DB>
-where
-    diesel::helper_types::AsSelect<MeasureRow, DB>: Expression,
-{
-    type SqlType = <diesel::helper_types::AsSelect<MeasureRow, DB> as Expression>::SqlType;
-}
-
-impl<DB, Conn> RunQueryDsl<Conn> for FindRow<DB> {}
-
-macro_rules! find_row_fragment {
-    ($backend:ty, $builder:ty) => {
-        impl diesel::query_builder::QueryFragment<$backend> for FindRow<$backend> {
-            fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, $backend>) -> QueryResult<()> {
-                use diesel::query_builder::{QueryBuilder, QueryFragment};
-                static SELECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-                let select = match SELECT.get() {
-                    Some(select) => select,
-                    None => {
-                        let mut builder = <$builder>::new();
-                        let all = measures::table.select(<MeasureRow as SelectableHelper<$backend>>::as_select());
-                        QueryFragment::<$backend>::to_sql(&all, &mut builder, &<$backend>::default())?;
-                        SELECT.get_or_init(|| builder.finish())
-                    }
-                };
-                out.push_sql(select);
-                out.push_sql(" WHERE ");
-                out.push_identifier("id")?;
-                out.push_sql(" = ");
-                out.push_bind_param::<diesel::sql_types::BigInt, i64>(&self.id)
-            }
-        }
-    };
-}
-find_row_fragment!(diesel::pg::Pg, diesel::pg::PgQueryBuilder);
-find_row_fragment!(diesel::sqlite::Sqlite, diesel::sqlite::SqliteQueryBuilder);
+crate::find_by_id_statement!(FindMeasureRow, MeasureRow, measures::table);
 
 /// Replaces a measure's columns if it is still at version `seen`.
 fn update_row(
@@ -305,38 +244,10 @@ fn update_row(
     seen: Timestamp,
     now: Timestamp,
 ) -> QueryResult<Option<Measure>> {
-    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-
-    /// `UPDATE measures SET <every writable column>, updated_at = ? WHERE id = ? AND updated_at = ?`
-    /// as a statement that stays prepared. Diesel prepares every `UPDATE` anew, because a
-    /// changeset may leave out `None` fields and so change its SQL; [`MeasureData`] sets every
-    /// column (`treat_none_as_null`), so this one's SQL never changes and one cache id is right
-    /// for it. Preparing it anew was a third of the SQLite writer thread's work per PATCH
-    /// (benches/RESULTS.md). Declared in here, so nothing else can use its id.
-    struct ReplaceColumns<S, W> {
-        set: S,
-        filter: W,
-    }
-    struct ReplaceColumnsId;
-    impl<S, W> QueryId for ReplaceColumns<S, W> {
-        type QueryId = ReplaceColumnsId;
-        const HAS_STATIC_QUERY_ID: bool = true;
-    }
-    impl<DB: diesel::backend::Backend, S: QueryFragment<DB>, W: QueryFragment<DB>> QueryFragment<DB>
-        for ReplaceColumns<S, W>
-    {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-            out.push_sql("UPDATE ");
-            out.push_identifier("measures")?;
-            out.push_sql(" SET ");
-            self.set.walk_ast(out.reborrow())?;
-            out.push_sql(" WHERE ");
-            self.filter.walk_ast(out.reborrow())
-        }
-    }
-    impl<S, W, Conn> RunQueryDsl<Conn> for ReplaceColumns<S, W> {}
-
-    let statement = ReplaceColumns {
+    // Every writable column is set (`MeasureData` has `treat_none_as_null`), so the SQL never
+    // changes and the statement stays prepared (see `db::statements`).
+    crate::replace_columns_statement!(ReplaceMeasure, "measures");
+    let statement = ReplaceMeasure {
         set: (data, measures::updated_at.eq(now)).as_changeset(),
         filter: measures::id.eq(id).and(measures::updated_at.eq(seen)),
     };

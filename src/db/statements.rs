@@ -1,0 +1,210 @@
+//! Hand-tuned statements: shapes of SQL that stay prepared where diesel would walk or prepare a
+//! query anew on every run. A model declares its own with these macros (so each gets its own
+//! cache id) and runs them like any diesel query; what makes them fast is written once, here.
+//! (Why and by how much: benches/RESULTS.md, "Figures that were code comments".)
+
+/// Declares `$name`, `SELECT <the columns of $row> FROM $table WHERE id = ?` as a statement whose
+/// SQL is rendered once per backend (diesel's own rendering of `$row::as_select()`) and whose one
+/// bind is found without walking the query. Run it with
+/// `$crate::db::run_find_by_id!(conn, $name, id)`.
+#[macro_export]
+macro_rules! find_by_id_statement {
+    ($name:ident, $row:ty, $table:expr) => {
+        struct $name<DB> {
+            id: i64,
+            backend: std::marker::PhantomData<DB>,
+        }
+
+        impl<DB> $name<DB> {
+            fn new(id: i64) -> Self {
+                Self { id, backend: std::marker::PhantomData }
+            }
+        }
+
+        const _: () = {
+            use diesel::query_builder::{AstPass, QueryBuilder, QueryFragment, QueryId};
+            use diesel::{Expression, QueryResult, RunQueryDsl, SelectableHelper, query_dsl::methods::SelectDsl};
+
+            /// The cache id: the SQL never changes (each backend's connections cache their own).
+            struct Id;
+
+            impl<DB> QueryId for $name<DB> {
+                type QueryId = Id;
+                const HAS_STATIC_QUERY_ID: bool = true;
+            }
+
+            impl<DB: diesel::backend::Backend> diesel::query_builder::Query for $name<DB>
+            where
+                diesel::helper_types::AsSelect<$row, DB>: Expression,
+            {
+                type SqlType = <diesel::helper_types::AsSelect<$row, DB> as Expression>::SqlType;
+            }
+
+            impl<DB, Conn> RunQueryDsl<Conn> for $name<DB> {}
+
+            impl QueryFragment<diesel::pg::Pg> for $name<diesel::pg::Pg> {
+                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+                    static SELECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                    let select = match SELECT.get() {
+                        Some(select) => select,
+                        None => {
+                            let mut builder = diesel::pg::PgQueryBuilder::new();
+                            let all =
+                                SelectDsl::select($table, <$row as SelectableHelper<diesel::pg::Pg>>::as_select());
+                            QueryFragment::<diesel::pg::Pg>::to_sql(&all, &mut builder, &diesel::pg::Pg::default())?;
+                            SELECT.get_or_init(|| builder.finish())
+                        }
+                    };
+                    out.push_sql(select);
+                    out.push_sql(" WHERE ");
+                    out.push_identifier("id")?;
+                    out.push_sql(" = ");
+                    out.push_bind_param::<diesel::sql_types::BigInt, i64>(&self.id)
+                }
+            }
+
+            impl QueryFragment<diesel::sqlite::Sqlite> for $name<diesel::sqlite::Sqlite> {
+                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+                    static SELECT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                    let select = match SELECT.get() {
+                        Some(select) => select,
+                        None => {
+                            let mut builder = diesel::sqlite::SqliteQueryBuilder::new();
+                            let all = SelectDsl::select(
+                                $table,
+                                <$row as SelectableHelper<diesel::sqlite::Sqlite>>::as_select(),
+                            );
+                            QueryFragment::<diesel::sqlite::Sqlite>::to_sql(
+                                &all,
+                                &mut builder,
+                                &diesel::sqlite::Sqlite::default(),
+                            )?;
+                            SELECT.get_or_init(|| builder.finish())
+                        }
+                    };
+                    out.push_sql(select);
+                    out.push_sql(" WHERE ");
+                    out.push_identifier("id")?;
+                    out.push_sql(" = ");
+                    out.push_bind_param::<diesel::sql_types::BigInt, i64>(&self.id)
+                }
+            }
+        };
+    };
+}
+
+/// Runs a statement declared with [`find_by_id_statement!`] on the concrete connection:
+/// `Ok(None)` when no row has the id.
+#[macro_export]
+macro_rules! run_find_by_id {
+    ($conn:expr, $name:ident, $id:expr) => {{
+        use diesel::{OptionalExtension, RunQueryDsl};
+        match $conn {
+            $crate::db::AnyConnection::Pg(c) => $name::<diesel::pg::Pg>::new($id).get_result(c).optional(),
+            $crate::db::AnyConnection::Sqlite(c) => $name::<diesel::sqlite::Sqlite>::new($id).get_result(c).optional(),
+        }
+    }};
+}
+
+/// Declares `$name`, `UPDATE $table SET <changeset> WHERE <filter>` as a statement that stays
+/// prepared. Diesel prepares every `UPDATE` anew, because a changeset may leave out `None` fields
+/// and so change its SQL; for a changeset that sets every column (`treat_none_as_null`) the SQL
+/// never changes, and one cache id per declaration is right. Only for such changesets.
+#[macro_export]
+macro_rules! replace_columns_statement {
+    ($name:ident, $table:literal) => {
+        struct $name<S, W> {
+            set: S,
+            filter: W,
+        }
+
+        const _: () = {
+            use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+
+            struct Id;
+
+            impl<S, W> QueryId for $name<S, W> {
+                type QueryId = Id;
+                const HAS_STATIC_QUERY_ID: bool = true;
+            }
+
+            impl<DB: diesel::backend::Backend, S: QueryFragment<DB>, W: QueryFragment<DB>> QueryFragment<DB>
+                for $name<S, W>
+            {
+                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
+                    out.push_sql("UPDATE ");
+                    out.push_identifier($table)?;
+                    out.push_sql(" SET ");
+                    self.set.walk_ast(out.reborrow())?;
+                    out.push_sql(" WHERE ");
+                    self.filter.walk_ast(out.reborrow())
+                }
+            }
+
+            impl<S, W, Conn> diesel::RunQueryDsl<Conn> for $name<S, W> {}
+        };
+    };
+}
+
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
+
+use super::{AnyConnection, Timestamp};
+
+/// Counts one attempt for `key` in the login throttle, in one upsert: a fresh window (one
+/// attempt) when the stored window started before `window_ends_before`, else one more attempt
+/// in it. Returns the attempts in the window and when it started. (PostgreSQL holds the row
+/// lock until the transaction ends; SQLite writes one at a time: parallel attempts are counted
+/// one after the other.)
+pub fn count_attempt(
+    conn: &mut AnyConnection,
+    key: &str,
+    now: Timestamp,
+    window_ends_before: Timestamp,
+) -> QueryResult<(i32, Timestamp)> {
+    #[derive(QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        failures: i32,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        window_start: Timestamp,
+    }
+    const UPSERT: &str = "INSERT INTO login_failures (key, failures, window_start) VALUES ($1, 1, $2) \
+        ON CONFLICT (key) DO UPDATE SET \
+        failures = CASE WHEN login_failures.window_start > $3 THEN login_failures.failures + 1 ELSE 1 END, \
+        window_start = CASE WHEN login_failures.window_start > $3 THEN login_failures.window_start ELSE $2 END \
+        RETURNING failures, window_start";
+    let counted: Counted = crate::per_backend!(conn, |c| diesel::sql_query(UPSERT)
+        .bind::<diesel::sql_types::Text, _>(key)
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .bind::<diesel::sql_types::Timestamp, _>(window_ends_before)
+        .get_result(c))?;
+    Ok((counted.failures, counted.window_start))
+}
+
+/// After a bulk load of measures: fills `measure_partners` from `measures.partner_ids` in one
+/// statement. PostgreSQL's row trigger would rewrite each measure to copy back what it already
+/// holds (three times slower), so it is off for this one statement, inside the transaction.
+pub fn copy_measure_partners(conn: &mut AnyConnection) -> QueryResult<()> {
+    let pg = matches!(conn, AnyConnection::Pg(_));
+    if pg {
+        diesel::sql_query("ALTER TABLE measure_partners DISABLE TRIGGER measure_partners_sync").execute(conn)?;
+    }
+    diesel::sql_query(
+        "INSERT INTO measure_partners (measure_id, partner_id) \
+         SELECT id, CAST(partner_ids AS BIGINT) FROM measures WHERE partner_ids IS NOT NULL",
+    )
+    .execute(conn)?;
+    if pg {
+        diesel::sql_query("ALTER TABLE measure_partners ENABLE TRIGGER measure_partners_sync").execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Gathers planner statistics now (PostgreSQL; SQLite needs none), as after any bulk load;
+/// otherwise autovacuum gathers them during the first minutes of use.
+pub fn analyze(conn: &mut AnyConnection) -> QueryResult<()> {
+    if let AnyConnection::Pg(pg) = conn {
+        diesel::sql_query("ANALYZE").execute(pg)?;
+    }
+    Ok(())
+}
