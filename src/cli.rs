@@ -173,17 +173,22 @@ pub fn user(action: UserAction) -> Result<(), AnyError> {
                 "partner_ids": partner_ids, "display_name": display_name, "email": email,
             });
             let input = input::decode::<users::CreateUser>(body).map_err(show)?;
-            let created = db::write(&mut conn, |c| users::create(c, input, None)).map_err(show)?;
+            let created = db::write(&mut conn, |c| users::create(c, &crate::auth::Caller::system("cli"), input, None))
+                .map_err(show)?;
             let user = created.user;
             log::info!("created user {} (id {}, role {})", user.username, user.id, user.role.as_str());
         }
         UserAction::SetPassword { username } => {
             let password = read_password()?;
-            let user = db::write(&mut conn, |c| users::set_password(c, &username, &password)).map_err(show)?;
+            let user = db::write(&mut conn, |c| {
+                users::set_password(c, &crate::auth::Caller::system("cli"), &username, &password)
+            })
+            .map_err(show)?;
             log::info!("set a new password for {}", user.username);
         }
         UserAction::Deactivate { username } => {
-            let user = db::write(&mut conn, |c| users::deactivate(c, &username)).map_err(show)?;
+            let user = db::write(&mut conn, |c| users::deactivate(c, &crate::auth::Caller::system("cli"), &username))
+                .map_err(show)?;
             log::info!("deactivated {}; its tokens are refused from now on", user.username);
         }
     }

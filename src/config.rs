@@ -9,6 +9,7 @@
 //! | `IKZ_SQLITE_MMAP_MB` | `0` (off) | SQLite: MiB of the database file each connection memory-maps (README, "SQLite or PostgreSQL") |
 //! | `IKZ_SQLITE_SYNCHRONOUS` | `full` | SQLite: `full` makes every acknowledged write durable; `normal` writes faster but can lose the last acknowledged writes on power loss or an OS crash |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
+//! | `IKZ_CHANGES_RETENTION_DAYS` | `90` | how long the change feed keeps changes (pruned at start and hourly) |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 //! | `IKZ_JWT_SECRET` | generated once, kept in the database | HS256 secret, at least 32 bytes |
 //! | `IKZ_TOKEN_TTL_SECONDS` | `3600` | lifetime of tokens from `POST /api/v1/auth/token` |
@@ -25,6 +26,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::db::Backend;
+
+/// How long the change feed keeps changes when `IKZ_CHANGES_RETENTION_DAYS` is not set.
+pub const DEFAULT_CHANGES_RETENTION_DAYS: u32 = 90;
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -60,6 +64,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// External OpenID Connect provider, if configured.
     pub oidc: Option<OidcConfig>,
+    /// `IKZ_CHANGES_RETENTION_DAYS`: how long the change feed keeps changes.
+    pub changes_retention_days: u32,
 }
 
 /// Settings for accepting tokens of an external OpenID Connect provider.
@@ -107,6 +113,7 @@ impl Config {
             cors_origins: Vec::new(),
             trust_forwarded_for: false,
             oidc: None,
+            changes_retention_days: DEFAULT_CHANGES_RETENTION_DAYS,
             database_url,
         }
     }
@@ -136,6 +143,10 @@ impl Config {
                 .unwrap_or_default(),
             trust_forwarded_for: parse_env("IKZ_TRUST_FORWARDED_FOR", false)?,
             oidc: oidc()?,
+            changes_retention_days: positive(
+                "IKZ_CHANGES_RETENTION_DAYS",
+                parse_env("IKZ_CHANGES_RETENTION_DAYS", DEFAULT_CHANGES_RETENTION_DAYS)?,
+            )?,
             database_url,
         })
     }

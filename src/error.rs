@@ -94,6 +94,9 @@ pub enum AppError {
     /// 409 that also names the fields behind the conflict (e.g. scores missing for a transition).
     #[error("{detail}")]
     ConflictFields { detail: String, errors: Vec<FieldError> },
+    /// 410: a change-feed cursor from before the oldest change kept.
+    #[error("{0}")]
+    CursorExpired(String),
     /// 412: `If-Match` did not match the current version.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -142,6 +145,7 @@ impl AppError {
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict(_) | Self::ConflictFields { .. } => ("conflict", "Conflict"),
+            Self::CursorExpired(_) => ("cursor-expired", "Cursor expired"),
             Self::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
@@ -196,6 +200,7 @@ impl ResponseError for AppError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::ConflictFields { .. } => StatusCode::CONFLICT,
+            Self::CursorExpired(_) => StatusCode::GONE,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -34,6 +34,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "contacts", description = "People at partners. Personal data: only for signed-in callers, erasable."),
         (name = "measures", description = "Cooperation ideas and projects: assessment, priority, status workflow and history."),
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
+        (name = "changes", description = "The change feed: every committed change, in commit order, for clients that keep a copy current."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     servers((url = "/", description = "This server")),

@@ -45,7 +45,7 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
         let mut seeded = Seeded::default();
         let mut partner = |conn: &mut AnyConnection, body: Value| -> Result<i64, AppError> {
             seeded.partners += 1;
-            Ok(partners::create(conn, decode::<CreatePartner>(body)?, now())?.id)
+            Ok(partners::create(conn, &seeder, decode::<CreatePartner>(body)?, now())?.id)
         };
         let heidenau = partner(
             conn,
@@ -81,7 +81,7 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
         )?;
 
         let cooperation = |conn: &mut AnyConnection, body: Value, members: &[(i64, &str)]| -> Result<i64, AppError> {
-            let id = cooperations::create(conn, decode::<CreateCooperation>(body)?, now())?.id;
+            let id = cooperations::create(conn, &seeder, decode::<CreateCooperation>(body)?, now())?.id;
             for (partner_id, role) in members {
                 let member = json!({"partner_id": partner_id, "role": role, "joined_on": "2025-03-01"});
                 cooperations::members::add(conn, &seeder, CooperationId(id), decode(member)?, now())?;

@@ -32,6 +32,9 @@ pub enum StartupError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(db::MigrationError),
+    /// The change feed could not be pruned.
+    #[error("cannot prune the change feed: {0}")]
+    Changes(String),
     /// Accounts or token keys could not be set up.
     #[error("cannot set up authentication: {0}")]
     Auth(String),
@@ -44,6 +47,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    db: web::Data<Db>,
+    retention: chrono::Duration,
 }
 
 impl Application {
@@ -73,6 +78,15 @@ impl Application {
             );
         }
         let tokens = crate::auth::bootstrap(&mut *pool.get()?, config).map_err(StartupError::Auth)?;
+        let retention = chrono::Duration::days(i64::from(config.changes_retention_days));
+        let pruned = db::write(&mut *pool.get()?, |c| crate::changes::prune(c, crate::models::now() - retention))
+            .map_err(|e: diesel::result::Error| StartupError::Changes(e.to_string()))?;
+        if pruned > 0 {
+            log::info!(
+                "pruned {pruned} changes older than {} days from the change feed",
+                config.changes_retention_days
+            );
+        }
         let sqlite_writer = match backend {
             Backend::Sqlite => Some(GroupCommitWriter::start(manager).map_err(StartupError::Writer)?),
             Backend::Postgres => None,
@@ -80,6 +94,7 @@ impl Application {
         let listener = TcpListener::bind(config.bind)?;
         let address = listener.local_addr()?;
         let db = web::Data::new(Db::new(pool, backend, sqlite_writer));
+        let db_handle = db.clone();
         let authenticator = web::Data::new(Authenticator { tokens, public_read: config.public_read });
         let state = web::Data::new(AppState {
             openapi_json: crate::openapi::document_json(),
@@ -147,7 +162,7 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("listening on http://{address} (Swagger UI: http://{address}/swagger-ui/)");
-        Ok(Self { port: address.port(), server })
+        Ok(Self { port: address.port(), server, db: db_handle, retention })
     }
 
     /// The port actually bound (useful with port 0).
@@ -157,6 +172,18 @@ impl Application {
 
     /// Serves until the process is told to stop (SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Hourly, the change feed forgets what is older than its retention (several instances
+        // doing so at once is harmless).
+        let (db, retention) = (self.db.clone(), self.retention);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                let cutoff = crate::models::now() - retention;
+                if let Err(err) = db.write(move |c| Ok(crate::changes::prune(c, cutoff)?)).await {
+                    log::warn!("pruning the change feed failed: {err}");
+                }
+            }
+        });
         self.server.await
     }
 }

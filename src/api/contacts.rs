@@ -199,7 +199,7 @@ pub async fn delete_contact(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "erase contacts")?;
     let id = id.into_inner();
-    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match, now())).await?;
     Ok(respond::deleted())
 }
 

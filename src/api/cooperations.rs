@@ -141,7 +141,7 @@ pub async fn create_cooperation(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create cooperations")?;
     let input = body.decode()?;
-    let cooperation = db.write(move |conn| model::create(conn, input, now())).await?;
+    let cooperation = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
     Ok(respond::created(format!("/api/v1/cooperations/{}", cooperation.id), &CooperationResponse::from(cooperation)))
 }
 
@@ -198,7 +198,7 @@ pub async fn delete_cooperation(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete cooperations")?;
     let id = id.into_inner();
-    db.write(move |conn| model::delete(conn, id, &if_match)).await?;
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
     Ok(respond::deleted())
 }
 

@@ -100,7 +100,7 @@ pub async fn create_field(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create fields")?;
     let input = body.decode()?;
-    let field = db.write(move |conn| model::create(conn, input, now())).await?;
+    let field = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
     Ok(respond::created(format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field)))
 }
 
@@ -137,7 +137,7 @@ pub async fn update_field(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "change fields")?;
     let id = id.into_inner();
-    let field = db.write(move |conn| model::update(conn, id, patch, &if_match, now())).await?;
+    let field = db.write(move |conn| model::update(conn, &caller, id, patch, &if_match, now())).await?;
     Ok(respond::record(&FieldResponse::from(field)))
 }
 
@@ -156,7 +156,7 @@ pub async fn delete_field(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete fields")?;
     let id = id.into_inner();
-    db.write(move |conn| model::delete(conn, id, &if_match)).await?;
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
     Ok(respond::deleted())
 }
 

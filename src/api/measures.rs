@@ -355,7 +355,7 @@ pub async fn delete_measure(
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "delete measures")?;
     let id = id.into_inner();
-    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match, now())).await?;
     Ok(respond::deleted())
 }
 

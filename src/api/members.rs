@@ -121,7 +121,7 @@ pub async fn remove_member(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, partner_id) = path.into_inner();
-    db.write(move |conn| members::remove(conn, &caller, CooperationId(id), PartnerId(partner_id))).await?;
+    db.write(move |conn| members::remove(conn, &caller, CooperationId(id), PartnerId(partner_id), now())).await?;
     Ok(respond::deleted())
 }
 

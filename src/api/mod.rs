@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, plus the extractors and helpers they share.
 
 pub mod auth;
+pub mod changes;
 pub mod contacts;
 pub mod cooperations;
 pub mod extract;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/partners").configure(partners::configure))
             .service(scope("/contacts").configure(contacts::configure))
             .service(scope("/fields").configure(fields::configure))
+            .service(scope("/changes").configure(changes::configure))
             .service(scope("/auth").configure(auth::configure))
             .service(scope("/users").configure(users::configure))
             .service(scope("/service-tokens").configure(service_tokens::configure)),

@@ -201,7 +201,7 @@ pub async fn create_partner(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create partners")?;
     let input = body.decode()?;
-    let partner = db.write(move |conn| model::create(conn, input, now())).await?;
+    let partner = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
     Ok(respond::created(format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner)))
 }
 
@@ -268,7 +268,7 @@ pub async fn update_partner(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     caller.require_partner(id, "change partners")?;
-    let partner = db.write(move |conn| model::update(conn, id, patch, &if_match, now())).await?;
+    let partner = db.write(move |conn| model::update(conn, &caller, id, patch, &if_match, now())).await?;
     Ok(respond::record(&PartnerResponse::from(partner)))
 }
 
@@ -296,7 +296,7 @@ pub async fn delete_partner(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "delete partners")?;
     let id = id.into_inner();
-    db.write(move |conn| model::delete(conn, id, &if_match)).await?;
+    db.write(move |conn| model::delete(conn, &caller, id, &if_match)).await?;
     Ok(respond::deleted())
 }
 

@@ -118,7 +118,7 @@ pub async fn create_user(
     caller.require(Role::Admin, "manage users")?;
     let input = body.decode()?;
     let ahead = hash_ahead(input.password.clone()).await?;
-    let record = db.write(move |conn| users::create(conn, input, ahead)).await?;
+    let record = db.write(move |conn| users::create(conn, &caller, input, ahead)).await?;
     let user = UserResponse::new(record);
     Ok(respond::created(format!("/api/v1/users/{}", user.id), &user))
 }

@@ -52,6 +52,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     ttl_seconds: i64,
     oidc: Option<Oidc>,
+    cursors: crate::changes::cursor::CursorKey,
 }
 
 impl TokenKeys {
@@ -63,7 +64,13 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             ttl_seconds: config.token_ttl_seconds,
             oidc,
+            cursors: crate::changes::cursor::CursorKey::from_secret(secret),
         })
+    }
+
+    /// The key change-feed cursors are signed with (derived from the same secret).
+    pub fn cursors(&self) -> &crate::changes::cursor::CursorKey {
+        &self.cursors
     }
 
     /// Lifetime of issued tokens in seconds.

@@ -62,6 +62,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    changes (id) {
+        id -> BigInt,
+        resource -> Text,
+        record_id -> BigInt,
+        op -> Text,
+        at -> Timestamp,
+        etag -> Nullable<Text>,
+        actor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     settings (key) {
         key -> Text,
         value -> Text,
@@ -93,6 +105,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_tokens,
     service_token_partners,
     settings,
+    changes,
     login_failures,
     measures,
     measure_partners,

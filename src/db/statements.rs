@@ -208,3 +208,18 @@ pub fn analyze(conn: &mut AnyConnection) -> QueryResult<()> {
     }
     Ok(())
 }
+
+/// Takes the change feed's lock for the rest of this transaction (PostgreSQL: a
+/// transaction-scoped advisory lock, released by commit or rollback, safe behind PgBouncer in
+/// transaction mode; SQLite needs none: its writer is single). Taken just before a change row is
+/// inserted, so that change numbers are handed out in commit order (`crate::changes`).
+pub fn lock_change_feed(conn: &mut AnyConnection) -> QueryResult<()> {
+    /// The lock's key: "ikzfeed" in ASCII, so it is recognisable in `pg_locks`.
+    const FEED_LOCK: i64 = 0x0069_6b7a_6665_6564;
+    if let AnyConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(FEED_LOCK)
+            .execute(pg)?;
+    }
+    Ok(())
+}

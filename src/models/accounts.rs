@@ -5,6 +5,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 
 use crate::auth::Role;
+use crate::changes::{Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::schema::{login_failures, service_token_partners, service_tokens, settings, user_partners, users};
 use crate::domain;
@@ -178,7 +179,11 @@ pub fn create_first_admin(conn: &mut AnyConnection, hash: &str, now: Timestamp) 
             credentials_version: 0,
         };
         match insert_user(conn, &data, now) {
-            Ok(_) => Ok(true),
+            Ok(admin) => {
+                let startup = crate::auth::Caller::system("start-up");
+                crate::changes::changed(conn, &startup, Resource::Users, admin.id, Op::Created, admin.updated_at)?;
+                Ok(true)
+            }
             // Another instance starting at the same moment created it first.
             Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
                 Ok(false)
@@ -193,6 +198,17 @@ pub fn setting_or_insert(conn: &mut AnyConnection, key: &str, value: &str) -> Qu
     let insert = diesel::insert_into(settings::table).values((settings::key.eq(key), settings::value.eq(value)));
     per_backend!(&mut *conn, |c| insert.on_conflict_do_nothing().execute(c))?;
     settings::table.find(key).select(settings::value).first(conn)
+}
+
+/// Stores a setting, replacing its value.
+pub fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> QueryResult<()> {
+    let insert = diesel::insert_into(settings::table).values((settings::key.eq(key), settings::value.eq(value)));
+    per_backend!(&mut *conn, |c| insert
+        .on_conflict(settings::key)
+        .do_update()
+        .set(settings::value.eq(value))
+        .execute(c))?;
+    Ok(())
 }
 
 /// Inserts a service token with its partner scope.

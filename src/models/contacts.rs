@@ -4,6 +4,7 @@ use crate::db::Timestamp;
 use diesel::prelude::*;
 
 use crate::auth::Caller;
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate};
 use crate::db::schema::{contact_fields, contacts};
@@ -74,6 +75,7 @@ pub fn create(
     check_references(conn, &input)?;
     let (data, field_ids) = input.into_data();
     let contact = insert(conn, &data, &field_ids, now)?;
+    changes::changed(conn, caller, Resource::Contacts, contact.id, Op::Created, contact.updated_at)?;
     Ok(ContactRecord { contact, field_ids })
 }
 
@@ -132,17 +134,25 @@ pub fn update(
     let (data, field_ids) = input.into_data();
     let contact = update_row(conn, id, &data, &field_ids, current.updated_at, now)?
         .ok_or_else(|| changed_meanwhile("contact"))?;
+    changes::changed(conn, caller, Resource::Contacts, id, Op::Updated, contact.updated_at)?;
     Ok(ContactRecord { contact, field_ids })
 }
 
 /// Erases a contact for good; measures that named the person keep working (see `usage`).
-pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+pub fn delete(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(), AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
     let current = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
     caller.require_partner(current.partner_id, "erase contacts")?;
     if_match.check_version(current.updated_at)?;
-    super::usage::before_erasing_contact(conn, id, &caller.actor())?;
+    super::usage::before_erasing_contact(conn, caller, id, now)?;
     delete_row(conn, id)?;
+    changes::deleted(conn, caller, Resource::Contacts, id, now)?;
     Ok(())
 }
 

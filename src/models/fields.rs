@@ -3,6 +3,8 @@
 use crate::db::Timestamp;
 use diesel::prelude::*;
 
+use crate::auth::Caller;
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate};
 use crate::db::schema::fields;
@@ -39,12 +41,19 @@ pub struct FieldData {
 }
 
 /// Inserts a field.
-pub fn create(conn: &mut AnyConnection, input: CreateField, now: Timestamp) -> Result<Field, AppError> {
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CreateField,
+    now: Timestamp,
+) -> Result<Field, AppError> {
     let data = input.into_data();
     if let Some(other) = find_by_key(conn, &data.key)? {
         return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", data.key, other.id)));
     }
-    Ok(insert(conn, &data, now)?)
+    let field = insert(conn, &data, now)?;
+    changes::changed(conn, caller, Resource::Fields, field.id, Op::Created, field.updated_at)?;
+    Ok(field)
 }
 
 /// One field, or 404.
@@ -65,6 +74,7 @@ pub fn page(
 /// Applies a merge patch to the locked field; its key cannot change (clients rely on it).
 pub fn update(
     conn: &mut AnyConnection,
+    caller: &Caller,
     id: i64,
     patch: Patch,
     if_match: &IfMatch,
@@ -77,16 +87,19 @@ pub fn update(
     if data.key != current.key {
         return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
     }
-    update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("field"))
+    let field = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("field"))?;
+    changes::changed(conn, caller, Resource::Fields, id, Op::Updated, field.updated_at)?;
+    Ok(field)
 }
 
 /// Deletes a field that no measure or contact uses.
-pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
     let field = get(conn, id)?;
     if_match.check_version(field.updated_at)?;
     super::usage::ensure_field_unused(conn, &field)?;
     delete_row(conn, id)?;
+    changes::deleted(conn, caller, Resource::Fields, id, Timestamp::now())?;
     Ok(())
 }
 

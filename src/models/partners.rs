@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate, parse_timestamp_key};
 use crate::db::schema::partners;
@@ -137,10 +139,17 @@ impl PartnerSort {
 }
 
 /// Creates a partner; its AGS must be free.
-pub fn create(conn: &mut AnyConnection, input: CreatePartner, now: Timestamp) -> Result<Partner, AppError> {
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CreatePartner,
+    now: Timestamp,
+) -> Result<Partner, AppError> {
     let data = input.into_data();
     ensure_ags_free(conn, data.ags.as_deref(), None)?;
-    Ok(insert(conn, &data, now)?)
+    let partner = insert(conn, &data, now)?;
+    changes::changed(conn, caller, Resource::Partners, partner.id, Op::Created, partner.updated_at)?;
+    Ok(partner)
 }
 
 /// One partner, or 404.
@@ -174,6 +183,7 @@ pub fn page(
 /// Applies a merge patch to the locked partner, checked like a new one (its AGS must stay free).
 pub fn update(
     conn: &mut AnyConnection,
+    caller: &Caller,
     id: i64,
     patch: Patch,
     if_match: &IfMatch,
@@ -184,16 +194,19 @@ pub fn update(
     let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();
     if_match.check_version(current.updated_at)?;
     ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
-    update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("partner"))
+    let partner = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("partner"))?;
+    changes::changed(conn, caller, Resource::Partners, id, Op::Updated, partner.updated_at)?;
+    Ok(partner)
 }
 
 /// Deletes a partner that nothing refers to any more.
-pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
     let current = get(conn, id)?;
     if_match.check_version(current.updated_at)?;
     super::usage::ensure_partner_unused(conn, id)?;
     delete_row(conn, id)?;
+    changes::deleted(conn, caller, Resource::Partners, id, Timestamp::now())?;
     Ok(())
 }
 

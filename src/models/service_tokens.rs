@@ -5,6 +5,7 @@ use crate::db::Timestamp;
 use chrono::Utc;
 
 use crate::auth::{self, Caller, Principal};
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate};
 use crate::error::{AppError, FieldError};
@@ -72,6 +73,7 @@ pub fn create(
         expires_at: input.expires_at.map(Timestamp::from),
     };
     let token = accounts::insert_service_token(conn, &new, &input.partner_ids)?;
+    changes::unversioned(conn, caller, Resource::ServiceTokens, token.id, Op::Created, token.created_at)?;
     Ok(ServiceTokenRecord { token, partner_ids: input.partner_ids, value: Some(value) })
 }
 
@@ -81,6 +83,9 @@ pub fn revoke(conn: &mut AnyConnection, caller: &Caller, id: i64, now: Timestamp
         return Err(AppError::Conflict("a service token cannot revoke itself; revoke it with another token".into()));
     }
     accounts::find_service_token(conn, id)?.ok_or_else(|| not_found("service token", id))?;
-    accounts::revoke_service_token(conn, id, now)?;
+    // Revoking twice changes nothing, and records nothing.
+    if accounts::revoke_service_token(conn, id, now)? {
+        changes::unversioned(conn, caller, Resource::ServiceTokens, id, Op::Updated, now)?;
+    }
     Ok(())
 }

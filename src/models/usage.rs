@@ -1,7 +1,9 @@
 //! Checks that a record is no longer referenced before it is deleted, so that the 409 can say
 //! what still uses it. The foreign keys enforce the same rules underneath.
 
-use crate::db::AnyConnection;
+use crate::auth::Caller;
+use crate::changes::{self, Op, Resource};
+use crate::db::{AnyConnection, Timestamp};
 use crate::error::AppError;
 use crate::models::contacts;
 use crate::models::cooperations::{self, Cooperation};
@@ -24,8 +26,15 @@ pub fn ensure_field_unused(conn: &mut AnyConnection, field: &Field) -> Result<()
 
 /// Prepares the erasure of a contact: measures that named it keep working without it, and their
 /// history notes the erasure (without the person's name).
-pub fn before_erasing_contact(conn: &mut AnyConnection, contact_id: i64, actor: &str) -> Result<(), AppError> {
-    measures::forget_contact(conn, contact_id, actor, crate::models::now())?;
+pub fn before_erasing_contact(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    contact_id: i64,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    for measure in measures::forget_contact(conn, contact_id, &caller.actor(), now)? {
+        changes::changed(conn, caller, Resource::Measures, measure, Op::Updated, now)?;
+    }
     Ok(())
 }
 

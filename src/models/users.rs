@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::auth::{self, Caller, Principal, Role};
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate};
 use crate::db::schema::users;
@@ -211,8 +212,14 @@ pub fn get(conn: &mut AnyConnection, id: i64) -> Result<UserRecord, AppError> {
 }
 
 /// Creates an account (its password hashed ahead, outside the write).
-pub fn create(conn: &mut AnyConnection, input: CreateUser, ahead: Option<HashedAhead>) -> Result<UserRecord, AppError> {
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CreateUser,
+    ahead: Option<HashedAhead>,
+) -> Result<UserRecord, AppError> {
     let (user, partner_ids) = save(conn, input, None, ahead)?;
+    changes::changed(conn, caller, Resource::Users, user.id, Op::Created, user.updated_at)?;
     Ok(UserRecord { user, partner_ids })
 }
 
@@ -244,6 +251,7 @@ pub fn update(
         }
     }
     let (user, partner_ids) = save(conn, input, Some(&current.user), ahead)?;
+    changes::changed(conn, caller, Resource::Users, id, Op::Updated, user.updated_at)?;
     Ok(UserRecord { user, partner_ids })
 }
 
@@ -256,7 +264,11 @@ pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfM
     let user = accounts::find_user(conn, id)?.ok_or_else(|| not_found("user", id))?;
     if_match.check_version(user.updated_at)?;
     accounts::delete_user(conn, id)?;
-    if is_active_admin(&user) { keep_an_admin(conn) } else { Ok(()) }
+    if is_active_admin(&user) {
+        keep_an_admin(conn)?;
+    }
+    changes::deleted(conn, caller, Resource::Users, id, crate::models::now())?;
+    Ok(())
 }
 
 /// The account with this login name (case-insensitive), or 404.
@@ -267,18 +279,27 @@ fn by_name(conn: &mut AnyConnection, username: &str) -> Result<User, AppError> {
 
 /// Sets a new password (12 to 1024 characters, as through the API); every token issued before
 /// it stops working.
-pub fn set_password(conn: &mut AnyConnection, username: &str, password: &str) -> Result<User, AppError> {
+pub fn set_password(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    username: &str,
+    password: &str,
+) -> Result<User, AppError> {
     if !(12..=1024).contains(&password.chars().count()) {
         return Err(AppError::invalid_field("password", "length", "must be 12 to 1024 characters"));
     }
     let user = by_name(conn, username)?;
-    accounts::set_password(conn, user.id, &auth::hash_password(password)?, crate::models::now())?;
+    let now = crate::models::now();
+    accounts::set_password(conn, user.id, &auth::hash_password(password)?, now)?;
+    changes::changed(conn, caller, Resource::Users, user.id, Op::Updated, now)?;
     Ok(user)
 }
 
 /// Deactivates an account: it can no longer log in and its tokens are refused.
-pub fn deactivate(conn: &mut AnyConnection, username: &str) -> Result<User, AppError> {
+pub fn deactivate(conn: &mut AnyConnection, caller: &Caller, username: &str) -> Result<User, AppError> {
     let user = by_name(conn, username)?;
-    accounts::set_active(conn, user.id, false, crate::models::now())?;
+    let now = crate::models::now();
+    accounts::set_active(conn, user.id, false, now)?;
+    changes::changed(conn, caller, Resource::Users, user.id, Op::Updated, now)?;
     Ok(user)
 }

@@ -277,6 +277,7 @@ fn problem_example(response: &mut Value, status: u16, instance: Option<&str>) {
         403 => AppError::Forbidden(description),
         404 => AppError::NotFound(description),
         409 => AppError::Conflict(description),
+        410 => AppError::CursorExpired(description),
         412 => AppError::PreconditionFailed(description),
         413 => AppError::PayloadTooLarge(description),
         415 => AppError::UnsupportedMediaType(description),

@@ -3,6 +3,7 @@
 
 mod auth_rules;
 mod auth_tokens;
+mod changes;
 mod contacts;
 mod cooperations;
 mod fields;

@@ -52,7 +52,9 @@ pub fn add(
         left_on: input.left_on,
         created_at: now,
     };
-    Ok(insert_member(conn, &new)?)
+    let member = insert_member(conn, &new)?;
+    super::touch(conn, caller, cooperation_id, now)?;
+    Ok(member)
 }
 
 /// Removes every membership record of a partner in a cooperation; refused while the partner
@@ -62,6 +64,7 @@ pub fn remove(
     caller: &Caller,
     cooperation: CooperationId,
     partner: PartnerId,
+    now: Timestamp,
 ) -> Result<(), AppError> {
     super::lock_for_change(conn, caller, cooperation.0, "remove members")?;
     crate::models::usage::ensure_member_unused(conn, cooperation, partner)?;
@@ -71,5 +74,5 @@ pub fn remove(
             "partner {partner_id} is not a member of cooperation {cooperation_id}"
         )));
     }
-    Ok(())
+    super::touch(conn, caller, cooperation.0, now)
 }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 pub mod members;
 
 use crate::auth::{Caller, Role};
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate, parse_timestamp_key, timestamp_key};
 use crate::db::schema::{cooperation_members, cooperations, partners};
@@ -170,8 +171,15 @@ impl CooperationSort {
 }
 
 /// Creates a cooperation (its members are added afterwards).
-pub fn create(conn: &mut AnyConnection, input: CreateCooperation, now: Timestamp) -> Result<Cooperation, AppError> {
-    Ok(insert(conn, &input.into_data(), now)?)
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CreateCooperation,
+    now: Timestamp,
+) -> Result<Cooperation, AppError> {
+    let cooperation = insert(conn, &input.into_data(), now)?;
+    changes::changed(conn, caller, Resource::Cooperations, cooperation.id, Op::Created, cooperation.updated_at)?;
+    Ok(cooperation)
 }
 
 /// One cooperation, or 404.
@@ -221,16 +229,28 @@ pub fn update(
     let current = lock_for_change(conn, caller, id, "change cooperations")?;
     let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
     if_match.check_version(current.updated_at)?;
-    update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("cooperation"))
+    let cooperation =
+        update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("cooperation"))?;
+    changes::changed(conn, caller, Resource::Cooperations, id, Op::Updated, cooperation.updated_at)?;
+    Ok(cooperation)
+}
+
+/// Gives a cooperation a new version after a change of its members (which are part of it), and
+/// records the change.
+fn touch(conn: &mut AnyConnection, caller: &Caller, id: i64, now: Timestamp) -> Result<(), AppError> {
+    diesel::update(cooperations::table.find(id)).set(cooperations::updated_at.eq(now)).execute(conn)?;
+    changes::changed(conn, caller, Resource::Cooperations, id, Op::Updated, now)?;
+    Ok(())
 }
 
 /// Deletes a cooperation with its memberships; refused while it has measures.
-pub fn delete(conn: &mut AnyConnection, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
     let cooperation = get(conn, id)?;
     if_match.check_version(cooperation.updated_at)?;
     crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
     delete_row(conn, id)?;
+    changes::deleted(conn, caller, Resource::Cooperations, id, Timestamp::now())?;
     Ok(())
 }
 

@@ -280,7 +280,7 @@ pub fn set_status(
 }
 
 /// Detaches the erased contact from the measures that named it and notes it in their history.
-pub fn forget_contact(conn: &mut AnyConnection, contact_id: i64, actor: &str, now: Timestamp) -> QueryResult<usize> {
+pub fn forget_contact(conn: &mut AnyConnection, contact_id: i64, actor: &str, now: Timestamp) -> QueryResult<Vec<i64>> {
     let named = naming_contact(conn, contact_id)?;
     for (id, status) in &named {
         diesel::update(measures::table.find(id))
@@ -297,7 +297,20 @@ pub fn forget_contact(conn: &mut AnyConnection, contact_id: i64, actor: &str, no
             now,
         )?;
     }
-    Ok(named.len())
+    Ok(named.into_iter().map(|(id, _)| id).collect())
+}
+
+/// Takes the sub-measures of a measure about to be deleted off it (each gets a new version);
+/// returns their ids. (The foreign key's `ON DELETE SET NULL` alone would change them unseen.)
+pub fn detach_children(conn: &mut AnyConnection, parent: i64, now: Timestamp) -> QueryResult<Vec<i64>> {
+    let children: Vec<i64> =
+        measures::table.filter(measures::parent_id.eq(parent)).select(measures::id).order(measures::id).load(conn)?;
+    if !children.is_empty() {
+        diesel::update(measures::table.filter(measures::parent_id.eq(parent)))
+            .set((measures::parent_id.eq(None::<i64>), measures::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(children)
 }
 
 /// Deletes a measure (its sub-measures keep existing without parent).

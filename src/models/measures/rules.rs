@@ -7,6 +7,7 @@ use super::{
     change_partners, find, find_row, history, insert, list, partner_ids, record, set_status, totals, update_row,
 };
 use crate::auth::Caller;
+use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::Timestamp;
 use crate::db::keyset::{After, paginate};
@@ -104,6 +105,7 @@ pub fn create(
     let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
     let measure = insert(conn, &data, &partner_ids, now)?;
     record(conn, measure.id, "created", None, MeasureStatus::Idea.as_str(), None, &caller.actor(), now)?;
+    changes::changed(conn, caller, Resource::Measures, measure.id, Op::Created, measure.updated_at)?;
     MeasureRecord::new(measure, partner_ids)
 }
 
@@ -141,14 +143,26 @@ pub fn update(
     let (data, partner_ids) = input.into_data(current.status, resume);
     let stored = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
     change_partners(conn, id, &before, &partner_ids)?;
+    changes::changed(conn, caller, Resource::Measures, id, Op::Updated, stored.updated_at)?;
     MeasureRecord::new(stored, partner_ids)
 }
 
 /// Deletes a measure (admins, or editors of a member of its cooperation); its sub-measures stay.
-pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfMatch) -> Result<(), AppError> {
+pub fn delete(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(), AppError> {
     let (current, _) = lock_for_change(conn, caller, id, "delete measures")?;
     if_match.check_version(current.updated_at)?;
+    let children = super::detach_children(conn, id, now)?;
     super::delete_row(conn, id)?;
+    for child in children {
+        changes::changed(conn, caller, Resource::Measures, child, Op::Updated, now)?;
+    }
+    changes::deleted(conn, caller, Resource::Measures, id, now)?;
     Ok(())
 }
 
@@ -209,6 +223,7 @@ pub fn transition(
     record(conn, id, "transition", Some(from.as_str()), to.as_str(), comment.as_deref(), &caller.actor(), now)?;
     let stored = find(conn, id)?.ok_or_else(|| not_found("measure", id))?;
     let partner_ids = partner_ids(conn, id)?;
+    changes::changed(conn, caller, Resource::Measures, id, Op::Updated, stored.updated_at)?;
     MeasureRecord::new(stored, partner_ids)
 }
 

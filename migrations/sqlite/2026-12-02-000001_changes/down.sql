@@ -1,0 +1,2 @@
+DROP TABLE changes;
+DELETE FROM settings WHERE key = 'changes_pruned_through';

@@ -1,0 +1,219 @@
+//! The change feed: every write records what it changed, in its own transaction, and readers
+//! follow the record in commit order (`GET /api/v1/changes`).
+//!
+//! No change is ever missed. A number taken from a sequence is assigned before commit, so a
+//! change with a smaller number could commit after a reader passed it. Here the change rows are
+//! inserted last in the writing transaction, after it took the feed's transaction-scoped lock
+//! (`db::statements::lock_change_feed`; PostgreSQL's advisory lock, held until commit), so
+//! numbers are handed out in commit order, across instances too. On SQLite the single writer
+//! (and `BEGIN IMMEDIATE` in other processes) commits in order by itself.
+//!
+//! The feed stores no record bodies: an erased contact survives here only as its id.
+
+pub mod cursor;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Caller, Role};
+use crate::db::schema::{changes, settings};
+use crate::db::{AnyConnection, Timestamp};
+use crate::error::AppError;
+use crate::models::record::etag;
+
+/// The resources whose changes the feed carries.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[schema(as = ChangeResource)]
+pub enum Resource {
+    Partners,
+    Fields,
+    Cooperations,
+    Measures,
+    Contacts,
+    Users,
+    ServiceTokens,
+}
+
+/// Every resource, in the order they are listed.
+pub const ALL_RESOURCES: [Resource; 7] = [
+    Resource::Partners,
+    Resource::Fields,
+    Resource::Cooperations,
+    Resource::Measures,
+    Resource::Contacts,
+    Resource::Users,
+    Resource::ServiceTokens,
+];
+
+impl Resource {
+    /// The name clients use, e.g. `service_tokens`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether `caller` may see changes of this resource: non-personal data as the record
+    /// itself (anonymous with public read), contacts from viewer on, accounts for admins only.
+    pub fn visible_to(self, caller: &Caller) -> bool {
+        match self {
+            Self::Partners | Self::Fields | Self::Cooperations | Self::Measures => caller.may_read_public().is_ok(),
+            Self::Contacts => caller.role.is_some_and(|r| r >= Role::Viewer),
+            Self::Users | Self::ServiceTokens => caller.is_admin(),
+        }
+    }
+}
+
+/// What happened to the record.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[schema(as = ChangeOp)]
+pub enum Op {
+    Created,
+    Updated,
+    Deleted,
+}
+
+crate::stored_enum!(Resource, Op);
+
+/// A stored change.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = changes, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Change {
+    /// Position in the feed (commit order).
+    pub id: i64,
+    #[diesel(deserialize_as = String)]
+    pub resource: Resource,
+    pub record_id: i64,
+    #[diesel(deserialize_as = String)]
+    pub op: Op,
+    pub at: Timestamp,
+    /// The record's `ETag` after the change (`None` once deleted).
+    pub etag: Option<String>,
+    /// Who made it, as in the history (`user:3 (m.mustermann)`).
+    pub actor: Option<String>,
+}
+
+/// Records that a write created or changed `record_id` (now at version `updated_at`). Call it
+/// last in the write: from here to the commit the feed's lock is held.
+pub fn changed(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    resource: Resource,
+    record_id: i64,
+    op: Op,
+    updated_at: Timestamp,
+) -> QueryResult<()> {
+    insert(conn, caller, resource, record_id, op, updated_at, Some(etag(updated_at)))
+}
+
+/// Records that a write deleted `record_id`, at `at`.
+pub fn deleted(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    resource: Resource,
+    record_id: i64,
+    at: Timestamp,
+) -> QueryResult<()> {
+    insert(conn, caller, resource, record_id, Op::Deleted, at, None)
+}
+
+/// Records a change of a record that has no `ETag` of its own (a service token), at `at`.
+pub fn unversioned(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    resource: Resource,
+    record_id: i64,
+    op: Op,
+    at: Timestamp,
+) -> QueryResult<()> {
+    insert(conn, caller, resource, record_id, op, at, None)
+}
+
+fn insert(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    resource: Resource,
+    record_id: i64,
+    op: Op,
+    at: Timestamp,
+    etag: Option<String>,
+) -> QueryResult<()> {
+    crate::db::statements::lock_change_feed(conn)?;
+    let row = (
+        changes::resource.eq(resource.as_str()),
+        changes::record_id.eq(record_id),
+        changes::op.eq(<&str>::from(op)),
+        changes::at.eq(at),
+        changes::etag.eq(etag),
+        changes::actor.eq(caller.actor()),
+    );
+    diesel::insert_into(changes::table).values(row).execute(conn).map(|_| ())
+}
+
+/// The settings key of the highest change number pruned so far.
+const PRUNED_THROUGH: &str = "changes_pruned_through";
+
+/// The highest change number that was pruned (0 when none was).
+pub fn pruned_through(conn: &mut AnyConnection) -> QueryResult<i64> {
+    let value: Option<String> = settings::table.find(PRUNED_THROUGH).select(settings::value).first(conn).optional()?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// The feed's head: the number of the newest change (or of the newest pruned one, if the feed
+/// is empty now), from which a reader sees only what comes after.
+pub fn head(conn: &mut AnyConnection) -> QueryResult<i64> {
+    let newest: Option<i64> = changes::table.select(diesel::dsl::max(changes::id)).first(conn)?;
+    Ok(newest.unwrap_or(0).max(pruned_through(conn)?))
+}
+
+/// One page of the feed after change `after` (from the oldest kept change when `None`), of
+/// the given resources: the position it started after, the changes (at most `limit`) and
+/// whether more follow. A position before the oldest kept change is 410.
+pub fn page(
+    conn: &mut AnyConnection,
+    after: Option<i64>,
+    resources: &[Resource],
+    limit: i64,
+) -> Result<(i64, Vec<Change>, bool), AppError> {
+    let pruned = pruned_through(conn)?;
+    let after = after.unwrap_or(pruned);
+    if after < pruned {
+        return Err(AppError::CursorExpired(
+            "changes after this cursor were pruned (the feed keeps IKZ_CHANGES_RETENTION_DAYS days); \
+             start a copy again: take GET /api/v1/changes/cursor, read the lists, then follow the \
+             feed from that cursor"
+                .into(),
+        ));
+    }
+    let names: Vec<&str> = resources.iter().map(|r| r.as_str()).collect();
+    let mut rows: Vec<Change> = changes::table
+        .filter(changes::id.gt(after))
+        .filter(changes::resource.eq_any(names))
+        .order(changes::id)
+        .limit(limit + 1)
+        .select(Change::as_select())
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((after, rows, more))
+}
+
+/// Deletes the changes older than `before` and remembers the highest number deleted, so that a
+/// cursor from before it is told so (410) instead of silently missing changes. Returns how many
+/// were deleted.
+pub fn prune(conn: &mut AnyConnection, before: Timestamp) -> QueryResult<usize> {
+    let newest_old: Option<i64> =
+        changes::table.filter(changes::at.lt(before)).select(diesel::dsl::max(changes::id)).first(conn)?;
+    let Some(through) = newest_old else { return Ok(0) };
+    let deleted = diesel::delete(changes::table.filter(changes::id.le(through))).execute(conn)?;
+    let through = through.max(pruned_through(conn)?).to_string();
+    crate::models::accounts::set_setting(conn, PRUNED_THROUGH, &through)?;
+    Ok(deleted)
+}
