@@ -389,9 +389,10 @@ macro_rules! insert_chunks {
 pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
     use diesel::{ExpressionMethods, RunQueryDsl};
 
+    use crate::changes::Resource;
     use crate::db::schema::{
-        contacts as contacts_t, cooperation_members, cooperations as coops_t, measures as measures_t,
-        partners as partners_t,
+        changes as changes_t, contacts as contacts_t, cooperation_members, cooperations as coops_t,
+        measures as measures_t, partners as partners_t,
     };
     use crate::domain::{fold, measures::priority_score};
 
@@ -531,6 +532,30 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
         insert_chunks!(conn, measures_t::table, measure_rows);
         // The participating partners as the measures were given them.
         db::statements::copy_measure_partners(conn)?;
+        // The change feed holds every loaded record as created, so that a copy followed from
+        // the feed's start is complete. (Ids run from 1: the database was empty.)
+        let etag = crate::models::record::etag(stamp);
+        let loaded = [
+            (Resource::Partners, v.partners),
+            (Resource::Cooperations, v.cooperations),
+            (Resource::Contacts, v.contacts),
+            (Resource::Measures, v.measures),
+        ];
+        let change_rows: Vec<_> = loaded
+            .into_iter()
+            .flat_map(|(resource, count)| (1..=count as i64).map(move |id| (resource, id)))
+            .map(|(resource, id)| {
+                (
+                    changes_t::resource.eq(resource.as_str()),
+                    changes_t::record_id.eq(id),
+                    changes_t::op.eq("created"),
+                    changes_t::at.eq(stamp),
+                    changes_t::etag.eq(Some(etag.clone())),
+                    changes_t::actor.eq(Some("system (seed volume)")),
+                )
+            })
+            .collect();
+        insert_chunks!(conn, changes_t::table, change_rows);
         Ok(Seeded { partners: v.partners, cooperations: v.cooperations, measures: v.measures, contacts: v.contacts })
     })?;
     // Statistics for the planner now (a long tail in the benchmark's first run otherwise).

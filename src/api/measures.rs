@@ -215,9 +215,10 @@ async fn list(
         title_pattern: search_pattern("q", query.q.as_deref())?,
         min_priority: query.min_priority,
     };
-    let (records, next_cursor) =
-        db.read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts)).await?;
-    Ok(respond::page(req, records.into_iter().map(MeasureResponse::new).collect(), next_cursor))
+    let (items, next_cursor) = db
+        .read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new))
+        .await?;
+    Ok(respond::page(req, items, next_cursor))
 }
 
 /// List measures

@@ -46,6 +46,22 @@ async fn the_volume_seed_loads_consistent_measures_with_their_partners() {
     assert!(loaded);
     let measures = app.collect_all("/api/v1/measures?limit=7").await;
     assert_eq!(measures.len(), 60);
+    // The change feed holds each loaded record as created, with the record's version.
+    let feed: serde_json::Value = app
+        .as_admin(reqwest::Method::GET, "/api/v1/changes?resource=measures&resource=partners&limit=1000")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = feed["items"].as_array().unwrap();
+    let count = |resource: &str| items.iter().filter(|i| i["resource"] == resource && i["op"] == "created").count();
+    assert_eq!((count("partners"), count("measures")), (20, 60));
+    let first = app.get(&format!("/api/v1/measures/{}", measures[0]["id"])).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let entry = items.iter().find(|i| i["resource"] == "measures" && i["id"] == measures[0]["id"]).unwrap();
+    assert_eq!(entry["etag"], etag.as_str());
     for cooperation in app.collect_all("/api/v1/cooperations").await {
         let members: Vec<i64> = app
             .collect_all(&format!("/api/v1/cooperations/{}/members", cooperation["id"]))

@@ -43,22 +43,27 @@ impl MeasureRecord {
     }
 
     /// Adds the responsible contact when asked for and there is one.
-    fn with_contact_if(mut self, conn: &mut AnyConnection, asked: bool) -> Result<Self, AppError> {
+    fn add_contact_if(&mut self, conn: &mut AnyConnection, asked: bool) -> Result<(), AppError> {
         if let (true, Some(contact_id)) = (asked, self.measure.responsible_contact_id) {
             self.contact = contacts::find_record(conn, contact_id)?;
         }
-        Ok(self)
+        Ok(())
     }
 }
 
 /// One measure with its partners (and its responsible contact, if asked for), or 404.
 pub fn get(conn: &mut AnyConnection, id: i64, with_contact: bool) -> Result<MeasureRecord, AppError> {
     let row = find_row(conn, id)?.ok_or_else(|| not_found("measure", id))?;
-    MeasureRecord::from_row(row)?.with_contact_if(conn, with_contact)
+    let mut record = MeasureRecord::from_row(row)?;
+    record.add_contact_if(conn, with_contact)?;
+    Ok(record)
 }
 
-/// One page of measures, with the cursor of the next page; `within` (a cooperation) must exist.
-pub fn page(
+/// One page of measures, each turned into what the caller answers with (`answer`, so that the
+/// rows are not collected twice), with the cursor of the next page; `within` (a cooperation)
+/// must exist.
+#[allow(clippy::too_many_arguments)]
+pub fn page<T>(
     conn: &mut AnyConnection,
     within: Option<i64>,
     filter: &MeasureFilter,
@@ -66,7 +71,8 @@ pub fn page(
     after: Option<After>,
     limit: i64,
     with_contacts: bool,
-) -> Result<(Vec<MeasureRecord>, Option<String>), AppError> {
+    answer: impl Fn(MeasureRecord) -> T,
+) -> Result<(Vec<T>, Option<String>), AppError> {
     if let Some(cooperation_id) = within {
         cooperations::get(conn, cooperation_id)?;
     }
@@ -74,8 +80,12 @@ pub fn page(
     let (rows, next) = paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
     let records = rows
         .into_iter()
-        .map(|row| MeasureRecord::from_row(row)?.with_contact_if(conn, with_contacts))
-        .collect::<Result<_, _>>()?;
+        .map(|row| {
+            let mut record = MeasureRecord::from_row(row)?;
+            record.add_contact_if(conn, with_contacts)?;
+            Ok(answer(record))
+        })
+        .collect::<Result<_, AppError>>()?;
     Ok((records, next))
 }
 
