@@ -4,7 +4,7 @@
 //! No change is ever missed. A number taken from a sequence is assigned before commit, so a
 //! change with a smaller number could commit after a reader passed it. Here the change rows are
 //! inserted last in the writing transaction, after it took the feed's transaction-scoped lock
-//! (`db::statements::lock_change_feed`; PostgreSQL's advisory lock, held until commit), so
+//! (`db::statements::insert_change`; PostgreSQL's advisory lock, held until commit), so
 //! numbers are handed out in commit order, across instances too. On SQLite the single writer
 //! (and `BEGIN IMMEDIATE` in other processes) commits in order by itself.
 //!
@@ -145,16 +145,16 @@ fn insert(
     at: Timestamp,
     etag: Option<String>,
 ) -> QueryResult<()> {
-    crate::db::statements::lock_change_feed(conn)?;
-    let row = (
-        changes::resource.eq(resource.as_str()),
-        changes::record_id.eq(record_id),
-        changes::op.eq(<&str>::from(op)),
-        changes::at.eq(at),
-        changes::etag.eq(etag),
-        changes::actor.eq(caller.actor()),
-    );
-    diesel::insert_into(changes::table).values(row).execute(conn).map(|_| ())
+    let actor = caller.actor();
+    let change = crate::db::statements::NewChange {
+        resource: resource.as_str(),
+        record_id,
+        op: op.into(),
+        at,
+        etag: etag.as_deref(),
+        actor: &actor,
+    };
+    crate::db::statements::insert_change(conn, change)
 }
 
 /// The settings key of the highest change number pruned so far.

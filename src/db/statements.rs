@@ -209,17 +209,51 @@ pub fn analyze(conn: &mut AnyConnection) -> QueryResult<()> {
     Ok(())
 }
 
-/// Takes the change feed's lock for the rest of this transaction (PostgreSQL: a
-/// transaction-scoped advisory lock, released by commit or rollback, safe behind PgBouncer in
-/// transaction mode; SQLite needs none: its writer is single). Taken just before a change row is
-/// inserted, so that change numbers are handed out in commit order (`crate::changes`).
-pub fn lock_change_feed(conn: &mut AnyConnection) -> QueryResult<()> {
+/// One row of the change feed, as `crate::changes` writes it.
+pub struct NewChange<'a> {
+    pub resource: &'a str,
+    pub record_id: i64,
+    pub op: &'a str,
+    pub at: Timestamp,
+    pub etag: Option<&'a str>,
+    pub actor: &'a str,
+}
+
+/// Inserts a change row so that change numbers follow commit order. On PostgreSQL the row is
+/// inserted in the same statement that first takes the feed's transaction-scoped advisory lock
+/// (held until commit or rollback, safe behind PgBouncer in transaction mode): its number is drawn
+/// only once every earlier writer has committed. One round trip, not two. SQLite needs no lock:
+/// its writer is single.
+pub fn insert_change(conn: &mut AnyConnection, change: NewChange<'_>) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
     /// The lock's key: "ikzfeed" in ASCII, so it is recognisable in `pg_locks`.
     const FEED_LOCK: i64 = 0x0069_6b7a_6665_6564;
-    if let AnyConnection::Pg(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(FEED_LOCK)
-            .execute(pg)?;
+    match conn {
+        AnyConnection::Pg(pg) => diesel::sql_query(
+            "INSERT INTO changes (resource, record_id, op, at, etag, actor) \
+             SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT pg_advisory_xact_lock($7)) AS feed_lock",
+        )
+        .bind::<Text, _>(change.resource)
+        .bind::<BigInt, _>(change.record_id)
+        .bind::<Text, _>(change.op)
+        .bind::<diesel::sql_types::Timestamp, _>(change.at)
+        .bind::<Nullable<Text>, _>(change.etag)
+        .bind::<Text, _>(change.actor)
+        .bind::<BigInt, _>(FEED_LOCK)
+        .execute(pg)
+        .map(|_| ()),
+        AnyConnection::Sqlite(sqlite) => {
+            use super::schema::changes;
+            use diesel::ExpressionMethods;
+            let row = (
+                changes::resource.eq(change.resource),
+                changes::record_id.eq(change.record_id),
+                changes::op.eq(change.op),
+                changes::at.eq(change.at),
+                changes::etag.eq(change.etag),
+                changes::actor.eq(change.actor),
+            );
+            diesel::insert_into(changes::table).values(row).execute(sqlite).map(|_| ())
+        }
     }
-    Ok(())
 }
