@@ -209,9 +209,25 @@ pub fn page(
 /// cursor from before it is told so (410) instead of silently missing changes. Returns how many
 /// were deleted.
 pub fn prune(conn: &mut AnyConnection, before: Timestamp) -> QueryResult<usize> {
-    let newest_old: Option<i64> =
-        changes::table.filter(changes::at.lt(before)).select(diesel::dsl::max(changes::id)).first(conn)?;
-    let Some(through) = newest_old else { return Ok(0) };
+    // Changes are numbered in commit order, so the old ones are a prefix: walk it from the
+    // oldest by id, a batch at a time, until the first one that is young enough.
+    let mut through: Option<i64> = None;
+    loop {
+        let batch: Vec<(i64, Timestamp)> = changes::table
+            .filter(changes::id.gt(through.unwrap_or(0)))
+            .order(changes::id)
+            .select((changes::id, changes::at))
+            .limit(1000)
+            .load(conn)?;
+        let old = batch.iter().take_while(|(_, at)| *at < before).count();
+        if old > 0 {
+            through = Some(batch[old - 1].0);
+        }
+        if old < batch.len() || batch.len() < 1000 {
+            break;
+        }
+    }
+    let Some(through) = through else { return Ok(0) };
     let deleted = diesel::delete(changes::table.filter(changes::id.le(through))).execute(conn)?;
     let through = through.max(pruned_through(conn)?).to_string();
     crate::models::accounts::set_setting(conn, PRUNED_THROUGH, &through)?;
