@@ -103,6 +103,10 @@ pub struct ContactListQuery {
     /// Case-insensitive substring of the name.
     #[param(max_length = 200)]
     pub q: Option<String>,
+    /// Only records changed at or after this instant (RFC 3339, e.g. the newest `updated_at`
+    /// of the previous sync). Deletions are not listed: the change feed tells of them.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<Timestamp>,
 }
 
 /// List contacts (viewers and above)
@@ -123,6 +127,7 @@ pub async fn list_contacts(
         partner_id: query.partner_id,
         field_id: query.field_id,
         name_pattern: search_pattern("q", query.q.as_deref())?,
+        updated_since: query.updated_since,
     };
     let (records, next_cursor) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
     Ok(respond::page(&req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))

@@ -86,6 +86,10 @@ pub struct CooperationListQuery {
     /// Order; `-` means descending.
     #[param(inline)]
     pub sort: Option<CooperationSort>,
+    /// Only records changed at or after this instant (RFC 3339, e.g. the newest `updated_at`
+    /// of the previous sync). Deletions are not listed: the change feed tells of them.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<Timestamp>,
 }
 
 impl Versioned for CooperationResponse {
@@ -122,6 +126,7 @@ pub async fn list_cooperations(
         status: query.status,
         partner_id: query.partner_id,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
+        updated_since: query.updated_since,
     };
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))

@@ -72,18 +72,18 @@ impl Listed for FieldResponse {
 }
 
 /// List fields of action
-#[utoipa::path(tag = "fields", params(pagination::PageQuery), security((), ("bearer" = [])),
+#[utoipa::path(tag = "fields", params(pagination::ChangedPageQuery), security((), ("bearer" = [])),
     responses((status = 200, description = "One page of fields", body = FieldPage)))]
 #[get("")]
 pub async fn list_fields(
     req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
-    query: Query<pagination::PageQuery>,
+    query: Query<pagination::ChangedPageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
-    let (limit, after) = query.0.by_id()?;
-    let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit)).await?;
+    let (limit, after, since) = query.0.by_id()?;
+    let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit, since)).await?;
     Ok(respond::page(&req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))
 }
 

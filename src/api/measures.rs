@@ -185,6 +185,10 @@ pub struct MeasureListQuery {
     /// `contacts` embeds the responsible contact (needs a role).
     #[param(inline)]
     pub include: Option<MeasureInclude>,
+    /// Only records changed at or after this instant (RFC 3339, e.g. the newest `updated_at`
+    /// of the previous sync). Deletions are not listed: the change feed tells of them.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<Timestamp>,
 }
 
 async fn list(
@@ -214,6 +218,7 @@ async fn list(
         partner_id: query.partner_id,
         title_pattern: search_pattern("q", query.q.as_deref())?,
         min_priority: query.min_priority,
+        updated_since: query.updated_since,
     };
     let (items, next_cursor) = db
         .read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new))

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::db::Timestamp;
 pub use crate::db::keyset::decode_cursor;
 use crate::error::AppError;
 
@@ -28,6 +29,31 @@ impl PageQuery {
     pub fn by_id(&self) -> Result<(i64, Option<i64>), AppError> {
         let after = decode_cursor(self.cursor.as_deref(), "id")?.map(|a| a.id);
         Ok((self.limit.unwrap_or_default().0, after))
+    }
+}
+
+/// The query of lists ordered by id whose records have versions: page size, cursor and
+/// `updated_since`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangedPageQuery {
+    /// Page size, 1–200.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<Limit>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+    /// Only records changed at or after this instant (RFC 3339, e.g. the newest `updated_at`
+    /// of the previous sync). Deletions are not listed: the change feed tells of them.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<Timestamp>,
+}
+
+impl ChangedPageQuery {
+    /// The page size, the id after which the page starts, and `updated_since`.
+    pub fn by_id(&self) -> Result<(i64, Option<i64>, Option<Timestamp>), AppError> {
+        let after = decode_cursor(self.cursor.as_deref(), "id")?.map(|a| a.id);
+        Ok((self.limit.unwrap_or_default().0, after, self.updated_since))
     }
 }
 

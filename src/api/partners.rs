@@ -127,6 +127,10 @@ pub struct PartnerListQuery {
     /// Order; `-` means descending.
     #[param(inline)]
     pub sort: Option<PartnerSort>,
+    /// Only records changed at or after this instant (RFC 3339, e.g. the newest `updated_at`
+    /// of the previous sync). Deletions are not listed: the change feed tells of them.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<Timestamp>,
 }
 
 /// What `GET /partners/{id}` may embed.
@@ -177,6 +181,7 @@ pub async fn list_partners(
         state: query.state,
         ags: query.ags,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
+        updated_since: query.updated_since,
     };
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(PartnerResponse::from).collect(), next_cursor))

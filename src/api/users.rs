@@ -89,18 +89,18 @@ pub async fn hash_ahead(password: Option<String>) -> Result<Option<HashedAhead>,
 }
 
 /// List users
-#[utoipa::path(tag = "users", params(pagination::PageQuery), security(("bearer" = [])),
+#[utoipa::path(tag = "users", params(pagination::ChangedPageQuery), security(("bearer" = [])),
     responses((status = 200, description = "One page of users", body = UserPage)))]
 #[get("")]
 pub async fn list_users(
     req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
-    query: Query<pagination::PageQuery>,
+    query: Query<pagination::ChangedPageQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "manage users")?;
-    let (limit, after) = query.0.by_id()?;
-    let (records, next_cursor) = db.read(move |conn| users::page(conn, after, limit)).await?;
+    let (limit, after, since) = query.0.by_id()?;
+    let (records, next_cursor) = db.read(move |conn| users::page(conn, after, limit, since)).await?;
     Ok(respond::page(&req, records.into_iter().map(UserResponse::new).collect(), next_cursor))
 }
 

@@ -154,10 +154,18 @@ pub fn set_user_partners(conn: &mut AnyConnection, user_id: i64, partner_ids: &[
 }
 
 /// One page of accounts ordered by id (`limit + 1` rows).
-pub fn list_users(conn: &mut AnyConnection, after_id: Option<i64>, limit: i64) -> QueryResult<Vec<User>> {
+pub fn list_users(
+    conn: &mut AnyConnection,
+    after_id: Option<i64>,
+    limit: i64,
+    updated_since: Option<Timestamp>,
+) -> QueryResult<Vec<User>> {
     let mut query = users::table.select(User::as_select()).order(users::id).into_boxed();
     if let Some(id) = after_id {
         query = query.filter(users::id.gt(id));
+    }
+    if let Some(since) = updated_since {
+        query = query.filter(users::updated_at.ge(since));
     }
     query.limit(limit + 1).load(conn)
 }

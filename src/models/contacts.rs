@@ -55,6 +55,8 @@ pub struct ContactFilter {
     pub field_id: Option<i64>,
     /// LIKE pattern on the folded name.
     pub name_pattern: Option<String>,
+    /// Only contacts changed at or after this instant.
+    pub updated_since: Option<Timestamp>,
 }
 
 /// A contact with the fields of action the person is responsible for, as answered.
@@ -248,6 +250,9 @@ pub fn list(
         let responsible =
             contact_fields::table.filter(contact_fields::field_id.eq(field_id)).select(contact_fields::contact_id);
         query = query.filter(contacts::id.eq_any(responsible));
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(contacts::updated_at.ge(since));
     }
     if let Some(pattern) = &filter.name_pattern {
         query = query.filter(contacts::name_folded.like(pattern.clone()).escape('\\'));

@@ -66,8 +66,9 @@ pub fn page(
     conn: &mut AnyConnection,
     after: Option<i64>,
     limit: i64,
+    updated_since: Option<Timestamp>,
 ) -> Result<(Vec<Field>, Option<String>), AppError> {
-    let rows = list(conn, after, limit)?;
+    let rows = list(conn, after, limit, updated_since)?;
     Ok(paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id }))
 }
 
@@ -140,10 +141,18 @@ fn delete_row(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
 }
 
 /// One page of fields by id (`limit + 1` rows).
-pub fn list(conn: &mut AnyConnection, after_id: Option<i64>, limit: i64) -> QueryResult<Vec<Field>> {
+pub fn list(
+    conn: &mut AnyConnection,
+    after_id: Option<i64>,
+    limit: i64,
+    updated_since: Option<Timestamp>,
+) -> QueryResult<Vec<Field>> {
     let mut query = fields::table.select(Field::as_select()).order(fields::id).into_boxed();
     if let Some(id) = after_id {
         query = query.filter(fields::id.gt(id));
+    }
+    if let Some(since) = updated_since {
+        query = query.filter(fields::updated_at.ge(since));
     }
     query.limit(limit + 1).load(conn)
 }

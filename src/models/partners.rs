@@ -89,6 +89,8 @@ pub struct PartnerFilter {
     pub ags: Option<String>,
     /// LIKE pattern on the folded name (see `domain::contains_pattern`).
     pub name_pattern: Option<String>,
+    /// Only partners changed at or after this instant.
+    pub updated_since: Option<Timestamp>,
 }
 
 /// Orders of the partner list; each is a keyset on (column, id).
@@ -284,6 +286,9 @@ pub fn list(
     }
     if let Some(ags) = &filter.ags {
         query = query.filter(partners::ags.eq(ags.clone()));
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(partners::updated_at.ge(since));
     }
     if let Some(pattern) = &filter.name_pattern {
         query = query.filter(partners::name_folded.like(pattern.clone()).escape('\\'));

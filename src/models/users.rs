@@ -8,6 +8,7 @@ use validator::Validate;
 use crate::auth::{self, Caller, Principal, Role};
 use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
+use crate::db::Timestamp;
 use crate::db::keyset::{After, paginate};
 use crate::db::schema::users;
 use crate::domain;
@@ -195,8 +196,9 @@ pub fn page(
     conn: &mut AnyConnection,
     after: Option<i64>,
     limit: i64,
+    updated_since: Option<Timestamp>,
 ) -> Result<(Vec<UserRecord>, Option<String>), AppError> {
-    let rows = accounts::list_users(conn, after, limit)?;
+    let rows = accounts::list_users(conn, after, limit, updated_since)?;
     let (rows, next) = paginate(rows, limit, "id", |u| After { key: String::new(), id: u.id });
     let records = rows
         .into_iter()

@@ -381,3 +381,73 @@ async fn a_cursor_from_before_the_oldest_kept_change_is_gone_and_says_how_to_sta
     let page = get(format!("/api/v1/changes?cursor={}", fresh["cursor"].as_str().unwrap())).await.unwrap();
     assert_eq!(page.status(), 200);
 }
+
+#[tokio::test]
+async fn every_list_takes_updated_since() {
+    let app = spawn_app().await;
+    let partner = app.create_partner(json!({"name": "Gemeinde Basis", "kind": "municipality"})).await;
+    let coop = created(&app, "/api/v1/cooperations", json!({"name": "IKZ Basis"})).await;
+    let fields: Value = app.get("/api/v1/fields").await.json().await.unwrap();
+    let field_id = fields["items"][0]["id"].clone();
+    let n = std::cell::Cell::new(0);
+    let next = || {
+        n.set(n.get() + 1);
+        n.get()
+    };
+    type Case<'a> = (&'a str, Box<dyn Fn() -> Value + 'a>, Value);
+    let cases: Vec<Case> = vec![
+        (
+            "/api/v1/partners",
+            Box::new(|| json!({"name": format!("Gemeinde {}", next()), "kind": "other"})),
+            json!({"population": 7}),
+        ),
+        (
+            "/api/v1/fields",
+            Box::new(|| json!({"key": format!("feld-{}", next()), "name_de": "Feld", "name_en": "Field"})),
+            json!({"description": "geändert"}),
+        ),
+        (
+            "/api/v1/cooperations",
+            Box::new(|| json!({"name": format!("IKZ {}", next())})),
+            json!({"description": "geändert"}),
+        ),
+        (
+            "/api/v1/measures",
+            Box::new(
+                || json!({"cooperation_id": coop["id"], "field_id": field_id, "title": format!("Maßnahme {}", next())}),
+            ),
+            json!({"summary": "geändert"}),
+        ),
+        (
+            "/api/v1/contacts",
+            Box::new(|| json!({"partner_id": partner["id"], "name": format!("Person {}", next())})),
+            json!({"function": "Kämmerin"}),
+        ),
+        (
+            "/api/v1/users",
+            Box::new(
+                || json!({"username": format!("person.{}", next()), "password": "long-enough-password", "role": "viewer"}),
+            ),
+            json!({"display_name": "Geändert"}),
+        ),
+    ];
+    for (list, body, change) in cases {
+        let older = created(&app, list, body()).await;
+        let newer = created(&app, list, body()).await;
+        let since = newer["updated_at"].as_str().unwrap().to_owned();
+        let ids =
+            |page: Value| -> Vec<Value> { page["items"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect() };
+        let listed = |since: String| {
+            let path = format!("{list}?updated_since={since}&limit=200");
+            app.as_admin(Method::GET, &path).send()
+        };
+        let page: Value = listed(since.clone()).await.unwrap().json().await.unwrap();
+        assert_eq!(ids(page), vec![newer["id"].clone()], "{list}: only what changed at or after {since}");
+        ok(&app, Method::PATCH, &format!("{list}/{}", older["id"]), Some(change)).await;
+        let mut both = ids(listed(since.clone()).await.unwrap().json().await.unwrap());
+        both.sort_by_key(|v| v.as_i64());
+        assert_eq!(both, vec![older["id"].clone(), newer["id"].clone()], "{list}: a change brings a record back");
+        let bad = listed("yesterday".into()).await.unwrap();
+        assert_problem(bad, 400, "/problems/invalid-parameter").await;
+    }
+}

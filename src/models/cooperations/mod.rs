@@ -125,6 +125,8 @@ pub struct CooperationFilter {
     pub partner_id: Option<i64>,
     /// LIKE pattern on the folded name.
     pub name_pattern: Option<String>,
+    /// Only cooperations changed at or after this instant.
+    pub updated_since: Option<Timestamp>,
 }
 
 /// Orders of the cooperation list.
@@ -304,6 +306,9 @@ pub fn list(
             .filter(cooperation_members::left_on.is_null())
             .select(cooperation_members::cooperation_id);
         query = query.filter(cooperations::id.eq_any(member_of));
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(cooperations::updated_at.ge(since));
     }
     if let Some(pattern) = &filter.name_pattern {
         query = query.filter(cooperations::name_folded.like(pattern.clone()).escape('\\'));

@@ -137,6 +137,8 @@ pub struct MeasureFilter {
     /// LIKE pattern on the folded title.
     pub title_pattern: Option<String>,
     pub min_priority: Option<i32>,
+    /// Only measures changed at or after this instant.
+    pub updated_since: Option<Timestamp>,
 }
 
 /// Orders of the measure list.
@@ -425,6 +427,9 @@ macro_rules! list_query {
         }
         if let Some(min) = filter.min_priority {
             query = query.filter(measures::priority_rank.ge(min));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(measures::updated_at.ge(since));
         }
         let (id, desc) = (measures::id, sort.descending());
         let query = match sort {
