@@ -10,6 +10,9 @@
 //! | `IKZ_SQLITE_SYNCHRONOUS` | `full` | SQLite: `full` makes every acknowledged write durable; `normal` writes faster but can lose the last acknowledged writes on power loss or an OS crash |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
 //! | `IKZ_CHANGES_RETENTION_DAYS` | `90` | how long the change feed keeps changes (pruned at start and hourly) |
+//! | `IKZ_OUTBOUND_ALLOW` | empty | comma-separated private or loopback hosts the service may call (webhooks, council sync), e.g. `127.0.0.1,ris.intranet.example` |
+//! | `IKZ_OUTBOUND_PUBLIC` | `true` | `false` confines every outbound call to the hosts of `IKZ_OUTBOUND_ALLOW` |
+//! | `IKZ_WEBHOOK_RETRY_HOURS` | `72` | how long a failing webhook delivery is retried before the webhook is paused |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 //! | `IKZ_JWT_SECRET` | generated once, kept in the database | HS256 secret, at least 32 bytes |
 //! | `IKZ_TOKEN_TTL_SECONDS` | `3600` | lifetime of tokens from `POST /api/v1/auth/token` |
@@ -29,6 +32,9 @@ use crate::db::Backend;
 
 /// How long the change feed keeps changes when `IKZ_CHANGES_RETENTION_DAYS` is not set.
 pub const DEFAULT_CHANGES_RETENTION_DAYS: u32 = 90;
+
+/// How long a failing webhook delivery is retried when `IKZ_WEBHOOK_RETRY_HOURS` is not set.
+pub const DEFAULT_WEBHOOK_RETRY_HOURS: u32 = 72;
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -66,6 +72,10 @@ pub struct Config {
     pub oidc: Option<OidcConfig>,
     /// `IKZ_CHANGES_RETENTION_DAYS`: how long the change feed keeps changes.
     pub changes_retention_days: u32,
+    /// `IKZ_OUTBOUND_ALLOW` and `IKZ_OUTBOUND_PUBLIC`: which hosts outbound calls may reach.
+    pub outbound: crate::outbound::Policy,
+    /// `IKZ_WEBHOOK_RETRY_HOURS`: how long a failing delivery is retried.
+    pub webhook_retry: chrono::Duration,
 }
 
 /// Settings for accepting tokens of an external OpenID Connect provider.
@@ -114,6 +124,8 @@ impl Config {
             trust_forwarded_for: false,
             oidc: None,
             changes_retention_days: DEFAULT_CHANGES_RETENTION_DAYS,
+            outbound: crate::outbound::Policy::default(),
+            webhook_retry: chrono::Duration::hours(DEFAULT_WEBHOOK_RETRY_HOURS.into()),
             database_url,
         }
     }
@@ -147,6 +159,17 @@ impl Config {
                 "IKZ_CHANGES_RETENTION_DAYS",
                 parse_env("IKZ_CHANGES_RETENTION_DAYS", DEFAULT_CHANGES_RETENTION_DAYS)?,
             )?,
+            outbound: crate::outbound::Policy::new(
+                &env_or("IKZ_OUTBOUND_ALLOW", ""),
+                parse_env("IKZ_OUTBOUND_PUBLIC", true)?,
+            ),
+            webhook_retry: chrono::Duration::hours(
+                positive(
+                    "IKZ_WEBHOOK_RETRY_HOURS",
+                    parse_env("IKZ_WEBHOOK_RETRY_HOURS", DEFAULT_WEBHOOK_RETRY_HOURS)?,
+                )?
+                .into(),
+            ),
             database_url,
         })
     }

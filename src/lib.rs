@@ -13,5 +13,6 @@ pub mod domain;
 pub mod error;
 pub mod models;
 pub mod openapi;
+pub mod outbound;
 pub mod seed;
 pub mod startup;
