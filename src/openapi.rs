@@ -35,6 +35,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "measures", description = "Cooperation ideas and projects: assessment, priority, status workflow and history."),
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
         (name = "changes", description = "The change feed: every committed change, in commit order, for clients that keep a copy current."),
+        (name = "webhooks", description = "Signed deliveries of the change feed to integrators' URLs (Standard Webhooks; admins only)."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     servers((url = "/", description = "This server")),

@@ -35,6 +35,9 @@ pub enum StartupError {
     /// The change feed could not be pruned.
     #[error("cannot prune the change feed: {0}")]
     Changes(String),
+    /// The outbound HTTP client could not be built.
+    #[error("cannot set up outbound calls: {0}")]
+    Outbound(String),
     /// Accounts or token keys could not be set up.
     #[error("cannot set up authentication: {0}")]
     Auth(String),
@@ -49,6 +52,9 @@ pub struct Application {
     server: Server,
     db: web::Data<Db>,
     retention: chrono::Duration,
+    outbound: crate::outbound::Client,
+    cursors: crate::changes::cursor::CursorKey,
+    deliveries: crate::changes::delivery::Settings,
 }
 
 impl Application {
@@ -95,7 +101,11 @@ impl Application {
         let address = listener.local_addr()?;
         let db = web::Data::new(Db::new(pool, backend, sqlite_writer));
         let db_handle = db.clone();
+        let cursors = tokens.cursors().clone();
         let authenticator = web::Data::new(Authenticator { tokens, public_read: config.public_read });
+        let outbound =
+            crate::outbound::Client::new(config.outbound.clone()).map_err(|e| StartupError::Outbound(e.to_string()))?;
+        let outbound_data = web::Data::new(outbound.clone());
         let state = web::Data::new(AppState {
             openapi_json: crate::openapi::document_json(),
             trust_forwarded_for: config.trust_forwarded_for,
@@ -109,6 +119,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(db.clone())
                 .app_data(authenticator.clone())
+                .app_data(outbound_data.clone())
                 .app_data(limit)
                 .app_data(web::PathConfig::default().error_handler(|err, _| {
                     AppError::bad_parameter("id", format!("must be a whole number ({err})")).into()
@@ -162,7 +173,8 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("listening on http://{address} (Swagger UI: http://{address}/swagger-ui/)");
-        Ok(Self { port: address.port(), server, db: db_handle, retention })
+        let deliveries = crate::changes::delivery::Settings::new(config.webhook_retry);
+        Ok(Self { port: address.port(), server, db: db_handle, retention, outbound, cursors, deliveries })
     }
 
     /// The port actually bound (useful with port 0).
@@ -172,18 +184,27 @@ impl Application {
 
     /// Serves until the process is told to stop (SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // Hourly, the change feed forgets what is older than its retention (several instances
-        // doing so at once is harmless).
+        // Hourly, the change feed forgets what is older than its retention, and so do the
+        // webhooks' delivered deliveries (several instances doing so at once is harmless).
         let (db, retention) = (self.db.clone(), self.retention);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                 let cutoff = crate::models::now() - retention;
-                if let Err(err) = db.write(move |c| Ok(crate::changes::prune(c, cutoff)?)).await {
+                let pruned = db
+                    .write(move |c| {
+                        crate::changes::prune(c, cutoff)?;
+                        Ok(crate::changes::delivery::prune(c, cutoff)?)
+                    })
+                    .await;
+                if let Err(err) = pruned {
                     log::warn!("pruning the change feed failed: {err}");
                 }
             }
         });
+        let db = self.db.get_ref().clone();
+        let wake = db.commits();
+        tokio::spawn(crate::changes::delivery::run(db, self.outbound, self.cursors, self.deliveries, wake));
         self.server.await
     }
 }

@@ -7,32 +7,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::Query;
 use super::respond;
 use crate::auth::{Authenticator, Caller};
-use crate::changes::{self, ALL_RESOURCES, Change, Op, Resource};
-use crate::db::{Db, Timestamp};
+use crate::changes::{self, ALL_RESOURCES, Item as ChangeResponse, Resource};
+use crate::db::Db;
 use crate::error::{AppError, Problem};
 
 /// Largest page of the feed.
 const MAX_LIMIT: i64 = 1000;
-
-/// One change of one record.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ChangeResponse {
-    /// The kind of record.
-    pub resource: Resource,
-    /// The record's id.
-    pub id: i64,
-    /// What happened to it.
-    pub op: Op,
-    /// When (UTC).
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
-    /// The record's `ETag` after the change; `null` once deleted.
-    pub etag: Option<String>,
-    /// Who made the change (`user:3 (m.mustermann)`); `null` for anonymous readers.
-    pub actor: Option<String>,
-    /// The feed's position after this change: follow the feed from here to skip what came before.
-    pub cursor: String,
-}
 
 /// One page of the feed.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -127,18 +107,7 @@ pub async fn list_changes(
     let (after, rows, has_more) = db.read(move |conn| changes::page(conn, after, &resources, limit)).await?;
     let show_actor = caller.role.is_some();
     let next = rows.last().map_or(after, |c| c.id);
-    let items = rows
-        .into_iter()
-        .map(|Change { id, resource, record_id, op, at, etag, actor }| ChangeResponse {
-            resource,
-            id: record_id,
-            op,
-            at,
-            etag,
-            actor: actor.filter(|_| show_actor),
-            cursor: keys.sign(id),
-        })
-        .collect();
+    let items = rows.into_iter().map(|change| ChangeResponse::new(change, keys, show_actor)).collect();
     Ok(respond::json(HttpResponse::Ok(), &ChangeFeedResponse { items, next_cursor: keys.sign(next), has_more }))
 }
 

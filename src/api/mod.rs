@@ -15,6 +15,7 @@ pub mod partners;
 pub mod respond;
 pub mod service_tokens;
 pub mod users;
+pub mod webhooks;
 
 /// What the handlers share besides the database handle (`web::Data<Db>`) and the
 /// authenticator (`web::Data<Authenticator>`): what start-up computed once.
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/changes").configure(changes::configure))
             .service(scope("/auth").configure(auth::configure))
             .service(scope("/users").configure(users::configure))
-            .service(scope("/service-tokens").configure(service_tokens::configure)),
+            .service(scope("/service-tokens").configure(service_tokens::configure))
+            .service(scope("/webhooks").configure(webhooks::configure)),
     );
 }

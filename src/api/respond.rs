@@ -97,6 +97,12 @@ pub fn created_unversioned(location: String, record: &impl Serialize) -> HttpRes
     json(builder, record)
 }
 
+/// The answer marked not to be stored by caches (it carries a secret shown once).
+pub fn no_store(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
 /// 204 after a deletion.
 pub fn deleted() -> HttpResponse {
     HttpResponse::NoContent().finish()

@@ -11,6 +11,8 @@
 //! The feed stores no record bodies: an erased contact survives here only as its id.
 
 pub mod cursor;
+pub mod delivery;
+pub mod signing;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -37,10 +39,11 @@ pub enum Resource {
     Contacts,
     Users,
     ServiceTokens,
+    Webhooks,
 }
 
 /// Every resource, in the order they are listed.
-pub const ALL_RESOURCES: [Resource; 7] = [
+pub const ALL_RESOURCES: [Resource; 8] = [
     Resource::Partners,
     Resource::Fields,
     Resource::Cooperations,
@@ -48,6 +51,7 @@ pub const ALL_RESOURCES: [Resource; 7] = [
     Resource::Contacts,
     Resource::Users,
     Resource::ServiceTokens,
+    Resource::Webhooks,
 ];
 
 impl Resource {
@@ -62,9 +66,14 @@ impl Resource {
         match self {
             Self::Partners | Self::Fields | Self::Cooperations | Self::Measures => caller.may_read_public().is_ok(),
             Self::Contacts => caller.role.is_some_and(|r| r >= Role::Viewer),
-            Self::Users | Self::ServiceTokens => caller.is_admin(),
+            Self::Users | Self::ServiceTokens | Self::Webhooks => caller.is_admin(),
         }
     }
+}
+
+/// The resources of a stored comma-separated list (names the service cannot read are skipped).
+pub fn parse_resources(stored: &str) -> Vec<Resource> {
+    stored.split(',').filter_map(|r| r.parse().ok()).collect()
 }
 
 /// What happened to the record.
@@ -98,6 +107,51 @@ pub struct Change {
     pub etag: Option<String>,
     /// Who made it, as in the history (`user:3 (m.mustermann)`).
     pub actor: Option<String>,
+}
+
+/// One change of one record, as the feed lists it and as a webhook delivers it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ChangeResponse)]
+pub struct Item {
+    /// The kind of record.
+    pub resource: Resource,
+    /// The record's id.
+    pub id: i64,
+    /// What happened to it.
+    pub op: Op,
+    /// When (UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// The record's `ETag` after the change; `null` once deleted.
+    pub etag: Option<String>,
+    /// Who made the change (`user:3 (m.mustermann)`); `null` for anonymous readers.
+    pub actor: Option<String>,
+    /// The feed's position after this change: follow the feed from here to skip what came
+    /// before; a receiver of webhooks drops a delivery whose cursor it has seen.
+    pub cursor: String,
+    /// With `include=record` only: the record as it is when the page is read (which may be
+    /// newer than this change), as `GET` on it answers; `null` once it is deleted or the caller
+    /// may not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<serde_json::Value>,
+}
+
+impl Item {
+    /// The item of a stored change; `show_actor` for signed-in readers.
+    pub fn new(change: Change, keys: &cursor::CursorKey, show_actor: bool) -> Self {
+        let Change { id, resource, record_id, op, at, etag, actor } = change;
+        Self {
+            resource,
+            id: record_id,
+            op,
+            at,
+            etag,
+            actor: actor.filter(|_| show_actor),
+            cursor: keys.sign(id),
+            record: None,
+        }
+    }
 }
 
 /// Records that a write created or changed `record_id` (now at version `updated_at`). Call it

@@ -52,6 +52,9 @@ pub struct Db {
     /// On SQLite, the one thread that runs writes, committing them in groups (`None` on
     /// PostgreSQL, which takes concurrent writers).
     writer: Option<group_commit::GroupCommitWriter>,
+    /// Notified after each write this instance committed (the feed's waiters and the webhook
+    /// sender look at once instead of at their next poll).
+    commits: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A blocking task that could not be run or ended in a panic.
@@ -62,7 +65,12 @@ fn blocking_failed(err: tokio::task::JoinError) -> crate::error::AppError {
 impl Db {
     /// The handle for a pool; on SQLite `writer` is the group-commit writer.
     pub fn new(pool: DbPool, backend: Backend, writer: Option<group_commit::GroupCommitWriter>) -> Self {
-        Self { pool, backend, writer }
+        Self { pool, backend, writer, commits: Default::default() }
+    }
+
+    /// What is notified after each write this instance commits.
+    pub fn commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.commits.clone()
     }
 
     /// Whether writes can be taken (on SQLite: the writer thread still runs).
@@ -108,11 +116,17 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, crate::error::AppError> + Send + 'static,
         T: Send + 'static,
     {
-        if let Some(writer) = &self.writer {
-            return writer.write(f).await;
+        let written = match &self.writer {
+            Some(writer) => writer.write(f).await,
+            None => {
+                let pool = self.pool.clone();
+                tokio::task::spawn_blocking(move || write(&mut *pool.get()?, f)).await.map_err(blocking_failed)?
+            }
+        };
+        if written.is_ok() {
+            self.commits.notify_waiters();
         }
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || write(&mut *pool.get()?, f)).await.map_err(blocking_failed)?
+        written
     }
 }
 
@@ -468,6 +482,7 @@ pub enum Locked {
     Contacts,
     Measures,
     Users,
+    Webhooks,
 }
 
 /// Locks one row for the rest of the write transaction, so that concurrent changes of the same
@@ -482,6 +497,7 @@ pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::Que
         Locked::Contacts => "contacts",
         Locked::Measures => "measures",
         Locked::Users => "users",
+        Locked::Webhooks => "webhooks",
     };
     diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
         .bind::<diesel::sql_types::BigInt, _>(id)

@@ -12,6 +12,7 @@ pub mod record;
 pub mod service_tokens;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use crate::db::Timestamp;
 

@@ -17,24 +17,28 @@ use serde_json::{Map, Value, json};
 use crate::error::AppError;
 
 /// The records that carry a version (`ETag`), by their item path.
-const VERSIONED: [&str; 6] = [
+const VERSIONED: [&str; 7] = [
     "/api/v1/partners/{id}",
     "/api/v1/fields/{id}",
     "/api/v1/cooperations/{id}",
     "/api/v1/measures/{id}",
     "/api/v1/contacts/{id}",
     "/api/v1/users/{id}",
+    "/api/v1/webhooks/{id}",
 ];
 
 /// Other operations whose answer is one versioned record (with its `ETag`).
-const ANSWERS_A_RECORD: [(&str, &str); 1] = [("/api/v1/measures/{id}/transitions", "post")];
+const ANSWERS_A_RECORD: [(&str, &str); 2] =
+    [("/api/v1/measures/{id}/transitions", "post"), ("/api/v1/webhooks/{id}/secret", "post")];
 
 /// Properties an answer may leave out, each only in the situation its description names.
-const OMITTED: [(&str, &str); 8] = [
+const OMITTED: [(&str, &str); 10] = [
     ("PartnerResponse", "contacts"),
     ("MeasureResponse", "responsible_contact"),
     ("UserResponse", "access_token"),
     ("ServiceTokenResponse", "token"),
+    ("WebhookResponse", "secret"),
+    ("ChangeResponse", "record"),
     ("Health", "database"),
     ("Problem", "instance"),
     ("Problem", "request_id"),
@@ -51,13 +55,14 @@ const ENUMS: [(&str, &str, &[&str]); 5] = [
 ];
 
 /// The example body of each PATCH: one field changed, as a client would send it.
-const PATCH_EXAMPLES: [(&str, &str); 6] = [
+const PATCH_EXAMPLES: [(&str, &str); 7] = [
     ("UpdatePartner", r#"{"population": 4500}"#),
     ("FieldPatch", r#"{"name_en": "Municipal building yard"}"#),
     ("CooperationPatch", r#"{"funding_programme": "Förderrichtlinie IKZ 2026"}"#),
     ("MeasurePatch", r#"{"summary": "Gemeinsame Ausschreibung für drei Winter"}"#),
     ("ContactPatch", r#"{"function": "Leitung Bauhof"}"#),
     ("UserPatch", r#"{"display_name": "Maria Mustermann"}"#),
+    ("WebhookPatch", r#"{"active": true}"#),
 ];
 
 /// Applies every rule of this module to the serialised document.
