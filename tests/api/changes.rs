@@ -146,6 +146,17 @@ async fn every_write_of_every_resource_is_in_the_feed_once_in_commit_order() {
     expected.push(expect("service_tokens", &token["id"], "updated"));
     ok(&app, Method::DELETE, &t, None).await; // revoking twice changes nothing
 
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "resources": ["fields"]});
+    let webhook = created(&app, "/api/v1/webhooks", hook).await;
+    expected.push(expect("webhooks", &webhook["id"], "created"));
+    let w = format!("/api/v1/webhooks/{}", webhook["id"]);
+    ok(&app, Method::PATCH, &w, Some(json!({"active": false}))).await;
+    expected.push(expect("webhooks", &webhook["id"], "updated"));
+    ok(&app, Method::POST, &format!("{w}/secret"), None).await;
+    expected.push(expect("webhooks", &webhook["id"], "updated"));
+    ok(&app, Method::DELETE, &w, None).await;
+    expected.push(expect("webhooks", &webhook["id"], "deleted"));
+
     ok(&app, Method::DELETE, &format!("/api/v1/measures/{}", child["id"]), None).await;
     expected.push(expect("measures", &child["id"], "deleted"));
     ok(&app, Method::DELETE, &format!("{c}/members/{}", partner["id"]), None).await;
@@ -313,6 +324,7 @@ async fn the_feed_shows_only_what_the_caller_may_read() {
     let cursor = head(&app).await;
     let partner = app.create_partner(json!({"name": "Gemeinde Probe", "kind": "municipality"})).await;
     created(&app, "/api/v1/contacts", json!({"partner_id": partner["id"], "name": "Erika Probe"})).await;
+    created(&app, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/", "resources": ["fields"]})).await;
     let viewer = app.token_for("v.probe", "viewer", &[]).await;
     let resources =
         |items: &[Value]| items.iter().map(|i| i["resource"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
@@ -323,7 +335,7 @@ async fn the_feed_shows_only_what_the_caller_may_read() {
     let (as_viewer, _) = follow(&app, Some(&viewer), &cursor, "", 50).await;
     assert_eq!(resources(&as_viewer), ["partners", "contacts"]);
     let (as_admin, _) = follow(&app, Some(&app.admin_token), &cursor, "", 50).await;
-    assert_eq!(resources(&as_admin), ["partners", "contacts", "users"]);
+    assert_eq!(resources(&as_admin), ["partners", "contacts", "webhooks", "users"]);
     let (only_contacts, _) = follow(&app, Some(&viewer), &cursor, "&resource=contacts", 50).await;
     assert_eq!(resources(&only_contacts), ["contacts"]);
 
@@ -333,6 +345,7 @@ async fn the_feed_shows_only_what_the_caller_may_read() {
     };
     assert_problem(asked(None, "contacts").await.unwrap(), 401, "/problems/unauthorized").await;
     assert_problem(asked(Some(viewer.clone()), "users").await.unwrap(), 403, "/problems/forbidden").await;
+    assert_problem(asked(Some(viewer.clone()), "webhooks").await.unwrap(), 403, "/problems/forbidden").await;
     assert_problem(asked(Some(viewer), "everything").await.unwrap(), 400, "/problems/invalid-parameter").await;
 }
 
@@ -429,6 +442,11 @@ async fn every_list_takes_updated_since() {
                 || json!({"username": format!("person.{}", next()), "password": "long-enough-password", "role": "viewer"}),
             ),
             json!({"display_name": "Geändert"}),
+        ),
+        (
+            "/api/v1/webhooks",
+            Box::new(|| json!({"url": format!("http://127.0.0.1:9/{}", next()), "resources": ["fields"]})),
+            json!({"description": "geändert"}),
         ),
     ];
     for (list, body, change) in cases {

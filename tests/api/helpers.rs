@@ -103,6 +103,8 @@ pub fn test_config(db: &TestDb) -> Config {
     config.db_pool_size = 4;
     config.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
     config.jwt_secret = Some(JWT_SECRET.into());
+    // Outbound calls (webhooks) reach 127.0.0.1 and nothing else.
+    config.outbound = ikz_api::outbound::Policy::only("127.0.0.1");
     config
 }
 

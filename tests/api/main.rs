@@ -19,3 +19,4 @@ mod security;
 mod seed;
 mod stored_values;
 mod versions;
+mod webhooks;

@@ -51,6 +51,11 @@ async fn one_of_each(app: &TestApp) -> Vec<(String, Value)> {
             json!({"username": "versioned", "password": "a long enough password", "role": "viewer"}),
             json!({"display_name": "V. Ersion"}),
         ),
+        (
+            "/api/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9/hooks", "resources": ["fields"]}),
+            json!({"description": "Data warehouse of the district"}),
+        ),
     ];
     let mut records = Vec::new();
     for (collection, body, change) in cases {
