@@ -55,6 +55,7 @@ pub struct Application {
     outbound: crate::outbound::Client,
     cursors: crate::changes::cursor::CursorKey,
     deliveries: crate::changes::delivery::Settings,
+    heads: std::sync::Arc<crate::changes::waiting::Heads>,
 }
 
 impl Application {
@@ -106,6 +107,8 @@ impl Application {
         let outbound =
             crate::outbound::Client::new(config.outbound.clone()).map_err(|e| StartupError::Outbound(e.to_string()))?;
         let outbound_data = web::Data::new(outbound.clone());
+        let heads = web::Data::new(crate::changes::waiting::Heads::default());
+        let heads_handle = heads.clone().into_inner();
         let state = web::Data::new(AppState {
             openapi_json: crate::openapi::document_json(),
             trust_forwarded_for: config.trust_forwarded_for,
@@ -120,6 +123,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(authenticator.clone())
                 .app_data(outbound_data.clone())
+                .app_data(heads.clone())
                 .app_data(limit)
                 .app_data(web::PathConfig::default().error_handler(|err, _| {
                     AppError::bad_parameter("id", format!("must be a whole number ({err})")).into()
@@ -174,7 +178,16 @@ impl Application {
         .run();
         log::info!("listening on http://{address} (Swagger UI: http://{address}/swagger-ui/)");
         let deliveries = crate::changes::delivery::Settings::new(config.webhook_retry);
-        Ok(Self { port: address.port(), server, db: db_handle, retention, outbound, cursors, deliveries })
+        Ok(Self {
+            port: address.port(),
+            server,
+            db: db_handle,
+            retention,
+            outbound,
+            cursors,
+            deliveries,
+            heads: heads_handle,
+        })
     }
 
     /// The port actually bound (useful with port 0).
@@ -203,6 +216,7 @@ impl Application {
             }
         });
         let db = self.db.get_ref().clone();
+        tokio::spawn(self.heads.run(db.clone(), db.commits()));
         let wake = db.commits();
         tokio::spawn(crate::changes::delivery::run(db, self.outbound, self.cursors, self.deliveries, wake));
         self.server.await

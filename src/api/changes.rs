@@ -2,13 +2,23 @@
 
 use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::contacts::ContactResponse;
+use super::cooperations::CooperationResponse;
 use super::extract::Query;
+use super::fields::FieldResponse;
+use super::measures::MeasureResponse;
+use super::partners::PartnerResponse;
 use super::respond;
+use super::service_tokens::ServiceTokenResponse;
+use super::users::UserResponse;
+use super::webhooks::WebhookResponse;
 use crate::auth::{Authenticator, Caller};
+use crate::changes::waiting::{self, Heads};
 use crate::changes::{self, ALL_RESOURCES, Item as ChangeResponse, Resource};
-use crate::db::Db;
+use crate::db::{AnyConnection, Db};
 use crate::error::{AppError, Problem};
 
 /// Largest page of the feed.
@@ -48,7 +58,24 @@ pub struct ChangeQuery {
     /// Page size, 1–1000.
     #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<i64>,
+    #[param(inline)]
+    /// `record`: each item carries the record as `GET` on it answers now (`null` once deleted).
+    pub include: Option<ChangeInclude>,
+    /// Seconds to wait, 0–60, when no change has come yet: the answer comes as soon as one does
+    /// (within a second when it was made on another instance), or empty after that time.
+    #[param(minimum = 0, maximum = 60, default = 0)]
+    pub wait: Option<u64>,
 }
+
+/// What `include` may add to the feed's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeInclude {
+    Record,
+}
+
+/// Longest `wait`, in seconds.
+const MAX_WAIT: u64 = 60;
 
 /// The resources a caller asked for, each of which they may read (401/403 otherwise).
 fn readable(caller: &Caller, asked: Vec<Resource>) -> Result<Vec<Resource>, AppError> {
@@ -79,6 +106,8 @@ fn readable(caller: &Caller, asked: Vec<Resource>) -> Result<Vec<Resource>, AppE
 /// contacts or accounts. No record bodies are kept; read the record itself (its `ETag` tells
 /// whether you have it already). To start a copy: take `GET /api/v1/changes/cursor`, read the
 /// lists, then follow the feed from that cursor (a change seen twice is harmless to apply).
+/// `include=record` adds each record as it is now; `wait=N` holds the request up to N seconds
+/// until a change comes (long polling), instead of polling in a loop.
 #[utoipa::path(
     tag = "changes",
     params(ChangeQuery),
@@ -93,22 +122,84 @@ fn readable(caller: &Caller, asked: Vec<Resource>) -> Result<Vec<Resource>, AppE
 pub async fn list_changes(
     db: web::Data<Db>,
     authenticator: web::Data<Authenticator>,
+    heads: web::Data<Heads>,
     caller: Caller,
     query: Query<ChangeQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let ChangeQuery { cursor, resource, limit } = query.0;
+    let ChangeQuery { cursor, resource, limit, include, wait } = query.0;
     let limit = limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::bad_parameter("limit", format!("must be between 1 and {MAX_LIMIT}")));
     }
-    let resources = readable(&caller, resource)?;
+    let wait = wait.unwrap_or(0);
+    if wait > MAX_WAIT {
+        return Err(AppError::bad_parameter("wait", format!("must be between 0 and {MAX_WAIT} seconds")));
+    }
+    let resources = std::sync::Arc::new(readable(&caller, resource)?);
     let keys = authenticator.tokens.cursors();
-    let after = cursor.as_deref().map(|c| keys.read(c)).transpose()?;
-    let (after, rows, has_more) = db.read(move |conn| changes::page(conn, after, &resources, limit)).await?;
-    let show_actor = caller.role.is_some();
-    let next = rows.last().map_or(after, |c| c.id);
-    let items = rows.into_iter().map(|change| ChangeResponse::new(change, keys, show_actor)).collect();
-    Ok(respond::json(HttpResponse::Ok(), &ChangeFeedResponse { items, next_cursor: keys.sign(next), has_more }))
+    let mut after = cursor.as_deref().map(|c| keys.read(c)).transpose()?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    // Subscribed before the first read, so that a change committed right after it is noticed.
+    let mut head = heads.subscribe();
+    let with_records = include == Some(ChangeInclude::Record);
+    loop {
+        head.borrow_and_update();
+        let asked = resources.clone();
+        let (next, rows, has_more) = db
+            .read(move |conn| {
+                let (next, rows, more) = changes::page(conn, after, &asked, limit)?;
+                let records = match with_records {
+                    true => Some(
+                        rows.iter()
+                            .map(|c| record(conn, c.resource, c.record_id))
+                            .collect::<Result<Vec<Value>, _>>()?,
+                    ),
+                    false => None,
+                };
+                Ok((next, (rows, records), more))
+            })
+            .await?;
+        let (rows, records) = rows;
+        if rows.is_empty() && waiting::moved_past(&mut head, next, deadline).await {
+            after = Some(next);
+            continue;
+        }
+        let show_actor = caller.role.is_some();
+        let mut items: Vec<ChangeResponse> =
+            rows.into_iter().map(|change| ChangeResponse::new(change, keys, show_actor)).collect();
+        if let Some(records) = records {
+            for (item, record) in items.iter_mut().zip(records) {
+                item.record = Some(record);
+            }
+        }
+        let page = ChangeFeedResponse { items, next_cursor: keys.sign(next), has_more };
+        return Ok(respond::json(HttpResponse::Ok(), &page));
+    }
+}
+
+/// A record as `GET` on it answers, `null` once it is deleted. The caller may read every
+/// resource it is asked for (the feed shows only those).
+fn record(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<Value, AppError> {
+    use crate::models;
+    fn json<T: serde::Serialize>(value: T) -> Result<Value, AppError> {
+        serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))
+    }
+    let found = match resource {
+        Resource::Partners => models::partners::get(conn, id).and_then(|r| json(PartnerResponse::from(r))),
+        Resource::Fields => models::fields::get(conn, id).and_then(|r| json(FieldResponse::from(r))),
+        Resource::Cooperations => models::cooperations::get(conn, id).and_then(|r| json(CooperationResponse::from(r))),
+        Resource::Measures => models::measures::get(conn, id, false).and_then(|r| json(MeasureResponse::new(r))),
+        Resource::Contacts => models::contacts::get(conn, id).and_then(|r| json(ContactResponse::new(r))),
+        Resource::Users => models::users::get(conn, id).and_then(|r| json(UserResponse::new(r))),
+        Resource::ServiceTokens => {
+            models::service_tokens::get(conn, id).and_then(|r| json(ServiceTokenResponse::new(r)))
+        }
+        Resource::Webhooks => models::webhooks::get(conn, id).and_then(|r| json(WebhookResponse::from(r))),
+    };
+    match found {
+        Err(AppError::NotFound(_)) => Ok(Value::Null),
+        other => other,
+    }
 }
 
 /// The feed's current head

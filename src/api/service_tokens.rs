@@ -46,7 +46,7 @@ pub struct ServiceTokenResponse {
 }
 
 impl ServiceTokenResponse {
-    fn new(record: ServiceTokenRecord) -> Self {
+    pub(crate) fn new(record: ServiceTokenRecord) -> Self {
         let ServiceTokenRecord { token, partner_ids, value } = record;
         Self {
             id: token.id,

@@ -50,7 +50,7 @@ pub struct UserResponse {
 }
 
 impl UserResponse {
-    fn new(record: UserRecord) -> Self {
+    pub(crate) fn new(record: UserRecord) -> Self {
         let UserRecord { user, partner_ids } = record;
         Self {
             id: user.id,

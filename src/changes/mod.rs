@@ -13,6 +13,7 @@
 pub mod cursor;
 pub mod delivery;
 pub mod signing;
+pub mod waiting;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -228,8 +229,13 @@ pub fn head(conn: &mut AnyConnection) -> QueryResult<i64> {
 }
 
 /// One page of the feed after change `after` (from the oldest kept change when `None`), of
-/// the given resources: the position it started after, the changes (at most `limit`) and
+/// the given resources: the position to continue from, the changes (at most `limit`) and
 /// whether more follow. A position before the oldest kept change is 410.
+///
+/// When no more follow, the position is the head as read before the changes were: a reader of
+/// a few resources skips the others' changes once, instead of scanning them on every poll.
+/// Nothing is skipped that way: numbers follow commit order, so every change up to a visible
+/// head has committed.
 pub fn page(
     conn: &mut AnyConnection,
     after: Option<i64>,
@@ -246,9 +252,11 @@ pub fn page(
                 .into(),
         ));
     }
+    let head = head(conn)?;
     let names: Vec<&str> = resources.iter().map(|r| r.as_str()).collect();
     let mut rows: Vec<Change> = changes::table
         .filter(changes::id.gt(after))
+        .filter(changes::id.le(head))
         .filter(changes::resource.eq_any(names))
         .order(changes::id)
         .limit(limit + 1)
@@ -256,7 +264,11 @@ pub fn page(
         .load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    Ok((after, rows, more))
+    let next = match rows.last() {
+        Some(last) if more => last.id,
+        _ => head.max(after),
+    };
+    Ok((next, rows, more))
 }
 
 /// Deletes the changes older than `before` and remembers the highest number deleted, so that a

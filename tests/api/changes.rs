@@ -469,3 +469,127 @@ async fn every_list_takes_updated_since() {
         assert_problem(bad, 400, "/problems/invalid-parameter").await;
     }
 }
+
+#[tokio::test]
+async fn with_include_record_every_resource_comes_as_get_answers_it_and_null_once_deleted() {
+    let app = spawn_app().await;
+    let cursor = head(&app).await;
+    let partner = app.create_partner(json!({"name": "Gemeinde Probe", "kind": "municipality"})).await;
+    let field =
+        created(&app, "/api/v1/fields", json!({"key": "tourism", "name_de": "Tourismus", "name_en": "Tourism"})).await;
+    let coop = created(&app, "/api/v1/cooperations", json!({"name": "IKZ Probe"})).await;
+    let measure = created(
+        &app,
+        "/api/v1/measures",
+        json!({"cooperation_id": coop["id"], "field_id": field["id"], "title": "Gästekarte"}),
+    )
+    .await;
+    let contact = created(&app, "/api/v1/contacts", json!({"partner_id": partner["id"], "name": "Erika Probe"})).await;
+    let gone = created(&app, "/api/v1/contacts", json!({"partner_id": partner["id"], "name": "Max Weg"})).await;
+    let user = created(
+        &app,
+        "/api/v1/users",
+        json!({"username": "f.probe", "password": "long-enough-password", "role": "viewer"}),
+    )
+    .await;
+    let token = created(&app, "/api/v1/service-tokens", json!({"name": "sync", "role": "viewer"})).await;
+    let webhook =
+        created(&app, "/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/", "resources": ["fields"]})).await;
+    ok(&app, Method::DELETE, &format!("/api/v1/contacts/{}", gone["id"]), None).await;
+
+    let (items, _) = follow(&app, Some(&app.admin_token), &cursor, "&include=record", 4).await;
+    let paths = [
+        ("partners", "partners", &partner),
+        ("fields", "fields", &field),
+        ("cooperations", "cooperations", &coop),
+        ("measures", "measures", &measure),
+        ("contacts", "contacts", &contact),
+        ("users", "users", &user),
+        ("service_tokens", "service-tokens", &token),
+        ("webhooks", "webhooks", &webhook),
+    ];
+    for (resource, path, record) in paths {
+        let item = items.iter().find(|i| i["resource"] == resource && i["id"] == record["id"]).expect(resource);
+        let response = app.as_admin(Method::GET, &format!("/api/v1/{path}/{}", record["id"])).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{resource}");
+        let etag = response.headers().get("etag").map(|e| e.to_str().unwrap().to_owned());
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(item["record"], answer, "{resource}: the record as GET answers it");
+        if let Some(etag) = etag {
+            assert_eq!(item["etag"], etag, "{resource}: unchanged since, so the item's ETag is the record's");
+        }
+    }
+    let erased: Vec<&Value> = items.iter().filter(|i| i["resource"] == "contacts" && i["id"] == gone["id"]).collect();
+    assert_eq!(erased.len(), 2, "created, then deleted");
+    assert!(erased.iter().all(|i| i.get("record") == Some(&Value::Null)), "null once deleted: {erased:?}");
+
+    // Without include, no record; anonymous readers get records too, of what they may read.
+    let (plain, _) = follow(&app, Some(&app.admin_token), &cursor, "", 100).await;
+    assert!(plain.iter().all(|i| i.get("record").is_none()));
+    let (anonymous, _) = follow(&app, None, &cursor, "&include=record", 100).await;
+    assert!(anonymous.iter().all(|i| i["resource"] != "contacts" && i["record"]["id"] == i["id"]));
+    let response = app.request(Method::GET, "/api/v1/changes?include=everything", None).send().await.unwrap();
+    assert_problem(response, 400, "/problems/invalid-parameter").await;
+}
+
+/// `GET /api/v1/changes?cursor=…&wait=…` sent in the background.
+fn waiting(app: &TestApp, cursor: &str, query: &str) -> tokio::task::JoinHandle<Value> {
+    let path = format!("/api/v1/changes?cursor={cursor}{query}");
+    let request = app.request(Method::GET, &path, Some(&app.admin_token));
+    tokio::spawn(async move {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()
+    })
+}
+
+#[tokio::test]
+async fn a_waiting_reader_gets_the_next_change_as_it_comes_from_this_instance_or_another() {
+    let app = spawn_app().await;
+    let cursor = head(&app).await;
+
+    // Nothing comes: an empty page after the wait, at the same place.
+    let quiet = waiting(&app, &cursor, "&wait=1").await.unwrap();
+    assert_eq!(quiet["items"], json!([]));
+    assert_eq!(quiet["next_cursor"], cursor.as_str());
+
+    // A write through this instance answers a reader waiting up to a minute.
+    let reader = waiting(&app, &cursor, "&wait=60");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "it waits while nothing happens");
+    let partner = app.create_partner(json!({"name": "Gemeinde Probe", "kind": "municipality"})).await;
+    let page = reader.await.unwrap();
+    assert_eq!(
+        page["items"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect::<Vec<_>>(),
+        [partner["id"].clone()]
+    );
+
+    // A write this instance did not make (another instance, the CLI) is found by the poller.
+    let after_partner = page["next_cursor"].as_str().unwrap().to_owned();
+    let reader = waiting(&app, &after_partner, "&wait=60");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut own = own_connection(&app);
+    begin_write(&mut own);
+    let elsewhere = insert_partner(&mut own, "Anderswo");
+    let system = Caller::system("test");
+    changes::changed(&mut own, &system, Resource::Partners, elsewhere, Op::Created, ikz_api::models::now()).unwrap();
+    sql(&mut own, "COMMIT");
+    let page = reader.await.unwrap();
+    assert_eq!(page["items"][0]["id"], elsewhere);
+
+    // A reader of contacts is not answered by a partner's change, and skips it afterwards.
+    let after_elsewhere = page["next_cursor"].as_str().unwrap().to_owned();
+    let reader = waiting(&app, &after_elsewhere, "&resource=contacts&wait=2");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.create_partner(json!({"name": "Nur Partner", "kind": "other"})).await;
+    let page = reader.await.unwrap();
+    assert_eq!(page["items"], json!([]));
+    assert_ne!(page["next_cursor"], after_elsewhere.as_str(), "past the partner's change");
+    assert_eq!(page["next_cursor"], head(&app).await.as_str());
+
+    for wait in ["61", "-1", "soon"] {
+        let path = format!("/api/v1/changes?wait={wait}");
+        let response = app.request(Method::GET, &path, None).send().await.unwrap();
+        assert_problem(response, 400, "/problems/invalid-parameter").await;
+    }
+}
