@@ -17,8 +17,8 @@ use super::users::UserResponse;
 use super::webhooks::WebhookResponse;
 use crate::auth::{Authenticator, Caller};
 use crate::changes::waiting::{self, Heads};
-use crate::changes::{self, ALL_RESOURCES, Item as ChangeResponse, Resource};
-use crate::db::{AnyConnection, Db};
+use crate::changes::{self, ALL_RESOURCES, Current, Item as ChangeResponse, Resource};
+use crate::db::Db;
 use crate::error::{AppError, Problem};
 
 /// Largest page of the feed.
@@ -145,61 +145,39 @@ pub async fn list_changes(
     loop {
         head.borrow_and_update();
         let asked = resources.clone();
-        let (next, rows, has_more) = db
-            .read(move |conn| {
-                let (next, rows, more) = changes::page(conn, after, &asked, limit)?;
-                let records = match with_records {
-                    true => Some(
-                        rows.iter()
-                            .map(|c| record(conn, c.resource, c.record_id))
-                            .collect::<Result<Vec<Value>, _>>()?,
-                    ),
-                    false => None,
-                };
-                Ok((next, (rows, records), more))
-            })
-            .await?;
-        let (rows, records) = rows;
+        let (next, rows, has_more) =
+            db.read(move |conn| changes::page_with_records(conn, after, &asked, limit, with_records)).await?;
         if rows.is_empty() && waiting::moved_past(&mut head, next, deadline).await {
             after = Some(next);
             continue;
         }
         let show_actor = caller.role.is_some();
-        let mut items: Vec<ChangeResponse> =
-            rows.into_iter().map(|change| ChangeResponse::new(change, keys, show_actor)).collect();
-        if let Some(records) = records {
-            for (item, record) in items.iter_mut().zip(records) {
-                item.record = Some(record);
-            }
-        }
+        let items = rows
+            .into_iter()
+            .map(|(change, record)| {
+                let mut item = ChangeResponse::new(change, keys, show_actor);
+                item.record = record.map(|r| r.map_or(Ok(Value::Null), answer)).transpose()?;
+                Ok(item)
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
         let page = ChangeFeedResponse { items, next_cursor: keys.sign(next), has_more };
         return Ok(respond::json(HttpResponse::Ok(), &page));
     }
 }
 
-/// A record as `GET` on it answers, `null` once it is deleted. The caller may read every
-/// resource it is asked for (the feed shows only those).
-fn record(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<Value, AppError> {
-    use crate::models;
-    fn json<T: serde::Serialize>(value: T) -> Result<Value, AppError> {
-        serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))
-    }
-    let found = match resource {
-        Resource::Partners => models::partners::get(conn, id).and_then(|r| json(PartnerResponse::from(r))),
-        Resource::Fields => models::fields::get(conn, id).and_then(|r| json(FieldResponse::from(r))),
-        Resource::Cooperations => models::cooperations::get(conn, id).and_then(|r| json(CooperationResponse::from(r))),
-        Resource::Measures => models::measures::get(conn, id, false).and_then(|r| json(MeasureResponse::new(r))),
-        Resource::Contacts => models::contacts::get(conn, id).and_then(|r| json(ContactResponse::new(r))),
-        Resource::Users => models::users::get(conn, id).and_then(|r| json(UserResponse::new(r))),
-        Resource::ServiceTokens => {
-            models::service_tokens::get(conn, id).and_then(|r| json(ServiceTokenResponse::new(r)))
-        }
-        Resource::Webhooks => models::webhooks::get(conn, id).and_then(|r| json(WebhookResponse::from(r))),
+/// A record as `GET` on it answers.
+fn answer(record: Current) -> Result<Value, AppError> {
+    let value = match record {
+        Current::Partner(r) => serde_json::to_value(PartnerResponse::from(r)),
+        Current::Field(r) => serde_json::to_value(FieldResponse::from(r)),
+        Current::Cooperation(r) => serde_json::to_value(CooperationResponse::from(r)),
+        Current::Measure(r) => serde_json::to_value(MeasureResponse::new(*r)),
+        Current::Contact(r) => serde_json::to_value(ContactResponse::new(r)),
+        Current::User(r) => serde_json::to_value(UserResponse::new(r)),
+        Current::ServiceToken(r) => serde_json::to_value(ServiceTokenResponse::new(r)),
+        Current::Webhook(r) => serde_json::to_value(WebhookResponse::from(r)),
     };
-    match found {
-        Err(AppError::NotFound(_)) => Ok(Value::Null),
-        other => other,
-    }
+    value.map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// The feed's current head
