@@ -8,6 +8,7 @@
 //! | `IKZ_DB_POOL_SIZE` | 8 (SQLite) / 2 per core (PostgreSQL) | database connections per instance |
 //! | `IKZ_SQLITE_MMAP_MB` | `0` (off) | SQLite: MiB of the database file each connection memory-maps (README, "SQLite or PostgreSQL") |
 //! | `IKZ_SQLITE_SYNCHRONOUS` | `full` | SQLite: `full` makes every acknowledged write durable; `normal` writes faster but can lose the last acknowledged writes on power loss or an OS crash |
+//! | `IKZ_PG_STATEMENT_CACHE` | `true` | PostgreSQL: cache named prepared statements; `false` behind PgBouncer in transaction pooling mode |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
 //! | `IKZ_CHANGES_RETENTION_DAYS` | `90` | how long the change feed keeps changes (pruned at start and hourly) |
 //! | `IKZ_OUTBOUND_ALLOW` | empty | comma-separated private or loopback hosts the service may call (webhooks, council sync), e.g. `127.0.0.1,ris.intranet.example` |
@@ -54,6 +55,8 @@ pub struct Config {
     pub sqlite_mmap_bytes: u64,
     /// `IKZ_SQLITE_SYNCHRONOUS`: `full` (default) or `normal`.
     pub sqlite_synchronous: crate::db::SqliteSynchronous,
+    /// `IKZ_PG_STATEMENT_CACHE`: PostgreSQL connections cache named prepared statements.
+    pub pg_statement_cache: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// HS256 secret; `None` means: generate once and keep it in the database.
@@ -115,6 +118,7 @@ impl Config {
             db_pool_size: Backend::from_url(&database_url).default_pool_size(cores),
             sqlite_mmap_bytes: 0,
             sqlite_synchronous: crate::db::SqliteSynchronous::Full,
+            pg_statement_cache: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             jwt_secret: None,
             token_ttl_seconds: 3600,
@@ -145,6 +149,7 @@ impl Config {
             )?,
             sqlite_mmap_bytes: sqlite_mmap_bytes()?,
             sqlite_synchronous: parse_env("IKZ_SQLITE_SYNCHRONOUS", crate::db::SqliteSynchronous::Full)?,
+            pg_statement_cache: parse_env("IKZ_PG_STATEMENT_CACHE", true)?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             jwt_secret: jwt_secret()?,
             token_ttl_seconds: positive("IKZ_TOKEN_TTL_SECONDS", parse_env("IKZ_TOKEN_TTL_SECONDS", 3600)?)?,

@@ -68,9 +68,7 @@ impl Application {
             Backend::Sqlite => config.db_pool_size.max(config.workers as u32 + 2),
             Backend::Postgres => config.db_pool_size,
         };
-        let manager = db::ConnectionManager::new(&config.database_url)
-            .with_sqlite_mmap(config.sqlite_mmap_bytes)
-            .with_sqlite_synchronous(config.sqlite_synchronous);
+        let manager = db::ConnectionManager::for_config(config);
         let pool = db::build_pool(manager.clone(), pool_size)?;
         let applied = db::run_migrations(&mut *pool.get()?).map_err(StartupError::Migration)?;
         log::info!(

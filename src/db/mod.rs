@@ -308,6 +308,9 @@ pub struct ConnectionManager {
     sqlite_mmap_bytes: u64,
     /// SQLite: durability of commits.
     sqlite_synchronous: SqliteSynchronous,
+    /// PostgreSQL: whether connections keep named prepared statements (off behind PgBouncer in
+    /// transaction pooling mode without prepared-statement support).
+    pg_statement_cache: bool,
 }
 
 impl ConnectionManager {
@@ -318,7 +321,13 @@ impl ConnectionManager {
             Backend::Sqlite => url.strip_prefix("sqlite://").unwrap_or(url).to_owned(),
             Backend::Postgres => url.to_owned(),
         };
-        Self { url, backend, sqlite_mmap_bytes: 0, sqlite_synchronous: SqliteSynchronous::Full }
+        Self {
+            url,
+            backend,
+            sqlite_mmap_bytes: 0,
+            sqlite_synchronous: SqliteSynchronous::Full,
+            pg_statement_cache: true,
+        }
     }
 
     /// Sets how SQLite connections make commits durable (`IKZ_SQLITE_SYNCHRONOUS`). Ignored on
@@ -336,12 +345,32 @@ impl ConnectionManager {
         self
     }
 
+    /// A manager with every database setting of `config`.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        Self::new(&config.database_url)
+            .with_sqlite_mmap(config.sqlite_mmap_bytes)
+            .with_sqlite_synchronous(config.sqlite_synchronous)
+            .with_pg_statement_cache(config.pg_statement_cache)
+    }
+
+    /// Whether PostgreSQL connections cache named prepared statements (`IKZ_PG_STATEMENT_CACHE`).
+    /// Without the cache every statement is sent with its parameters in one message (unnamed),
+    /// which PgBouncer's transaction pooling passes through. Ignored on SQLite.
+    pub fn with_pg_statement_cache(mut self, cache: bool) -> Self {
+        self.pg_statement_cache = cache;
+        self
+    }
+
     /// Opens one connection (used by the pool and by CLI commands).
     pub fn establish(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
         use diesel::r2d2::Error as E;
         match self.backend {
             Backend::Postgres => {
-                Ok(AnyConnection::Pg(diesel::PgConnection::establish(&self.url).map_err(E::ConnectionError)?))
+                let mut conn = diesel::PgConnection::establish(&self.url).map_err(E::ConnectionError)?;
+                if !self.pg_statement_cache {
+                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
+                Ok(AnyConnection::Pg(conn))
             }
             Backend::Sqlite => {
                 sqlite_plans::stable_plans_for_new_connections();
@@ -408,10 +437,13 @@ const MIGRATION_LOCK: i64 = 0x0069_6b7a_6d69_6772;
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, MigrationError> {
     let applied = match conn {
         AnyConnection::Pg(c) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
-            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c)?;
-            result?
+            // One transaction around them all, under a transaction-scoped lock: a session lock
+            // could stay behind on a pooled server connection (PgBouncer), this one ends with
+            // the transaction. (Each migration then runs in a savepoint.)
+            c.transaction(|c| {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).execute(c)?;
+                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len())
+            })?
         }
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS)?.len(),
     };
