@@ -10,7 +10,7 @@ use ikz_api::db::{AnyConnection, ConnectionManager};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, start, test_config};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_across_instances, start, test_config};
 
 /// `(resource, id, op)` of a change item.
 type Seen = (String, i64, String);
@@ -207,7 +207,7 @@ async fn created_or_ok(app: &TestApp, path: &str, body: Value) {
 
 /// A connection of the test's own, beside the service's, to the same database.
 fn own_connection(app: &TestApp) -> AnyConnection {
-    ConnectionManager::new(&app._db.url()).establish().expect("connect")
+    ConnectionManager::new(&app._db.direct_url()).establish().expect("connect")
 }
 
 fn sql(conn: &mut AnyConnection, statement: &str) {
@@ -285,8 +285,9 @@ async fn a_write_that_records_its_change_later_comes_later_even_if_it_began_firs
 }
 
 #[tokio::test]
-async fn thirty_two_concurrent_writers_and_a_polling_reader_see_every_write_once() {
-    let app = spawn_app().await;
+async fn thirty_two_concurrent_writers_and_a_polling_reader_see_every_write_once_across_instances() {
+    // Writers and reader alternate between the instances (two or more on PostgreSQL).
+    let app = spawn_app_across_instances().await;
     let cursor = head(&app).await;
     let writers: Vec<_> = (0..32)
         .map(|n| {
@@ -592,4 +593,28 @@ async fn a_waiting_reader_gets_the_next_change_as_it_comes_from_this_instance_or
         let response = app.request(Method::GET, &path, None).send().await.unwrap();
         assert_problem(response, 400, "/problems/invalid-parameter").await;
     }
+}
+
+#[tokio::test]
+async fn a_waiting_reader_hears_of_a_write_on_another_instance_across_instances() {
+    let app = spawn_app_across_instances().await;
+    let (reader_at, writer_at) = (app.addresses[0].clone(), app.addresses.last().unwrap().clone());
+    let cursor = head(&app).await;
+    let path = format!("{reader_at}/api/v1/changes?cursor={cursor}&wait=60");
+    let request = app.client.get(path).bearer_auth(&app.admin_token);
+    let reader = tokio::spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "it waits while nothing happens");
+    let response = app
+        .client
+        .post(format!("{writer_at}/api/v1/partners"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"name": "Gemeinde Drüben", "kind": "municipality"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let partner: Value = response.json().await.unwrap();
+    let page = reader.await.unwrap();
+    assert_eq!(page["items"][0]["id"], partner["id"], "{page}");
 }

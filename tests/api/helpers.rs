@@ -32,16 +32,29 @@ impl TestDb {
         }
     }
 
-    /// The `DATABASE_URL` of this database.
+    /// The `DATABASE_URL` the service gets: through PgBouncer when `IKZ_TEST_PGBOUNCER_URL` names
+    /// one (its host and port; the database is this test's), else directly.
     pub fn url(&self) -> String {
+        match std::env::var("IKZ_TEST_PGBOUNCER_URL").ok().filter(|u| !u.is_empty()) {
+            Some(pooler) if matches!(self, Self::Postgres { .. }) => self.at(&pooler),
+            _ => self.direct_url(),
+        }
+    }
+
+    /// The URL straight to the database (for a test's own connection beside the service).
+    pub fn direct_url(&self) -> String {
         match self {
             Self::Sqlite { dir } => dir.path().join("ikz.db").to_string_lossy().into_owned(),
-            Self::Postgres { admin_url, name } => {
-                let mut url = url::Url::parse(admin_url).expect("IKZ_TEST_POSTGRES_URL is a URL");
-                url.set_path(name);
-                url.to_string()
-            }
+            Self::Postgres { admin_url, .. } => self.at(admin_url),
         }
+    }
+
+    /// This test's PostgreSQL database on the server of `server_url`.
+    fn at(&self, server_url: &str) -> String {
+        let Self::Postgres { name, .. } = self else { unreachable!("only PostgreSQL databases have a server") };
+        let mut url = url::Url::parse(server_url).expect("a PostgreSQL URL");
+        url.set_path(name);
+        url.to_string()
     }
 }
 
@@ -60,10 +73,13 @@ pub const ADMIN_PASSWORD: &str = "test-admin-password";
 /// HS256 secret of every test app (tests sign their own tokens with it).
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
-/// A running service and a client for it.
+/// A running service (one instance or several on one database) and a client for it.
 pub struct TestApp {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` of the first instance.
     pub address: String,
+    /// Every instance's address; requests go to each in turn.
+    pub addresses: Vec<String>,
+    next: std::sync::atomic::AtomicUsize,
     /// HTTP client.
     pub client: Client,
     /// A token of the bootstrap admin; the write helpers send it.
@@ -74,13 +90,39 @@ pub struct TestApp {
 
 static LOGGER: Once = Once::new();
 
+/// How many instances a test app starts on its database: `IKZ_TEST_INSTANCES` (default 1) on
+/// PostgreSQL; always one on SQLite, which serves one instance per file.
+pub fn instances() -> usize {
+    let asked = std::env::var("IKZ_TEST_INSTANCES").ok().and_then(|n| n.parse().ok()).unwrap_or(1usize);
+    match std::env::var("IKZ_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+        Some(_) => asked.max(1),
+        None => 1,
+    }
+}
+
 /// Starts the service with the default settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// For the tests named `*_across_instances`: at least two instances on one PostgreSQL database
+/// (as many as `IKZ_TEST_INSTANCES` asks beyond that); one on SQLite, where the same test checks
+/// the single instance.
+pub async fn spawn_app_across_instances() -> TestApp {
+    let count = match std::env::var("IKZ_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+        Some(_) => instances().max(2),
+        None => 1,
+    };
+    spawn_instances(count, |_| {}).await
+}
+
 /// Starts the service after `adjust` has changed the test configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_instances(instances(), adjust).await
+}
+
+/// Starts `count` instances on one fresh database.
+async fn spawn_instances(count: usize, adjust: impl FnOnce(&mut Config)) -> TestApp {
     LOGGER.call_once(|| {
         let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
             .is_test(true)
@@ -89,10 +131,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new();
     let mut config = test_config(&db);
     adjust(&mut config);
-    let address = start(&config);
+    let addresses: Vec<String> = (0..count).map(|_| start(&config)).collect();
+    let address = addresses[0].clone();
     let client = Client::new();
     let admin_token = login(&client, &address, "admin", ADMIN_PASSWORD).await.expect("the bootstrap admin can log in");
-    TestApp { address, client, admin_token, _db: db }
+    TestApp { address, addresses, next: Default::default(), client, admin_token, _db: db }
 }
 
 /// The configuration tests start from: port 0, one worker, known admin password and secret.
@@ -103,6 +146,8 @@ pub fn test_config(db: &TestDb) -> Config {
     config.db_pool_size = 4;
     config.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
     config.jwt_secret = Some(JWT_SECRET.into());
+    // Off behind PgBouncer in transaction pooling mode (.ci/run).
+    config.pg_statement_cache = std::env::var("IKZ_PG_STATEMENT_CACHE").map_or(true, |v| v != "false");
     // Outbound calls (webhooks) reach 127.0.0.1 and nothing else.
     config.outbound = ikz_api::outbound::Policy::only("127.0.0.1");
     config
@@ -132,9 +177,10 @@ pub async fn login(client: &Client, address: &str, username: &str, password: &st
 }
 
 impl TestApp {
-    /// Full URL of a path.
+    /// Full URL of a path, at the next instance in turn.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.addresses.len();
+        format!("{}{path}", self.addresses[turn])
     }
 
     /// A request with an optional bearer token.

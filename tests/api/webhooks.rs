@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_across_instances, spawn_app_with};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ print("verified")
 }
 
 fn own_connection(app: &TestApp) -> AnyConnection {
-    ConnectionManager::new(&app._db.url()).establish().expect("connect")
+    ConnectionManager::new(&app._db.direct_url()).establish().expect("connect")
 }
 
 #[tokio::test]
@@ -184,8 +184,9 @@ async fn a_delivery_is_signed_as_standard_webhooks_specifies() {
 }
 
 #[tokio::test]
-async fn deliveries_follow_the_feed_in_order_once_each_and_only_of_their_resources() {
-    let app = spawn_app().await;
+async fn deliveries_follow_the_feed_in_order_once_each_and_only_of_their_resources_across_instances() {
+    // Every instance's sender competes for the webhook (two or more on PostgreSQL).
+    let app = spawn_app_across_instances().await;
     let receiver = Receiver::start();
     create_webhook(&app, json!({"url": receiver.url, "resources": ["fields", "partners"]})).await;
     let mut expected = Vec::new();
