@@ -153,12 +153,21 @@ pub struct Settings {
     pub poll: Duration,
     /// Webhooks sent to at the same time by one instance.
     pub parallel: usize,
+    /// After a commit woke the sender, how long it lets further commits gather before it looks:
+    /// under a stream of writes it reads at most this often, not once per write.
+    pub settle: Duration,
 }
 
 impl Settings {
     /// The service's settings with the given retry period.
     pub fn new(retry_for: chrono::Duration) -> Self {
-        Self { retry_for, lease: Duration::from_secs(60), poll: Duration::from_millis(500), parallel: 8 }
+        Self {
+            retry_for,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_millis(500),
+            parallel: 8,
+            settle: Duration::from_millis(25),
+        }
     }
 }
 
@@ -484,7 +493,9 @@ pub async fn run(
             }
             Ok(None) => {
                 drop(permit);
-                let _ = tokio::time::timeout(settings.poll, wake.notified()).await;
+                if tokio::time::timeout(settings.poll, wake.notified()).await.is_ok() {
+                    tokio::time::sleep(settings.settle).await;
+                }
             }
             Err(err) => {
                 drop(permit);
