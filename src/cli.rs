@@ -123,7 +123,7 @@ pub fn serve() -> Result<(), AnyError> {
 
 pub fn migrate() -> Result<(), AnyError> {
     let config = Config::from_env()?;
-    let mut conn = db::ConnectionManager::for_config(&config).establish()?;
+    let mut conn = config.connection_manager().establish()?;
     let applied = db::run_migrations(&mut conn)?;
     log::info!("{applied} migrations applied to {}", db::redacted_url(&config.database_url));
     Ok(())
@@ -131,7 +131,7 @@ pub fn migrate() -> Result<(), AnyError> {
 
 pub fn seed(what: SeedWhat) -> Result<(), AnyError> {
     let config = Config::from_env()?;
-    let mut conn = db::ConnectionManager::for_config(&config).establish()?;
+    let mut conn = config.connection_manager().establish()?;
     db::run_migrations(&mut conn)?;
     let started = std::time::Instant::now();
     let seeded = match what {
@@ -161,7 +161,7 @@ fn read_password() -> Result<String, AnyError> {
 pub fn user(action: UserAction) -> Result<(), AnyError> {
     use crate::models::{input, users};
     let config = Config::from_env()?;
-    let mut conn = db::ConnectionManager::for_config(&config).establish()?;
+    let mut conn = config.connection_manager().establish()?;
     db::run_migrations(&mut conn)?;
     let show =
         |e: crate::error::AppError| -> AnyError { serde_json::to_string(&e.problem()).unwrap_or_default().into() };

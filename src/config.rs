@@ -108,6 +108,14 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// A connection manager with every database setting of this configuration.
+    pub fn connection_manager(&self) -> crate::db::ConnectionManager {
+        crate::db::ConnectionManager::new(&self.database_url)
+            .with_sqlite_mmap(self.sqlite_mmap_bytes)
+            .with_sqlite_synchronous(self.sqlite_synchronous)
+            .with_pg_statement_cache(self.pg_statement_cache)
+    }
+
     /// Defaults for everything but the database (what tests and embedders start from).
     pub fn new(database_url: impl Into<String>) -> Self {
         let database_url = database_url.into();

@@ -68,7 +68,7 @@ impl Application {
             Backend::Sqlite => config.db_pool_size.max(config.workers as u32 + 2),
             Backend::Postgres => config.db_pool_size,
         };
-        let manager = db::ConnectionManager::for_config(config);
+        let manager = config.connection_manager();
         let pool = db::build_pool(manager.clone(), pool_size)?;
         let applied = db::run_migrations(&mut *pool.get()?).map_err(StartupError::Migration)?;
         log::info!(

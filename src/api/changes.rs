@@ -17,9 +17,10 @@ use super::users::UserResponse;
 use super::webhooks::WebhookResponse;
 use crate::auth::{Authenticator, Caller};
 use crate::changes::waiting::{self, Heads};
-use crate::changes::{self, ALL_RESOURCES, Current, Item as ChangeResponse, Resource};
+use crate::changes::{self, ALL_RESOURCES, Item as ChangeResponse, Resource};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
+use crate::models::feed::{self, Current};
 
 /// Largest page of the feed.
 const MAX_LIMIT: i64 = 1000;
@@ -146,7 +147,7 @@ pub async fn list_changes(
         head.borrow_and_update();
         let asked = resources.clone();
         let (next, rows, has_more) =
-            db.read(move |conn| changes::page_with_records(conn, after, &asked, limit, with_records)).await?;
+            db.read(move |conn| feed::page_with_records(conn, after, &asked, limit, with_records)).await?;
         if rows.is_empty() && waiting::moved_past(&mut head, next, deadline).await {
             after = Some(next);
             continue;

@@ -271,62 +271,6 @@ pub fn page(
     Ok((next, rows, more))
 }
 
-/// A record as it is now, of any resource of the feed (`include=record`).
-#[derive(Debug)]
-pub enum Current {
-    Partner(crate::models::partners::Partner),
-    Field(crate::models::fields::Field),
-    Cooperation(crate::models::cooperations::Cooperation),
-    Measure(Box<crate::models::measures::MeasureRecord>),
-    Contact(crate::models::contacts::ContactRecord),
-    User(crate::models::users::UserRecord),
-    ServiceToken(crate::models::service_tokens::ServiceTokenRecord),
-    Webhook(crate::models::webhooks::Webhook),
-}
-
-/// The record a change is about, as it is now (as `GET` on it reads it); `None` once deleted.
-/// The caller must be allowed to read the resource (the feed shows only those).
-pub fn current(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<Option<Current>, AppError> {
-    use crate::models;
-    let found = match resource {
-        Resource::Partners => models::partners::get(conn, id).map(Current::Partner),
-        Resource::Fields => models::fields::get(conn, id).map(Current::Field),
-        Resource::Cooperations => models::cooperations::get(conn, id).map(Current::Cooperation),
-        Resource::Measures => models::measures::get(conn, id, false).map(|r| Current::Measure(Box::new(r))),
-        Resource::Contacts => models::contacts::get(conn, id).map(Current::Contact),
-        Resource::Users => models::users::get(conn, id).map(Current::User),
-        Resource::ServiceTokens => models::service_tokens::get(conn, id).map(Current::ServiceToken),
-        Resource::Webhooks => models::webhooks::get(conn, id).map(Current::Webhook),
-    };
-    match found {
-        Ok(record) => Ok(Some(record)),
-        Err(AppError::NotFound(_)) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// A change with, when asked for, its record as it is now (`Some(None)` once deleted).
-pub type WithRecord = (Change, Option<Option<Current>>);
-
-/// [`page`], and with `with_records` each change's record as it is now ([`current`]).
-pub fn page_with_records(
-    conn: &mut AnyConnection,
-    after: Option<i64>,
-    resources: &[Resource],
-    limit: i64,
-    with_records: bool,
-) -> Result<(i64, Vec<WithRecord>, bool), AppError> {
-    let (next, rows, more) = page(conn, after, resources, limit)?;
-    let rows = rows
-        .into_iter()
-        .map(|change| {
-            let record = with_records.then(|| current(conn, change.resource, change.record_id)).transpose()?;
-            Ok((change, record))
-        })
-        .collect::<Result<_, AppError>>()?;
-    Ok((next, rows, more))
-}
-
 /// Deletes the changes older than `before` and remembers the highest number deleted, so that a
 /// cursor from before it is told so (410) instead of silently missing changes. Returns how many
 /// were deleted.
@@ -352,6 +296,6 @@ pub fn prune(conn: &mut AnyConnection, before: Timestamp) -> QueryResult<usize> 
     let Some(through) = through else { return Ok(0) };
     let deleted = diesel::delete(changes::table.filter(changes::id.le(through))).execute(conn)?;
     let through = through.max(pruned_through(conn)?).to_string();
-    crate::models::accounts::set_setting(conn, PRUNED_THROUGH, &through)?;
+    crate::db::statements::set_setting(conn, PRUNED_THROUGH, &through)?;
     Ok(deleted)
 }

@@ -345,14 +345,6 @@ impl ConnectionManager {
         self
     }
 
-    /// A manager with every database setting of `config`.
-    pub fn for_config(config: &crate::config::Config) -> Self {
-        Self::new(&config.database_url)
-            .with_sqlite_mmap(config.sqlite_mmap_bytes)
-            .with_sqlite_synchronous(config.sqlite_synchronous)
-            .with_pg_statement_cache(config.pg_statement_cache)
-    }
-
     /// Whether PostgreSQL connections cache named prepared statements (`IKZ_PG_STATEMENT_CACHE`).
     /// Without the cache every statement is sent with its parameters in one message (unnamed),
     /// which PgBouncer's transaction pooling passes through. Ignored on SQLite.

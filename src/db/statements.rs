@@ -257,3 +257,16 @@ pub fn insert_change(conn: &mut AnyConnection, change: NewChange<'_>) -> QueryRe
         }
     }
 }
+
+/// Stores a setting, replacing its value.
+pub fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> QueryResult<()> {
+    use super::schema::settings;
+    use diesel::ExpressionMethods;
+    let insert = diesel::insert_into(settings::table).values((settings::key.eq(key), settings::value.eq(value)));
+    crate::per_backend!(&mut *conn, |c| insert
+        .on_conflict(settings::key)
+        .do_update()
+        .set(settings::value.eq(value))
+        .execute(c))?;
+    Ok(())
+}

@@ -208,16 +208,7 @@ pub fn setting_or_insert(conn: &mut AnyConnection, key: &str, value: &str) -> Qu
     settings::table.find(key).select(settings::value).first(conn)
 }
 
-/// Stores a setting, replacing its value.
-pub fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> QueryResult<()> {
-    let insert = diesel::insert_into(settings::table).values((settings::key.eq(key), settings::value.eq(value)));
-    per_backend!(&mut *conn, |c| insert
-        .on_conflict(settings::key)
-        .do_update()
-        .set(settings::value.eq(value))
-        .execute(c))?;
-    Ok(())
-}
+pub use crate::db::statements::set_setting;
 
 /// Inserts a service token with its partner scope.
 pub fn insert_service_token(
