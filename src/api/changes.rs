@@ -1,6 +1,6 @@
 //! `/api/v1/changes`: the change feed, for clients that keep a copy of the data current.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -125,8 +125,15 @@ pub async fn list_changes(
     authenticator: web::Data<Authenticator>,
     heads: web::Data<Heads>,
     caller: Caller,
+    req: HttpRequest,
     query: Query<ChangeQuery>,
 ) -> Result<HttpResponse, AppError> {
+    // An empty `wait=` or `limit=` would read as absent; they are numbers, so it is an error.
+    if let Some((name, _)) = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(name, value)| matches!(name.as_ref(), "wait" | "limit") && value.is_empty())
+    {
+        return Err(AppError::bad_parameter(&name, "must be a whole number, not empty"));
+    }
     let ChangeQuery { cursor, resource, limit, include, wait } = query.0;
     let limit = limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -588,7 +588,7 @@ async fn a_waiting_reader_gets_the_next_change_as_it_comes_from_this_instance_or
     assert_ne!(page["next_cursor"], after_elsewhere.as_str(), "past the partner's change");
     assert_eq!(page["next_cursor"], head(&app).await.as_str());
 
-    for wait in ["61", "-1", "soon"] {
+    for wait in ["61", "-1", "soon", "", "5&limit="] {
         let path = format!("/api/v1/changes?wait={wait}");
         let response = app.request(Method::GET, &path, None).send().await.unwrap();
         assert_problem(response, 400, "/problems/invalid-parameter").await;
