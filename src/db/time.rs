@@ -114,6 +114,15 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 /// `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z`, or `None` where that layout does not fit
 /// (years outside 0–9999, leap seconds), which chrono then writes.
 fn rfc3339_fixed<'b>(at: &chrono::DateTime<chrono::Utc>, buf: &'b mut [u8; 30]) -> Option<&'b str> {
+    let len = fixed_layout(&at.naive_utc(), b'T', buf)?;
+    buf[len] = b'Z';
+    std::str::from_utf8(&buf[..=len]).ok()
+}
+
+/// Writes `YYYY-MM-DD?HH:MM:SS[.fff|.ffffff|.fffffffff]` (`?` being `separator`) to the start of
+/// `buf` and returns its length, or `None` for years outside 0–9999 and leap seconds. The
+/// fraction has as many digits as chrono's `%.f` writes: none for whole seconds, else 3, 6 or 9.
+fn fixed_layout(at: &NaiveDateTime, separator: u8, buf: &mut [u8; 30]) -> Option<usize> {
     use chrono::{Datelike, Timelike};
     let (year, nanos) = (at.year(), at.nanosecond());
     if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
@@ -126,13 +135,14 @@ fn rfc3339_fixed<'b>(at: &chrono::DateTime<chrono::Utc>, buf: &'b mut [u8; 30]) 
         }
     }
     buf[..20].copy_from_slice(b"0000-00-00T00:00:00.");
+    buf[10] = separator;
     digits(&mut buf[0..4], year as u32);
     digits(&mut buf[5..7], at.month());
     digits(&mut buf[8..10], at.day());
     digits(&mut buf[11..13], at.hour());
     digits(&mut buf[14..16], at.minute());
     digits(&mut buf[17..19], at.second());
-    let len = match nanos {
+    Some(match nanos {
         0 => 19,
         n if n % 1_000_000 == 0 => {
             digits(&mut buf[20..23], n / 1_000_000);
@@ -146,14 +156,21 @@ fn rfc3339_fixed<'b>(at: &chrono::DateTime<chrono::Utc>, buf: &'b mut [u8; 30]) 
             digits(&mut buf[20..29], n);
             29
         }
-    };
-    buf[len] = b'Z';
-    std::str::from_utf8(&buf[..=len]).ok()
+    })
 }
 
 impl ToSql<SqlTimestamp, Sqlite> for Timestamp {
+    /// The text diesel writes (`%F %T%.f`), laid out directly: chrono's formatter interprets its
+    /// format string anew for every value, on the writer thread of every write.
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        <NaiveDateTime as ToSql<SqlTimestamp, Sqlite>>::to_sql(&self.0, out)
+        let mut buf = [0u8; 30];
+        match fixed_layout(&self.0, b' ', &mut buf) {
+            Some(len) => {
+                out.set_value(String::from_utf8_lossy(&buf[..len]).into_owned());
+                Ok(serialize::IsNull::No)
+            }
+            None => <NaiveDateTime as ToSql<SqlTimestamp, Sqlite>>::to_sql(&self.0, out),
+        }
     }
 }
 
@@ -364,6 +381,42 @@ mod serialising {
                 serde_json::to_string(&at).unwrap(),
                 "{secs}.{nanos}"
             );
+            let mut buf = [0; 30];
+            let len = super::fixed_layout(&at.naive_utc(), b' ', &mut buf).unwrap();
+            assert_eq!(&buf[..len], at.naive_utc().format("%F %T%.f").to_string().as_bytes(), "{secs}.{nanos}");
+        }
+    }
+
+    #[test]
+    fn sqlite_stores_a_timestamp_as_the_text_diesel_writes() {
+        use diesel::prelude::*;
+        use diesel::sql_types::{Text, Timestamp as SqlTimestamp};
+        #[derive(QueryableByName)]
+        struct Stored {
+            #[diesel(sql_type = Text)]
+            text: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let base = Utc.with_ymd_and_hms(2026, 11, 21, 14, 3, 22).unwrap();
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        let mut cases: Vec<DateTime<Utc>> =
+            [0, 120_000_000, 123_456_000, 123_456_789, 1].map(|n| base + chrono::Duration::nanoseconds(n)).to_vec();
+        cases.extend([
+            leap,
+            Utc.with_ymd_and_hms(-1, 6, 1, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+        ]);
+        let query = "SELECT CAST(? AS TEXT) AS text";
+        for at in cases {
+            let ours: Stored =
+                diesel::sql_query(query).bind::<SqlTimestamp, _>(Timestamp::from(at)).get_result(&mut conn).unwrap();
+            let diesels: Stored =
+                diesel::sql_query(query).bind::<SqlTimestamp, _>(at.naive_utc()).get_result(&mut conn).unwrap();
+            assert_eq!(ours.text, diesels.text, "{at:?}");
         }
     }
 
