@@ -419,6 +419,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                     email: Some(format!("info{i}@gemeinde.example.org")),
                     phone: None,
                     description: None,
+                    external_refs: "[]".to_owned(),
                 };
                 (partner, partners_t::created_at.eq(stamp), partners_t::updated_at.eq(stamp))
             })
@@ -438,6 +439,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                         ended_on: None,
                         funding_programme: None,
                         funding_amount_eur: None,
+                        external_refs: "[]".to_owned(),
                     },
                     coops_t::created_at.eq(stamp),
                     coops_t::updated_at.eq(stamp),
@@ -473,6 +475,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                         phone: Some("035795 123-0".into()),
                         phone_normalized: Some("+49357951230".into()),
                         notes: None,
+                        external_refs: "[]".to_owned(),
                     },
                     contacts_t::created_at.eq(stamp),
                     contacts_t::updated_at.eq(stamp),
@@ -522,6 +525,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                         description_signed_on: None,
                         progress: 0,
                         council_refs: "[]".into(),
+                        external_refs: "[]".into(),
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),

@@ -2,18 +2,19 @@
 //! listed in other resources unless asked for (`?include=contacts`), and erasable at any time.
 
 use crate::db::Timestamp;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonBody, Query, search_pattern};
+use super::extract::{ByRef, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::contacts::{self as model, ContactFilter, ContactRecord, CreateContact};
+use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag};
 
@@ -43,6 +44,8 @@ pub struct ContactResponse {
     pub field_ids: Vec<i64>,
     /// Notes.
     pub notes: Option<String>,
+    /// The person's ids in other systems.
+    pub external_refs: Vec<ExternalRef>,
     /// Created (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -65,6 +68,7 @@ impl ContactResponse {
             phone_normalized: c.phone_normalized,
             field_ids,
             notes: c.notes,
+            external_refs: c.external_refs.0,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -107,6 +111,10 @@ pub struct ContactListQuery {
     /// of the previous sync). Deletions are not listed: the change feed tells of them.
     #[param(value_type = Option<String>, format = DateTime)]
     pub updated_since: Option<Timestamp>,
+    /// Only contacts with an external reference from this system.
+    pub ref_source: Option<String>,
+    /// With `ref_source`: only the contact with this id there.
+    pub ref_id: Option<String>,
 }
 
 /// List contacts (viewers and above)
@@ -128,6 +136,7 @@ pub async fn list_contacts(
         field_id: query.field_id,
         name_pattern: search_pattern("q", query.q.as_deref())?,
         updated_since: query.updated_since,
+        external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
     let (records, next_cursor) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
     Ok(respond::page(&req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))
@@ -208,10 +217,46 @@ pub async fn delete_contact(
     Ok(respond::deleted())
 }
 
+/// Create or replace the contact with an external reference (admins, or editors acting for its partner)
+///
+/// A full representation, as for `POST /api/v1/contacts`: no contact holds `{source}:{id}` → 201,
+/// created with the reference; one does and the body equals it → 200 and nothing changes; it
+/// differs → 200, replaced. Each of `source` and `id` is one percent-encoded path segment.
+#[utoipa::path(tag = "contacts",
+    params(
+        ("source" = String, Path, description = "The other system"),
+        ("id" = String, Path, description = "The person's id there, percent-encoded"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this replacement is based on"),
+    ),
+    request_body = CreateContact, security(("bearer" = [])), responses(
+    (status = 200, description = "Replaced, or identical and unchanged", body = ContactResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 201, description = "Created with the reference", body = ContactResponse,
+     headers(("Location" = String, description = "URL of the new contact"), ("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 409, description = "Another external reference is held by another contact", body = Problem, content_type = "application/problem+json"),
+    (status = 412, description = "Changed since the `If-Match` version, or no contact holds the reference yet", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/by-ref/{source}/{id}")]
+pub async fn put_contact_by_ref(
+    db: web::Data<Db>,
+    caller: Caller,
+    by_ref: ByRef,
+    if_match: IfMatch,
+    body: JsonBody<CreateContact>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor, "add or replace contacts")?;
+    let input = body.decode()?;
+    let (record, created) = db
+        .write(move |conn| model::put_by_ref(conn, &caller, (&by_ref.source, &by_ref.id), input, &if_match, now()))
+        .await?;
+    let contact = ContactResponse::new(record);
+    Ok(respond::put(created, format!("/api/v1/contacts/{}", contact.id), &contact))
+}
+
 /// Registers the contact routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_contacts)
         .service(create_contact)
+        .service(put_contact_by_ref)
         .service(get_contact)
         .service(update_contact)
         .service(delete_contact);

@@ -1,12 +1,12 @@
 //! `/api/v1/cooperations`: who cooperates, since when, with which funding.
 
 use crate::db::Timestamp;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonBody, Query};
+use super::extract::{ByRef, JsonBody, Query};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
@@ -15,6 +15,7 @@ use crate::error::{AppError, Problem};
 use crate::models::cooperations::{
     self as model, Cooperation, CooperationFilter, CooperationSort, CooperationStatus, CreateCooperation,
 };
+use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag};
 
@@ -41,6 +42,8 @@ pub struct CooperationResponse {
     /// Funding amount in whole euros.
     #[schema(example = 150000)]
     pub funding_amount_eur: Option<i64>,
+    /// The cooperation's ids in other systems.
+    pub external_refs: Vec<ExternalRef>,
     /// Created (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -60,6 +63,7 @@ impl From<Cooperation> for CooperationResponse {
             ended_on: c.ended_on,
             funding_programme: c.funding_programme,
             funding_amount_eur: c.funding_amount_eur,
+            external_refs: c.external_refs.0,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -90,6 +94,10 @@ pub struct CooperationListQuery {
     /// of the previous sync). Deletions are not listed: the change feed tells of them.
     #[param(value_type = Option<String>, format = DateTime)]
     pub updated_since: Option<Timestamp>,
+    /// Only cooperations with an external reference from this system.
+    pub ref_source: Option<String>,
+    /// With `ref_source`: only the cooperation with this id there.
+    pub ref_id: Option<String>,
 }
 
 impl Versioned for CooperationResponse {
@@ -127,6 +135,7 @@ pub async fn list_cooperations(
         partner_id: query.partner_id,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
         updated_since: query.updated_since,
+        external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))
@@ -207,10 +216,47 @@ pub async fn delete_cooperation(
     Ok(respond::deleted())
 }
 
+/// Create or replace the cooperation with an external reference (admins create; editors of a member replace)
+///
+/// A full representation, as for `POST /api/v1/cooperations` (members are managed under
+/// `…/members`): no cooperation holds `{source}:{id}` → 201, created with the reference; one does
+/// and the body equals it → 200 and nothing changes; it differs → 200, replaced. Each of
+/// `source` and `id` is one percent-encoded path segment.
+#[utoipa::path(tag = "cooperations",
+    params(
+        ("source" = String, Path, description = "The other system"),
+        ("id" = String, Path, description = "The cooperation's id there, percent-encoded"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this replacement is based on"),
+    ),
+    request_body = CreateCooperation, security(("bearer" = [])), responses(
+    (status = 200, description = "Replaced, or identical and unchanged", body = CooperationResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 201, description = "Created with the reference", body = CooperationResponse,
+     headers(("Location" = String, description = "URL of the new cooperation"), ("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 409, description = "Another external reference is held by another cooperation", body = Problem, content_type = "application/problem+json"),
+    (status = 412, description = "Changed since the `If-Match` version, or no cooperation holds the reference yet", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/by-ref/{source}/{id}")]
+pub async fn put_cooperation_by_ref(
+    db: web::Data<Db>,
+    caller: Caller,
+    by_ref: ByRef,
+    if_match: IfMatch,
+    body: JsonBody<CreateCooperation>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor, "create or replace cooperations")?;
+    let input = body.decode()?;
+    let (cooperation, created) = db
+        .write(move |conn| model::put_by_ref(conn, &caller, (&by_ref.source, &by_ref.id), input, &if_match, now()))
+        .await?;
+    let location = format!("/api/v1/cooperations/{}", cooperation.id);
+    Ok(respond::put(created, location, &CooperationResponse::from(cooperation)))
+}
+
 /// Registers the cooperation routes (members and measures have their own modules).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_cooperations)
         .service(create_cooperation)
+        .service(put_cooperation_by_ref)
         .service(get_cooperation)
         .service(update_cooperation)
         .service(delete_cooperation);

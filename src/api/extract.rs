@@ -78,6 +78,37 @@ impl FromRequest for IfMatch {
     }
 }
 
+/// The `{source}/{id}` of a `…/by-ref/{source}/{id}` path, each one percent-encoded segment
+/// (an OParl id is a URL: `https%3A%2F%2Fris.example.de%2Foparl%2Fbody%2F1`). The router leaves
+/// `%2F`, `%25` and `%2B` encoded in what it matched, so decoding the matched text once gives the
+/// exact value.
+#[derive(Debug, Clone)]
+pub struct ByRef {
+    /// The other system.
+    pub source: String,
+    /// The record's id there.
+    pub id: String,
+}
+
+impl FromRequest for ByRef {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let segment = |name: &str| {
+            let raw = req.match_info().get(name).unwrap_or_default();
+            percent_encoding::percent_decode_str(raw).decode_utf8().map(|text| text.into_owned()).map_err(|_| {
+                AppError::BadRequest {
+                    slug: "invalid-parameter",
+                    detail: format!("the path segment `{name}` is not percent-encoded UTF-8"),
+                    errors: vec![FieldError::new(name, "invalid_parameter", "is not percent-encoded UTF-8")],
+                }
+            })
+        };
+        std::future::ready(segment("source").and_then(|source| Ok(Self { source, id: segment("id")? })))
+    }
+}
+
 /// Checks the media type, reads at most the configured number of bytes and parses JSON.
 fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = Result<Value, AppError>> + use<> {
     let limit = req.app_data::<BodyLimit>().map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |l| l.0);

@@ -1,17 +1,18 @@
 //! `/api/v1/fields`: the fields of action (Öffentlichkeitsarbeit, Bauhof, Feuerwehr, …).
 
 use crate::db::Timestamp;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonBody, Query};
+use super::extract::{ByRef, JsonBody, Query};
 use super::pagination;
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
+use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::fields::CreateField;
 use crate::models::fields::{self as model, Field};
 use crate::models::now;
@@ -34,6 +35,8 @@ pub struct FieldResponse {
     pub name_en: String,
     /// What the field covers.
     pub description: Option<String>,
+    /// The field's ids in other systems.
+    pub external_refs: Vec<ExternalRef>,
     /// Created (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -50,6 +53,7 @@ impl From<Field> for FieldResponse {
             name_de: f.name_de,
             name_en: f.name_en,
             description: f.description,
+            external_refs: f.external_refs.0,
             created_at: f.created_at,
             updated_at: f.updated_at,
         }
@@ -71,19 +75,42 @@ impl Listed for FieldResponse {
     const ITEMS: &'static str = "The fields of this page, by id.";
 }
 
+/// Query parameters of the field list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FieldListQuery {
+    /// Page size, 1–200.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<pagination::Limit>,
+    /// `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+    /// Only records changed at or after this instant (RFC 3339, e.g. the newest `updated_at`
+    /// of the previous sync). Deletions are not listed: the change feed tells of them.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub updated_since: Option<Timestamp>,
+    /// Only fields with an external reference from this system.
+    pub ref_source: Option<String>,
+    /// With `ref_source`: only the field with this id there.
+    pub ref_id: Option<String>,
+}
+
 /// List fields of action
-#[utoipa::path(tag = "fields", params(pagination::ChangedPageQuery), security((), ("bearer" = [])),
+#[utoipa::path(tag = "fields", params(FieldListQuery), security((), ("bearer" = [])),
     responses((status = 200, description = "One page of fields", body = FieldPage)))]
 #[get("")]
 pub async fn list_fields(
     req: HttpRequest,
     db: web::Data<Db>,
     caller: Caller,
-    query: Query<pagination::ChangedPageQuery>,
+    query: Query<FieldListQuery>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
-    let (limit, after, since) = query.0.by_id()?;
-    let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit, since)).await?;
+    let query = query.0;
+    let after = pagination::decode_cursor(query.cursor.as_deref(), "id")?.map(|a| a.id);
+    let (limit, since) = (query.limit.unwrap_or_default().0, query.updated_since);
+    let holding = RefFilter::from_query(query.ref_source, query.ref_id)?;
+    let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref())).await?;
     Ok(respond::page(&req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))
 }
 
@@ -160,7 +187,47 @@ pub async fn delete_field(
     Ok(respond::deleted())
 }
 
+/// Create or replace the field with an external reference (admins)
+///
+/// A full representation, as for `POST /api/v1/fields`: no field holds `{source}:{id}` → 201,
+/// created with the reference; one does and the body equals it → 200 and nothing changes; it
+/// differs → 200, replaced (its `key` cannot change). Each of `source` and `id` is one
+/// percent-encoded path segment.
+#[utoipa::path(tag = "fields",
+    params(
+        ("source" = String, Path, description = "The other system"),
+        ("id" = String, Path, description = "The field's id there, percent-encoded"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this replacement is based on"),
+    ),
+    request_body = CreateField, security(("bearer" = [])), responses(
+    (status = 200, description = "Replaced, or identical and unchanged", body = FieldResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 201, description = "Created with the reference", body = FieldResponse,
+     headers(("Location" = String, description = "URL of the new field"), ("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 409, description = "The key or another external reference is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 412, description = "Changed since the `If-Match` version, or no field holds the reference yet", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/by-ref/{source}/{id}")]
+pub async fn put_field_by_ref(
+    db: web::Data<Db>,
+    caller: Caller,
+    by_ref: ByRef,
+    if_match: IfMatch,
+    body: JsonBody<CreateField>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin, "create or replace fields")?;
+    let input = body.decode()?;
+    let (field, created) = db
+        .write(move |conn| model::put_by_ref(conn, &caller, (&by_ref.source, &by_ref.id), input, &if_match, now()))
+        .await?;
+    Ok(respond::put(created, format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field)))
+}
+
 /// Registers the field routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_fields).service(create_field).service(get_field).service(update_field).service(delete_field);
+    cfg.service(list_fields)
+        .service(create_field)
+        .service(put_field_by_ref)
+        .service(get_field)
+        .service(update_field)
+        .service(delete_field);
 }

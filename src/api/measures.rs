@@ -2,19 +2,20 @@
 //! cooperation. Status changes go through `measure_workflow`.
 
 use crate::db::Timestamp;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
-use super::extract::{JsonBody, Query, search_pattern};
+use super::extract::{ByRef, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::error::{AppError, Problem};
+use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::measures::{self as model, CreateMeasure, MeasureFilter, MeasureRecord, MeasureSort};
 use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag, etag_with_embedded};
@@ -76,6 +77,8 @@ pub struct MeasureResponse {
     pub parent_id: Option<i64>,
     /// URLs of council papers (e.g. OParl papers).
     pub council_refs: Vec<String>,
+    /// The measure's ids in other systems.
+    pub external_refs: Vec<ExternalRef>,
     /// Created (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -113,6 +116,7 @@ impl MeasureResponse {
             progress: m.progress,
             parent_id: m.parent_id,
             council_refs,
+            external_refs: m.external_refs.0,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -189,6 +193,10 @@ pub struct MeasureListQuery {
     /// of the previous sync). Deletions are not listed: the change feed tells of them.
     #[param(value_type = Option<String>, format = DateTime)]
     pub updated_since: Option<Timestamp>,
+    /// Only measures with an external reference from this system.
+    pub ref_source: Option<String>,
+    /// With `ref_source`: only the measure with this id there.
+    pub ref_id: Option<String>,
 }
 
 async fn list(
@@ -219,6 +227,7 @@ async fn list(
         title_pattern: search_pattern("q", query.q.as_deref())?,
         min_priority: query.min_priority,
         updated_since: query.updated_since,
+        external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
     let (items, next_cursor) = db
         .read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new))
@@ -284,6 +293,43 @@ pub async fn create_measure(
     let record = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
     let measure = MeasureResponse::new(record);
     Ok(respond::created(format!("/api/v1/measures/{}", measure.id), &measure))
+}
+
+/// Create or replace the measure with an external reference (admins, or editors of a member of its cooperation)
+///
+/// A full representation, as for `POST /api/v1/measures` (the status moves only by
+/// transitions): no measure holds `{source}:{id}` → 201, created as `idea` with the reference;
+/// one does and the body equals it → 200 and nothing changes; it differs → 200, replaced. Each
+/// of `source` and `id` is one percent-encoded path segment.
+#[utoipa::path(tag = "measures",
+    params(
+        ("source" = String, Path, description = "The other system"),
+        ("id" = String, Path, description = "The measure's id there, percent-encoded"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this replacement is based on"),
+    ),
+    request_body = CreateMeasure, security(("bearer" = [])), responses(
+    (status = 200, description = "Replaced, or identical and unchanged", body = MeasureResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 201, description = "Created with the reference", body = MeasureResponse,
+     headers(("Location" = String, description = "URL of the new measure"), ("ETag" = String, description = "Version for `If-Match`"))),
+    (status = 409, description = "Another external reference is held by another measure", body = Problem, content_type = "application/problem+json"),
+    (status = 412, description = "Changed since the `If-Match` version, or no measure holds the reference yet", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid fields or references; `cooperation_id` cannot change", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/by-ref/{source}/{id}")]
+pub async fn put_measure_by_ref(
+    db: web::Data<Db>,
+    caller: Caller,
+    by_ref: ByRef,
+    if_match: IfMatch,
+    body: JsonBody<CreateMeasure>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(crate::auth::Role::Editor, "create or replace measures")?;
+    let input = body.decode()?;
+    let (record, created) = db
+        .write(move |conn| model::put_by_ref(conn, &caller, (&by_ref.source, &by_ref.id), input, &if_match, now()))
+        .await?;
+    let measure = MeasureResponse::new(record);
+    Ok(respond::put(created, format!("/api/v1/measures/{}", measure.id), &measure))
 }
 
 /// Query parameters of a single measure.
@@ -369,6 +415,7 @@ pub async fn delete_measure(
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_measures)
         .service(create_measure)
+        .service(put_measure_by_ref)
         .service(get_measure)
         .service(update_measure)
         .service(delete_measure);

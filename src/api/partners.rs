@@ -1,18 +1,19 @@
 //! `/api/v1/partners`: the organisations that cooperate.
 
 use crate::db::Timestamp;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
-use super::extract::{JsonBody, Query};
+use super::extract::{ByRef, JsonBody, Query};
 use super::pagination;
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
+use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::now;
 use crate::models::partners::{self as model, CreatePartner, Partner, PartnerFilter, PartnerKind, PartnerSort};
 use crate::models::record::{IfMatch, Patch, etag, etag_with_embedded};
@@ -51,6 +52,8 @@ pub struct PartnerResponse {
     pub phone: Option<String>,
     /// Free text.
     pub description: Option<String>,
+    /// The partner's ids in other systems (`PUT /api/v1/partners/by-ref/{source}/{id}` finds it by each).
+    pub external_refs: Vec<ExternalRef>,
     /// When the record was created (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -77,6 +80,7 @@ impl From<Partner> for PartnerResponse {
             email: p.email,
             phone: p.phone,
             description: p.description,
+            external_refs: p.external_refs.0,
             created_at: p.created_at,
             updated_at: p.updated_at,
             contacts: None,
@@ -131,6 +135,10 @@ pub struct PartnerListQuery {
     /// of the previous sync). Deletions are not listed: the change feed tells of them.
     #[param(value_type = Option<String>, format = DateTime)]
     pub updated_since: Option<Timestamp>,
+    /// Only partners with an external reference from this system (e.g. `oparl`).
+    pub ref_source: Option<String>,
+    /// With `ref_source`: only the partner with this id there.
+    pub ref_id: Option<String>,
 }
 
 /// What `GET /partners/{id}` may embed.
@@ -182,6 +190,7 @@ pub async fn list_partners(
         ags: query.ags,
         name_pattern: super::extract::search_pattern("q", query.q.as_deref())?,
         updated_since: query.updated_since,
+        external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(PartnerResponse::from).collect(), next_cursor))
@@ -305,10 +314,50 @@ pub async fn delete_partner(
     Ok(respond::deleted())
 }
 
+/// Create or replace the partner with an external reference (admins; editors of the partner replace)
+///
+/// A full representation, as for `POST /api/v1/partners`. No partner holds `{source}:{id}` →
+/// 201, created with the reference; one does and the body equals it → 200 and nothing changes (no
+/// new version, no change in the feed); it differs → 200, replaced (absent fields are cleared).
+/// Each of `source` and `id` is one percent-encoded path segment (`/` as `%2F`).
+#[utoipa::path(
+    tag = "partners",
+    params(
+        ("source" = String, Path, description = "The other system, e.g. `kreis-register`"),
+        ("id" = String, Path, description = "The partner's id there, percent-encoded"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this replacement is based on"),
+    ),
+    request_body = CreatePartner,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Replaced, or identical and unchanged", body = PartnerResponse, headers(("ETag" = String, description = "Version for `If-Match`"))),
+        (status = 201, description = "Created with the reference", body = PartnerResponse,
+         headers(("Location" = String, description = "URL of the new partner"), ("ETag" = String, description = "Version for `If-Match`"))),
+        (status = 409, description = "The AGS or another external reference is held by another partner", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the `If-Match` version, or no partner holds the reference yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/by-ref/{source}/{id}")]
+pub async fn put_partner_by_ref(
+    db: web::Data<Db>,
+    caller: Caller,
+    by_ref: ByRef,
+    if_match: IfMatch,
+    body: JsonBody<CreatePartner>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor, "create or replace partners")?;
+    let input = body.decode()?;
+    let (partner, created) = db
+        .write(move |conn| model::put_by_ref(conn, &caller, (&by_ref.source, &by_ref.id), input, &if_match, now()))
+        .await?;
+    Ok(respond::put(created, format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner)))
+}
+
 /// Registers the partner routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_partners)
         .service(create_partner)
+        .service(put_partner_by_ref)
         .service(get_partner)
         .service(update_partner)
         .service(delete_partner);

@@ -90,6 +90,11 @@ pub fn created(location: String, record: &impl Versioned) -> HttpResponse {
     with_etag(builder, record)
 }
 
+/// The answer of a `PUT` that creates (201 with `Location`) or replaces (200) a record.
+pub fn put(created: bool, location: String, record: &impl Versioned) -> HttpResponse {
+    if created { self::created(location, record) } else { self::record(record) }
+}
+
 /// 201 with a new record that has no version of its own (e.g. a membership).
 pub fn created_unversioned(location: String, record: &impl Serialize) -> HttpResponse {
     let mut builder = HttpResponse::Created();

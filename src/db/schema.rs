@@ -16,6 +16,7 @@ diesel::table! {
         description -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_refs -> Text,
     }
 }
 
@@ -109,7 +110,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     measures,
     measure_partners,
-    measure_history
+    measure_history,
+    external_refs
 );
 
 diesel::table! {
@@ -121,6 +123,7 @@ diesel::table! {
         description -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_refs -> Text,
     }
 }
 
@@ -137,6 +140,7 @@ diesel::table! {
         funding_amount_eur -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_refs -> Text,
     }
 }
 
@@ -168,6 +172,7 @@ diesel::table! {
         notes -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_refs -> Text,
     }
 }
 
@@ -213,6 +218,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         partner_ids -> Nullable<Text>,
+        external_refs -> Text,
     }
 }
 
@@ -281,3 +287,12 @@ diesel::table! {
 
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);
+
+diesel::table! {
+    external_refs (resource, source, ref_id) {
+        resource -> Text,
+        source -> Text,
+        ref_id -> Text,
+        record_id -> BigInt,
+    }
+}

@@ -1,6 +1,7 @@
 //! Contacts: people at partners. Personal data: readable only with a role, and erasable.
 
 use crate::db::Timestamp;
+use crate::models::external_refs::{self, ExternalRef, ExternalRefs, RefFilter};
 use diesel::prelude::*;
 
 use crate::auth::Caller;
@@ -32,6 +33,8 @@ pub struct Contact {
     pub notes: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[diesel(deserialize_as = String)]
+    pub external_refs: ExternalRefs,
 }
 
 /// The writable columns of a contact.
@@ -46,6 +49,7 @@ pub struct ContactData {
     pub phone: Option<String>,
     pub phone_normalized: Option<String>,
     pub notes: Option<String>,
+    pub external_refs: String,
 }
 
 /// Filters of the contact list.
@@ -57,6 +61,8 @@ pub struct ContactFilter {
     pub name_pattern: Option<String>,
     /// Only contacts changed at or after this instant.
     pub updated_since: Option<Timestamp>,
+    /// Only contacts holding this external reference.
+    pub external_ref: Option<RefFilter>,
 }
 
 /// A contact with the fields of action the person is responsible for, as answered.
@@ -75,8 +81,10 @@ pub fn create(
 ) -> Result<ContactRecord, AppError> {
     caller.require_partner(input.partner_id, "add contacts")?;
     check_references(conn, &input)?;
+    let refs = input.external_refs.clone();
     let (data, field_ids) = input.into_data();
     let contact = insert(conn, &data, &field_ids, now)?;
+    external_refs::store(conn, Resource::Contacts, contact.id, &refs)?;
     changes::changed(conn, caller, Resource::Contacts, contact.id, Op::Created, contact.updated_at)?;
     Ok(ContactRecord { contact, field_ids })
 }
@@ -131,13 +139,62 @@ pub fn update(
     let base = CreateContact::from_stored(&current, field_ids(conn, id)?);
     let input: CreateContact = patch.apply(&base)?;
     if_match.check_version(current.updated_at)?;
+    replace(conn, caller, current, base, input, now)
+}
+
+/// Stores `input` as the new state of the locked contact `current` (whose writable fields are
+/// `base`); an input equal to them changes nothing.
+fn replace(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    current: Contact,
+    base: CreateContact,
+    input: CreateContact,
+    now: Timestamp,
+) -> Result<ContactRecord, AppError> {
+    if input == base {
+        return Ok(ContactRecord { contact: current, field_ids: base.field_ids });
+    }
     caller.require_partner(input.partner_id, "move contacts to this partner")?;
     check_references(conn, &input)?;
+    let id = current.id;
+    let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let (data, field_ids) = input.into_data();
     let contact = update_row(conn, id, &data, &field_ids, current.updated_at, now)?
         .ok_or_else(|| changed_meanwhile("contact"))?;
+    if let Some(refs) = refs {
+        external_refs::store(conn, Resource::Contacts, id, &refs)?;
+    }
     changes::changed(conn, caller, Resource::Contacts, id, Op::Updated, contact.updated_at)?;
     Ok(ContactRecord { contact, field_ids })
+}
+
+/// Creates the contact holding the external reference `source:ref_id` (`true`), or replaces it
+/// with `input`, a full representation (admins, or editors acting for its partner); the
+/// reference stays in the contact's list.
+pub fn put_by_ref(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    (source, ref_id): (&str, &str),
+    mut input: CreateContact,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(ContactRecord, bool), AppError> {
+    let named = external_refs::include(&mut input.external_refs, source, ref_id)?;
+    match external_refs::holder(conn, Resource::Contacts, &named.source, &named.id)? {
+        None => {
+            if_match.check_absent()?;
+            create(conn, caller, input, now).map(|c| (c, true))
+        }
+        Some(id) => {
+            crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
+            let current = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
+            caller.require_partner(current.partner_id, "change contacts")?;
+            if_match.check_version(current.updated_at)?;
+            let base = CreateContact::from_stored(&current, field_ids(conn, id)?);
+            replace(conn, caller, current, base, input, now).map(|c| (c, false))
+        }
+    }
 }
 
 /// Erases a contact for good; measures that named the person keep working (see `usage`).
@@ -154,6 +211,7 @@ pub fn delete(
     if_match.check_version(current.updated_at)?;
     super::usage::before_erasing_contact(conn, caller, id, now)?;
     delete_row(conn, id)?;
+    external_refs::remove(conn, Resource::Contacts, id)?;
     changes::deleted(conn, caller, Resource::Contacts, id, now)?;
     Ok(())
 }
@@ -257,6 +315,9 @@ pub fn list(
     if let Some(pattern) = &filter.name_pattern {
         query = query.filter(contacts::name_folded.like(pattern.clone()).escape('\\'));
     }
+    if let Some(holding) = &filter.external_ref {
+        query = crate::holding_ref!(query, contacts::id, Resource::Contacts, holding);
+    }
     let query = keyset!(query, contacts::name_folded, contacts::id, false, after.map(|a| (a.key, a.id)));
     query.limit(limit + 1).load(conn)
 }
@@ -281,7 +342,7 @@ pub fn count_with_field(conn: &mut AnyConnection, field_id: i64) -> QueryResult<
 }
 
 /// A new contact (a PATCH takes any subset of the same fields; `null` clears optional ones).
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContact {
     /// The partner the person works for.
@@ -314,6 +375,10 @@ pub struct CreateContact {
     #[serde(default)]
     #[schema(max_length = 5000)]
     pub notes: Option<String>,
+    /// The person's ids in other systems, each unique among contacts (erased with the contact).
+    #[serde(default)]
+    #[validate(skip)]
+    pub external_refs: Vec<ExternalRef>,
 }
 
 impl Normalize for CreateContact {
@@ -324,6 +389,11 @@ impl Normalize for CreateContact {
         }
         self.field_ids.sort_unstable();
         self.field_ids.dedup();
+        external_refs::normalize(&mut self.external_refs);
+    }
+
+    fn check(&self) -> Vec<FieldError> {
+        external_refs::check(&self.external_refs)
     }
 }
 
@@ -339,6 +409,7 @@ impl CreateContact {
             phone_normalized: self.phone.as_deref().map(domain::normalize_phone),
             phone: self.phone,
             notes: self.notes,
+            external_refs: external_refs::column(&self.external_refs),
         };
         (data, self.field_ids)
     }
@@ -352,6 +423,7 @@ impl CreateContact {
             phone: c.phone.clone(),
             field_ids,
             notes: c.notes.clone(),
+            external_refs: c.external_refs.0.clone(),
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate};
 use crate::db::schema::fields;
 use crate::domain;
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
+use crate::models::external_refs::{self, ExternalRef, ExternalRefs, RefFilter};
 use crate::models::input::Normalize;
 use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 use crate::per_backend;
@@ -28,6 +29,8 @@ pub struct Field {
     pub description: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[diesel(deserialize_as = String)]
+    pub external_refs: ExternalRefs,
 }
 
 /// The writable columns of a field.
@@ -38,6 +41,7 @@ pub struct FieldData {
     pub name_de: String,
     pub name_en: String,
     pub description: Option<String>,
+    pub external_refs: String,
 }
 
 /// Inserts a field.
@@ -47,11 +51,13 @@ pub fn create(
     input: CreateField,
     now: Timestamp,
 ) -> Result<Field, AppError> {
+    let refs = input.external_refs.clone();
     let data = input.into_data();
     if let Some(other) = find_by_key(conn, &data.key)? {
         return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", data.key, other.id)));
     }
     let field = insert(conn, &data, now)?;
+    external_refs::store(conn, Resource::Fields, field.id, &refs)?;
     changes::changed(conn, caller, Resource::Fields, field.id, Op::Created, field.updated_at)?;
     Ok(field)
 }
@@ -67,8 +73,9 @@ pub fn page(
     after: Option<i64>,
     limit: i64,
     updated_since: Option<Timestamp>,
+    external_ref: Option<&RefFilter>,
 ) -> Result<(Vec<Field>, Option<String>), AppError> {
-    let rows = list(conn, after, limit, updated_since)?;
+    let rows = list(conn, after, limit, updated_since, external_ref)?;
     Ok(paginate(rows, limit, "id", |f| After { key: String::new(), id: f.id }))
 }
 
@@ -83,14 +90,60 @@ pub fn update(
 ) -> Result<Field, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
     let current = get(conn, id)?;
-    let data = patch.apply::<CreateField>(&CreateField::from_stored(&current))?.into_data();
+    let input = patch.apply::<CreateField>(&CreateField::from_stored(&current))?;
     if_match.check_version(current.updated_at)?;
-    if data.key != current.key {
+    replace(conn, caller, current, input, now)
+}
+
+/// Stores `input` as the new state of the locked field `current` (its key cannot change); an
+/// input equal to what is stored changes nothing.
+pub fn replace(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    current: Field,
+    input: CreateField,
+    now: Timestamp,
+) -> Result<Field, AppError> {
+    if input == CreateField::from_stored(&current) {
+        return Ok(current);
+    }
+    if input.key != current.key {
         return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
     }
+    let id = current.id;
+    let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
+    let data = input.into_data();
     let field = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("field"))?;
+    if let Some(refs) = refs {
+        external_refs::store(conn, Resource::Fields, id, &refs)?;
+    }
     changes::changed(conn, caller, Resource::Fields, id, Op::Updated, field.updated_at)?;
     Ok(field)
+}
+
+/// Creates the field holding the external reference `source:ref_id` (`true`), or replaces it
+/// with `input`, a full representation; the reference stays in the field's list.
+pub fn put_by_ref(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    (source, ref_id): (&str, &str),
+    mut input: CreateField,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(Field, bool), AppError> {
+    let named = external_refs::include(&mut input.external_refs, source, ref_id)?;
+    match external_refs::holder(conn, Resource::Fields, &named.source, &named.id)? {
+        None => {
+            if_match.check_absent()?;
+            create(conn, caller, input, now).map(|f| (f, true))
+        }
+        Some(id) => {
+            crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
+            let current = get(conn, id)?;
+            if_match.check_version(current.updated_at)?;
+            replace(conn, caller, current, input, now).map(|f| (f, false))
+        }
+    }
 }
 
 /// Deletes a field that no measure or contact uses.
@@ -100,6 +153,7 @@ pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfM
     if_match.check_version(field.updated_at)?;
     super::usage::ensure_field_unused(conn, &field)?;
     delete_row(conn, id)?;
+    external_refs::remove(conn, Resource::Fields, id)?;
     changes::deleted(conn, caller, Resource::Fields, id, Timestamp::now())?;
     Ok(())
 }
@@ -146,6 +200,7 @@ pub fn list(
     after_id: Option<i64>,
     limit: i64,
     updated_since: Option<Timestamp>,
+    external_ref: Option<&RefFilter>,
 ) -> QueryResult<Vec<Field>> {
     let mut query = fields::table.select(Field::as_select()).order(fields::id).into_boxed();
     if let Some(id) = after_id {
@@ -153,6 +208,9 @@ pub fn list(
     }
     if let Some(since) = updated_since {
         query = query.filter(fields::updated_at.ge(since));
+    }
+    if let Some(holding) = external_ref {
+        query = crate::holding_ref!(query, fields::id, Resource::Fields, holding);
     }
     query.limit(limit + 1).load(conn)
 }
@@ -164,7 +222,7 @@ pub fn missing_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<i64
 }
 
 /// A new field of action (a PATCH takes the same fields, except that `key` cannot change).
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateField {
     /// Stable key: lower-case words joined by `-`, 1–64 characters.
@@ -184,6 +242,10 @@ pub struct CreateField {
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub description: Option<String>,
+    /// The field's ids in other systems, each unique among fields.
+    #[serde(default)]
+    #[validate(skip)]
+    pub external_refs: Vec<ExternalRef>,
 }
 
 impl Normalize for CreateField {
@@ -192,6 +254,11 @@ impl Normalize for CreateField {
         domain::trim(&mut self.name_de);
         domain::trim(&mut self.name_en);
         domain::trim_opt(&mut self.description);
+        external_refs::normalize(&mut self.external_refs);
+    }
+
+    fn check(&self) -> Vec<FieldError> {
+        external_refs::check(&self.external_refs)
     }
 }
 
@@ -203,10 +270,17 @@ impl CreateField {
             name_de: f.name_de.clone(),
             name_en: f.name_en.clone(),
             description: f.description.clone(),
+            external_refs: f.external_refs.0.clone(),
         }
     }
 
     pub fn into_data(self) -> FieldData {
-        FieldData { key: self.key, name_de: self.name_de, name_en: self.name_en, description: self.description }
+        FieldData {
+            external_refs: external_refs::column(&self.external_refs),
+            key: self.key,
+            name_de: self.name_de,
+            name_en: self.name_en,
+            description: self.description,
+        }
     }
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod contacts;
 pub mod cooperations;
+pub mod external_refs;
 pub mod feed;
 pub mod fields;
 pub mod ids;

@@ -5,13 +5,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::changes::{self, Op, Resource};
 use crate::db::AnyConnection;
 use crate::db::keyset::{After, paginate, parse_timestamp_key};
 use crate::db::schema::partners;
 use crate::error::AppError;
 use crate::models::contacts::ContactRecord;
+use crate::models::external_refs::{self, ExternalRef, ExternalRefs, RefFilter};
 use crate::{keyset, per_backend};
 use validator::Validate;
 
@@ -62,6 +63,8 @@ pub struct Partner {
     pub description: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[diesel(deserialize_as = String)]
+    pub external_refs: ExternalRefs,
 }
 
 /// The writable columns of a partner, for insert and full update.
@@ -79,6 +82,7 @@ pub struct PartnerData {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub description: Option<String>,
+    pub external_refs: String,
 }
 
 /// Filters of the partner list; all optional and combined with AND.
@@ -91,6 +95,8 @@ pub struct PartnerFilter {
     pub name_pattern: Option<String>,
     /// Only partners changed at or after this instant.
     pub updated_since: Option<Timestamp>,
+    /// Only partners holding this external reference.
+    pub external_ref: Option<RefFilter>,
 }
 
 /// Orders of the partner list; each is a keyset on (column, id).
@@ -147,9 +153,11 @@ pub fn create(
     input: CreatePartner,
     now: Timestamp,
 ) -> Result<Partner, AppError> {
+    let refs = input.external_refs.clone();
     let data = input.into_data();
     ensure_ags_free(conn, data.ags.as_deref(), None)?;
     let partner = insert(conn, &data, now)?;
+    external_refs::store(conn, Resource::Partners, partner.id, &refs)?;
     changes::changed(conn, caller, Resource::Partners, partner.id, Op::Created, partner.updated_at)?;
     Ok(partner)
 }
@@ -193,12 +201,61 @@ pub fn update(
 ) -> Result<Partner, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
     let current = get(conn, id)?;
-    let data = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?.into_data();
+    let input = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?;
     if_match.check_version(current.updated_at)?;
+    replace(conn, caller, current, input, now)
+}
+
+/// Stores `input` as the new state of the locked partner `current` (checked like a new one:
+/// its AGS must stay free); an input equal to what is stored changes nothing.
+pub fn replace(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    current: Partner,
+    input: CreatePartner,
+    now: Timestamp,
+) -> Result<Partner, AppError> {
+    if input == CreatePartner::from_stored(&current) {
+        return Ok(current);
+    }
+    let id = current.id;
+    let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
+    let data = input.into_data();
     ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
     let partner = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("partner"))?;
+    if let Some(refs) = refs {
+        external_refs::store(conn, Resource::Partners, id, &refs)?;
+    }
     changes::changed(conn, caller, Resource::Partners, id, Op::Updated, partner.updated_at)?;
     Ok(partner)
+}
+
+/// Creates the partner holding the external reference `source:ref_id` (201), or replaces it
+/// with `input`, a full representation (200; nothing changes when it is identical). The
+/// reference stays in the partner's list whether `input` names it or not.
+pub fn put_by_ref(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    (source, ref_id): (&str, &str),
+    mut input: CreatePartner,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(Partner, bool), AppError> {
+    let named = external_refs::include(&mut input.external_refs, source, ref_id)?;
+    match external_refs::holder(conn, Resource::Partners, &named.source, &named.id)? {
+        None => {
+            if_match.check_absent()?;
+            caller.require(Role::Admin, "create partners")?;
+            create(conn, caller, input, now).map(|p| (p, true))
+        }
+        Some(id) => {
+            caller.require_partner(id, "change partners")?;
+            crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
+            let current = get(conn, id)?;
+            if_match.check_version(current.updated_at)?;
+            replace(conn, caller, current, input, now).map(|p| (p, false))
+        }
+    }
 }
 
 /// Deletes a partner that nothing refers to any more.
@@ -208,6 +265,7 @@ pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfM
     if_match.check_version(current.updated_at)?;
     super::usage::ensure_partner_unused(conn, id)?;
     delete_row(conn, id)?;
+    external_refs::remove(conn, Resource::Partners, id)?;
     changes::deleted(conn, caller, Resource::Partners, id, Timestamp::now())?;
     Ok(())
 }
@@ -293,6 +351,9 @@ pub fn list(
     if let Some(pattern) = &filter.name_pattern {
         query = query.filter(partners::name_folded.like(pattern.clone()).escape('\\'));
     }
+    if let Some(holding) = &filter.external_ref {
+        query = crate::holding_ref!(query, partners::id, Resource::Partners, holding);
+    }
     let id = partners::id;
     let query = match sort {
         PartnerSort::Name | PartnerSort::NameDesc => {
@@ -312,7 +373,7 @@ pub fn list(
 }
 
 /// A new partner. Text is trimmed; blank optional text counts as absent.
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePartner {
     /// Official name, 1–200 characters.
@@ -363,6 +424,10 @@ pub struct CreatePartner {
     #[serde(default)]
     #[schema(max_length = 20000)]
     pub description: Option<String>,
+    /// The partner's ids in other systems, each unique among partners.
+    #[serde(default)]
+    #[validate(skip)]
+    pub external_refs: Vec<ExternalRef>,
 }
 
 impl Normalize for CreatePartner {
@@ -379,6 +444,11 @@ impl Normalize for CreatePartner {
         ] {
             domain::trim_opt(field);
         }
+        external_refs::normalize(&mut self.external_refs);
+    }
+
+    fn check(&self) -> Vec<FieldError> {
+        external_refs::check(&self.external_refs)
     }
 }
 
@@ -397,6 +467,7 @@ impl CreatePartner {
             email: self.email,
             phone: self.phone,
             description: self.description,
+            external_refs: external_refs::column(&self.external_refs),
         }
     }
 
@@ -413,6 +484,7 @@ impl CreatePartner {
             email: p.email.clone(),
             phone: p.phone.clone(),
             description: p.description.clone(),
+            external_refs: p.external_refs.0.clone(),
         }
     }
 }

@@ -84,6 +84,17 @@ impl IfMatch {
         }
     }
 
+    /// Fails with 412 when a precondition names a version, for a record that does not exist
+    /// (RFC 9110: `If-Match` is false without a current representation).
+    pub fn check_absent(&self) -> Result<(), AppError> {
+        match self {
+            Self::Absent => Ok(()),
+            Self::Any | Self::Tags(_) => Err(AppError::PreconditionFailed(
+                "no record holds this reference yet, so no version can match; send the request without If-Match".into(),
+            )),
+        }
+    }
+
     /// [`IfMatch::check`] against the version of a row.
     pub fn check_version(&self, updated_at: Timestamp) -> Result<(), AppError> {
         match self {

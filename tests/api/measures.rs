@@ -580,3 +580,70 @@ async fn a_patch_stores_every_column_and_a_stale_one_changes_nothing() {
     assert_eq!(reread["progress"], 40, "the stale PATCH changed nothing");
     assert_eq!(reread["title"], "Gemeinsamer Streusalzeinkauf");
 }
+
+#[tokio::test]
+async fn a_patch_of_one_column_is_stored_and_the_lists_follow_it_whichever_column_it_is() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let created = measure(
+        &app,
+        json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "benefit": 2, "cost": 3,
+               "effort": 3, "planned_end": "2027-06-30"}),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    let neighbour = measure(
+        &app,
+        json!({"cooperation_id": s.coop, "field_id": s.it, "title": "Nachbar", "benefit": 4, "cost": 3,
+               "effort": 3, "planned_end": "2027-03-01"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/measures/{id}");
+    let listed = |query: &str| {
+        let (app, query) = (&app, query.to_owned());
+        async move {
+            let items = app.collect_all(&format!("/api/v1/measures?{query}&limit=200")).await;
+            items.iter().any(|m| m["id"] == id)
+        }
+    };
+    // One column at a time: those no index holds (a title differing only in case folds alike),
+    // then those that change an indexed column (field, derived priority, derived end rank).
+    let changes = [
+        json!({"progress": 35}),
+        json!({"summary": "Gemeinsam einkaufen"}),
+        json!({"description": "Lose für drei Bauhöfe"}),
+        json!({"estimated_cost_eur": 9000}),
+        json!({"planned_start": "2027-01-15"}),
+        json!({"description_signed_on": "2026-11-30"}),
+        json!({"council_refs": ["https://ris.example.de/vorlage/3"]}),
+        json!({"title": "STREUSALZ"}),
+        json!({"field_id": s.it}),
+        json!({"benefit": 5}),
+        json!({"planned_end": "2027-02-28"}),
+    ];
+    for change in changes {
+        let before: Value = app.get(&path).await.json().await.unwrap();
+        let patched = app.patch_json(&path, &change).await;
+        assert_eq!(patched.status(), 200, "{change}");
+        let stored: Value = app.get(&path).await.json().await.unwrap();
+        let (key, value) = change.as_object().unwrap().iter().next().unwrap();
+        assert_eq!(&stored[key], value, "{key} as stored");
+        assert_ne!(stored["updated_at"], before["updated_at"], "{key}: a new version");
+        let since = before["updated_at"].as_str().unwrap().replace('+', "%2B");
+        assert!(listed(&format!("updated_since={since}")).await, "{key}: found as changed since");
+        let field = if stored["field_id"] == s.it { "it-egovernment" } else { "bauhof" };
+        assert!(listed(&format!("field={field}&status=idea&sort=-priority_score")).await, "{key}: in its field");
+    }
+    // The derived columns moved the measure past a neighbour in the orders built on them.
+    let order = |sort: &'static str| {
+        let app = &app;
+        async move {
+            let items = app.collect_all(&format!("/api/v1/measures?field=it-egovernment&sort={sort}&limit=200")).await;
+            items.iter().map(|m| m["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(order("-priority_score").await, vec![id, neighbour], "benefit 5 ranks above 4");
+    assert_eq!(order("planned_end").await, vec![id, neighbour], "2027-02-28 ends before 2027-03-01");
+}

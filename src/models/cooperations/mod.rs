@@ -1,6 +1,7 @@
 //! Cooperations and their members.
 
 use crate::db::Timestamp;
+use crate::models::external_refs::{self, ExternalRef, ExternalRefs, RefFilter};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,8 @@ pub struct Cooperation {
     pub funding_amount_eur: Option<i64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[diesel(deserialize_as = String)]
+    pub external_refs: ExternalRefs,
 }
 
 /// The writable columns of a cooperation.
@@ -89,6 +92,7 @@ pub struct CooperationData {
     pub ended_on: Option<NaiveDate>,
     pub funding_programme: Option<String>,
     pub funding_amount_eur: Option<i64>,
+    pub external_refs: String,
 }
 
 /// A stored membership, with the partner's name.
@@ -127,6 +131,8 @@ pub struct CooperationFilter {
     pub name_pattern: Option<String>,
     /// Only cooperations changed at or after this instant.
     pub updated_since: Option<Timestamp>,
+    /// Only cooperations holding this external reference.
+    pub external_ref: Option<RefFilter>,
 }
 
 /// Orders of the cooperation list.
@@ -179,7 +185,9 @@ pub fn create(
     input: CreateCooperation,
     now: Timestamp,
 ) -> Result<Cooperation, AppError> {
+    let refs = input.external_refs.clone();
     let cooperation = insert(conn, &input.into_data(), now)?;
+    external_refs::store(conn, Resource::Cooperations, cooperation.id, &refs)?;
     changes::changed(conn, caller, Resource::Cooperations, cooperation.id, Op::Created, cooperation.updated_at)?;
     Ok(cooperation)
 }
@@ -229,12 +237,58 @@ pub fn update(
     now: Timestamp,
 ) -> Result<Cooperation, AppError> {
     let current = lock_for_change(conn, caller, id, "change cooperations")?;
-    let data = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?.into_data();
+    let input = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?;
     if_match.check_version(current.updated_at)?;
-    let cooperation =
-        update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("cooperation"))?;
+    replace(conn, caller, current, input, now)
+}
+
+/// Stores `input` as the new state of the locked cooperation `current`; an input equal to what
+/// is stored changes nothing.
+fn replace(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    current: Cooperation,
+    input: CreateCooperation,
+    now: Timestamp,
+) -> Result<Cooperation, AppError> {
+    if input == CreateCooperation::from_stored(&current) {
+        return Ok(current);
+    }
+    let id = current.id;
+    let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
+    let cooperation = update_row(conn, id, &input.into_data(), current.updated_at, now)?
+        .ok_or_else(|| changed_meanwhile("cooperation"))?;
+    if let Some(refs) = refs {
+        external_refs::store(conn, Resource::Cooperations, id, &refs)?;
+    }
     changes::changed(conn, caller, Resource::Cooperations, id, Op::Updated, cooperation.updated_at)?;
     Ok(cooperation)
+}
+
+/// Creates the cooperation holding the external reference `source:ref_id` (`true`; admins), or
+/// replaces it with `input`, a full representation (admins, or editors of a member); the
+/// reference stays in the cooperation's list. Members are not part of the representation.
+pub fn put_by_ref(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    (source, ref_id): (&str, &str),
+    mut input: CreateCooperation,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(Cooperation, bool), AppError> {
+    let named = external_refs::include(&mut input.external_refs, source, ref_id)?;
+    match external_refs::holder(conn, Resource::Cooperations, &named.source, &named.id)? {
+        None => {
+            if_match.check_absent()?;
+            caller.require(Role::Admin, "create cooperations")?;
+            create(conn, caller, input, now).map(|c| (c, true))
+        }
+        Some(id) => {
+            let current = lock_for_change(conn, caller, id, "change cooperations")?;
+            if_match.check_version(current.updated_at)?;
+            replace(conn, caller, current, input, now).map(|c| (c, false))
+        }
+    }
 }
 
 /// Gives a cooperation a new version after a change of its members (which are part of it), and
@@ -252,6 +306,7 @@ pub fn delete(conn: &mut AnyConnection, caller: &Caller, id: i64, if_match: &IfM
     if_match.check_version(cooperation.updated_at)?;
     crate::models::usage::ensure_cooperation_unused(conn, &cooperation)?;
     delete_row(conn, id)?;
+    external_refs::remove(conn, Resource::Cooperations, id)?;
     changes::deleted(conn, caller, Resource::Cooperations, id, Timestamp::now())?;
     Ok(())
 }
@@ -312,6 +367,9 @@ pub fn list(
     }
     if let Some(pattern) = &filter.name_pattern {
         query = query.filter(cooperations::name_folded.like(pattern.clone()).escape('\\'));
+    }
+    if let Some(holding) = &filter.external_ref {
+        query = crate::holding_ref!(query, cooperations::id, Resource::Cooperations, holding);
     }
     let id = cooperations::id;
     let desc = matches!(sort, CooperationSort::NameDesc | CooperationSort::UpdatedAtDesc);
@@ -420,7 +478,7 @@ pub fn cooperations_of_partner(conn: &mut AnyConnection, partner_id: i64) -> Que
 }
 
 /// A new cooperation (a PATCH takes any subset of the same fields; `null` clears optional ones).
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "dates_in_order", skip_on_field_errors = false))]
 pub struct CreateCooperation {
@@ -456,6 +514,10 @@ pub struct CreateCooperation {
     #[serde(default)]
     #[schema(minimum = 0)]
     pub funding_amount_eur: Option<i64>,
+    /// The cooperation's ids in other systems, each unique among cooperations.
+    #[serde(default)]
+    #[validate(skip)]
+    pub external_refs: Vec<ExternalRef>,
 }
 
 fn exploring() -> CooperationStatus {
@@ -473,6 +535,11 @@ impl Normalize for CreateCooperation {
         domain::trim(&mut self.name);
         domain::trim_opt(&mut self.description);
         domain::trim_opt(&mut self.funding_programme);
+        external_refs::normalize(&mut self.external_refs);
+    }
+
+    fn check(&self) -> Vec<crate::error::FieldError> {
+        external_refs::check(&self.external_refs)
     }
 }
 
@@ -488,6 +555,7 @@ impl CreateCooperation {
             ended_on: self.ended_on,
             funding_programme: self.funding_programme,
             funding_amount_eur: self.funding_amount_eur,
+            external_refs: external_refs::column(&self.external_refs),
         }
     }
 
@@ -500,6 +568,7 @@ impl CreateCooperation {
             ended_on: c.ended_on,
             funding_programme: c.funding_programme.clone(),
             funding_amount_eur: c.funding_amount_eur,
+            external_refs: c.external_refs.0.clone(),
         }
     }
 }

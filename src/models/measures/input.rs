@@ -1,6 +1,7 @@
 //! The input of a new or changed measure: its fields, how they are tidied and checked, and the
 //! columns they become (derived ones included).
 
+use crate::models::external_refs::{self, ExternalRef};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use crate::models::input::Normalize;
 
 /// A new measure; it starts as `idea`. A PATCH takes any subset of the same fields (`null`
 /// clears optional ones); `cooperation_id` cannot change and `status` only through transitions.
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "dates_in_order", skip_on_field_errors = false))]
 pub struct CreateMeasure {
@@ -95,6 +96,10 @@ pub struct CreateMeasure {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub council_refs: Vec<String>,
+    /// The measure's ids in other systems, each unique among measures.
+    #[serde(default)]
+    #[validate(skip)]
+    pub external_refs: Vec<ExternalRef>,
 }
 
 fn dates_in_order(m: &CreateMeasure) -> Result<(), validator::ValidationError> {
@@ -111,6 +116,7 @@ impl Normalize for CreateMeasure {
         self.partner_ids.sort_unstable();
         self.partner_ids.dedup();
         self.council_refs.iter_mut().for_each(domain::trim);
+        external_refs::normalize(&mut self.external_refs);
     }
 
     fn check(&self) -> Vec<FieldError> {
@@ -124,6 +130,7 @@ impl Normalize for CreateMeasure {
         if self.council_refs.len() > 50 {
             errors.push(FieldError::new("council_refs", "length", "must hold at most 50 URLs"));
         }
+        errors.extend(external_refs::check(&self.external_refs));
         errors
     }
 }
@@ -158,6 +165,7 @@ impl CreateMeasure {
             description_signed_on: self.description_signed_on,
             progress: if status == MeasureStatus::Completed { 100 } else { self.progress },
             council_refs: serde_json::to_string(&self.council_refs).unwrap_or_else(|_| "[]".into()),
+            external_refs: external_refs::column(&self.external_refs),
         };
         (data, self.partner_ids)
     }
@@ -187,6 +195,7 @@ impl CreateMeasure {
             progress: m.progress,
             parent_id: m.parent_id,
             council_refs: serde_json::from_str(&m.council_refs).map_err(|_| unreadable("council_refs"))?,
+            external_refs: m.external_refs.0.clone(),
         })
     }
 }

@@ -4,9 +4,12 @@ mod input;
 mod rules;
 
 pub use input::{CreateMeasure, CreateTransition};
-pub use rules::{HistoryRecord, MeasureRecord, create, delete, get, history_page, page, portfolio, transition, update};
+pub use rules::{
+    HistoryRecord, MeasureRecord, create, delete, get, history_page, page, portfolio, put_by_ref, transition, update,
+};
 
 use crate::db::Timestamp;
+use crate::models::external_refs::{ExternalRefs, RefFilter};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -56,6 +59,8 @@ pub struct Measure {
     pub council_refs: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[diesel(deserialize_as = String)]
+    pub external_refs: ExternalRefs,
 }
 
 /// A stored measure with its participating partners, read in one query.
@@ -78,9 +83,12 @@ impl MeasureRow {
     }
 }
 
-/// The writable columns of a measure, derived ones included.
+/// The writable columns of a measure, derived ones included. Every column is written, `None` as
+/// NULL, in inserts too (no column has a default that `None` should stand for): the SQL of both
+/// statements is then fixed and stays prepared, where an insert that leaves out its `None`
+/// columns has SQL of its own for each combination and is rendered anew on every run.
 #[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = measures, treat_none_as_null = true)]
+#[diesel(table_name = measures, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct MeasureData {
     pub cooperation_id: i64,
     pub field_id: i64,
@@ -107,6 +115,7 @@ pub struct MeasureData {
     pub description_signed_on: Option<NaiveDate>,
     pub progress: i32,
     pub council_refs: String,
+    pub external_refs: String,
 }
 
 /// One entry of a measure's history.
@@ -139,6 +148,8 @@ pub struct MeasureFilter {
     pub min_priority: Option<i32>,
     /// Only measures changed at or after this instant.
     pub updated_since: Option<Timestamp>,
+    /// Only measures holding this external reference.
+    pub external_ref: Option<RefFilter>,
 }
 
 /// Orders of the measure list.
@@ -241,22 +252,120 @@ crate::find_by_id_statement!(FindMeasureRow, MeasureRow, measures::table);
 /// Replaces a measure's columns if it is still at version `seen`.
 fn update_row(
     conn: &mut AnyConnection,
-    id: i64,
+    current: &Measure,
     data: &MeasureData,
-    seen: Timestamp,
     now: Timestamp,
 ) -> QueryResult<Option<Measure>> {
-    // Every writable column is set (`MeasureData` has `treat_none_as_null`), so the SQL never
-    // changes and the statement stays prepared (see `db::statements`).
-    crate::replace_columns_statement!(ReplaceMeasure, "measures");
-    let statement = ReplaceMeasure {
-        set: (data, measures::updated_at.eq(now)).as_changeset(),
-        filter: measures::id.eq(id).and(measures::updated_at.eq(seen)),
+    // Both statements set a fixed list of columns, so their SQL never changes and they stay
+    // prepared (see `db::statements`). Where no indexed column changes (a PATCH of progress,
+    // texts or costs), only the unindexed columns are set: a column in `SET` makes the database
+    // rewrite every index that holds it, even to the same value (on SQLite twelve indexes).
+    let filter = measures::id.eq(current.id).and(measures::updated_at.eq(current.updated_at));
+    let changed = if data.indexed_columns_equal(current) {
+        crate::replace_columns_statement!(ReplaceUnindexed, "measures");
+        let statement =
+            ReplaceUnindexed { set: (UnindexedData::from(data), measures::updated_at.eq(now)).as_changeset(), filter };
+        per_backend!(conn, |c| statement.execute(c))?
+    } else {
+        crate::replace_columns_statement!(ReplaceMeasure, "measures");
+        let statement = ReplaceMeasure { set: (data, measures::updated_at.eq(now)).as_changeset(), filter };
+        per_backend!(conn, |c| statement.execute(c))?
     };
-    if per_backend!(conn, |c| statement.execute(c))? == 0 {
+    if changed == 0 {
         return Ok(None);
     }
-    find(conn, id)
+    find(conn, current.id)
+}
+
+/// The columns of a measure that no index holds: those a PATCH can set without touching an index.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = measures, treat_none_as_null = true)]
+struct UnindexedData<'a> {
+    title: &'a str,
+    summary: Option<&'a str>,
+    description: Option<&'a str>,
+    resume_status: Option<&'a str>,
+    benefit: Option<i32>,
+    cost: Option<i32>,
+    effort: Option<i32>,
+    estimated_cost_eur: Option<i64>,
+    priority_score: Option<i32>,
+    planned_start: Option<NaiveDate>,
+    planned_end: Option<NaiveDate>,
+    description_signed_on: Option<NaiveDate>,
+    progress: i32,
+    council_refs: &'a str,
+    external_refs: &'a str,
+}
+
+impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
+    fn from(data: &'a MeasureData) -> Self {
+        Self {
+            title: &data.title,
+            summary: data.summary.as_deref(),
+            description: data.description.as_deref(),
+            resume_status: data.resume_status.as_deref(),
+            benefit: data.benefit,
+            cost: data.cost,
+            effort: data.effort,
+            estimated_cost_eur: data.estimated_cost_eur,
+            priority_score: data.priority_score,
+            planned_start: data.planned_start,
+            planned_end: data.planned_end,
+            description_signed_on: data.description_signed_on,
+            progress: data.progress,
+            council_refs: &data.council_refs,
+            external_refs: &data.external_refs,
+        }
+    }
+}
+
+impl MeasureData {
+    /// Whether every column that an index of `measures` holds is as stored (`updated_at` aside,
+    /// which every write sets). Every column is named here, so a new one must be placed: an
+    /// indexed column compared, an unindexed one (`_`) also in [`UnindexedData`], or its change
+    /// would not be written by the narrow statement.
+    fn indexed_columns_equal(&self, stored: &Measure) -> bool {
+        let MeasureData {
+            cooperation_id,
+            field_id,
+            parent_id,
+            title: _,
+            title_folded,
+            summary: _,
+            description: _,
+            status,
+            resume_status: _,
+            horizon,
+            benefit: _,
+            cost: _,
+            effort: _,
+            estimated_cost_eur: _,
+            priority_score: _,
+            priority_rank,
+            lead_partner_id,
+            responsible_partner_id,
+            responsible_contact_id,
+            planned_start: _,
+            planned_end: _,
+            planned_end_rank,
+            description_signed_on: _,
+            progress: _,
+            council_refs: _,
+            external_refs: _,
+        } = self;
+        *cooperation_id == stored.cooperation_id
+            && *field_id == stored.field_id
+            && *parent_id == stored.parent_id
+            && *title_folded == stored.title_folded
+            && status.as_str() == stored.status.as_str()
+            && *horizon == stored.horizon
+            && *priority_rank == stored.priority_rank
+            && *lead_partner_id == stored.lead_partner_id
+            && *responsible_partner_id == stored.responsible_partner_id
+            && *responsible_contact_id == stored.responsible_contact_id
+            && *planned_end_rank == stored.planned_end_rank
+    }
 }
 
 /// Sets status, resume status and progress if the measure is still at version `seen`.
@@ -430,6 +539,9 @@ macro_rules! list_query {
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(measures::updated_at.ge(since));
+        }
+        if let Some(holding) = &filter.external_ref {
+            query = crate::holding_ref!(query, measures::id, crate::changes::Resource::Measures, holding);
         }
         let (id, desc) = (measures::id, sort.descending());
         let query = match sort {

@@ -14,6 +14,7 @@ use crate::db::keyset::{After, paginate};
 use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::error::{AppError, FieldError};
 use crate::models::contacts::{self, ContactRecord};
+use crate::models::external_refs;
 use crate::models::record::{IfMatch, Patch, changed_meanwhile, not_found};
 use crate::models::{cooperations, fields, partners};
 
@@ -112,8 +113,10 @@ pub fn create(
         caller.require_member(&members, "create measures")?;
     }
     check_references(conn, &input, &members, None)?;
+    let refs = input.external_refs.clone();
     let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
     let measure = insert(conn, &data, &partner_ids, now)?;
+    external_refs::store(conn, Resource::Measures, measure.id, &refs)?;
     record(conn, measure.id, "created", None, MeasureStatus::Idea.as_str(), None, &caller.actor(), now)?;
     changes::changed(conn, caller, Resource::Measures, measure.id, Op::Created, measure.updated_at)?;
     MeasureRecord::new(measure, partner_ids)
@@ -137,11 +140,29 @@ pub fn update(
             format!("cannot be set to {status} here; use POST /api/v1/measures/{id}/transitions"),
         ));
     }
-    let resume = stored_status(&current, current.resume_status.as_deref())?;
     let before = partner_ids(conn, id)?;
     let base = CreateMeasure::from_stored(&current, before.clone())?;
     let input: CreateMeasure = patch.apply(&base)?;
     if_match.check_version(current.updated_at)?;
+    replace(conn, caller, current, &members, (base, before), input, now)
+}
+
+/// Stores `input` as the new state of the locked measure `current`, whose writable fields and
+/// partners are `base`; an input equal to them changes nothing. `status` stays as it is.
+fn replace(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    current: Measure,
+    members: &[i64],
+    (base, before): (CreateMeasure, Vec<i64>),
+    input: CreateMeasure,
+    now: Timestamp,
+) -> Result<MeasureRecord, AppError> {
+    let id = current.id;
+    if input == base {
+        return MeasureRecord::new(current, before);
+    }
+    let resume = stored_status(&current, current.resume_status.as_deref())?;
     if input.cooperation_id != current.cooperation_id {
         return Err(AppError::invalid_field(
             "cooperation_id",
@@ -149,12 +170,43 @@ pub fn update(
             "cannot be changed; create the measure anew",
         ));
     }
-    check_references(conn, &input, &members, Some(id))?;
+    check_references(conn, &input, members, Some(id))?;
+    let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let (data, partner_ids) = input.into_data(current.status, resume);
-    let stored = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
+    let stored = update_row(conn, &current, &data, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
     change_partners(conn, id, &before, &partner_ids)?;
+    if let Some(refs) = refs {
+        external_refs::store(conn, Resource::Measures, id, &refs)?;
+    }
     changes::changed(conn, caller, Resource::Measures, id, Op::Updated, stored.updated_at)?;
     MeasureRecord::new(stored, partner_ids)
+}
+
+/// Creates the measure holding the external reference `source:ref_id` (`true`), or replaces
+/// it with `input`, a full representation (its status stays; see [`transition`]); the reference
+/// stays in the measure's list.
+pub fn put_by_ref(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    (source, ref_id): (&str, &str),
+    mut input: CreateMeasure,
+    if_match: &IfMatch,
+    now: Timestamp,
+) -> Result<(MeasureRecord, bool), AppError> {
+    let named = external_refs::include(&mut input.external_refs, source, ref_id)?;
+    match external_refs::holder(conn, Resource::Measures, &named.source, &named.id)? {
+        None => {
+            if_match.check_absent()?;
+            create(conn, caller, input, now).map(|m| (m, true))
+        }
+        Some(id) => {
+            let (current, members) = lock_for_change(conn, caller, id, "change measures")?;
+            if_match.check_version(current.updated_at)?;
+            let before = partner_ids(conn, id)?;
+            let base = CreateMeasure::from_stored(&current, before.clone())?;
+            replace(conn, caller, current, &members, (base, before), input, now).map(|m| (m, false))
+        }
+    }
 }
 
 /// Deletes a measure (admins, or editors of a member of its cooperation); its sub-measures stay.
@@ -169,6 +221,7 @@ pub fn delete(
     if_match.check_version(current.updated_at)?;
     let children = super::detach_children(conn, id, now)?;
     super::delete_row(conn, id)?;
+    external_refs::remove(conn, Resource::Measures, id)?;
     for child in children {
         changes::changed(conn, caller, Resource::Measures, child, Op::Updated, now)?;
     }

@@ -1,0 +1,205 @@
+//! Data exchange: external references and `PUT …/by-ref/{source}/{id}` on every resource.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
+
+/// A full representation of a new record of each resource, and a change to one of its fields.
+struct Case {
+    resource: &'static str,
+    body: Value,
+    changed: (&'static str, Value),
+}
+
+async fn cases(app: &TestApp) -> Vec<Case> {
+    let id = |v: Value| v["id"].as_i64().unwrap();
+    let partner = id(app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await);
+    let coop =
+        id(app.post_json("/api/v1/cooperations", &json!({"name": "IKZ Westlausitz"})).await.json().await.unwrap());
+    let member = json!({"partner_id": partner, "role": "lead"});
+    let added = app.post_json(&format!("/api/v1/cooperations/{coop}/members"), &member).await;
+    assert_eq!(added.status(), 201);
+    let fields = app.collect_all("/api/v1/fields?limit=200").await;
+    let bauhof = fields.iter().find(|f| f["key"] == "bauhof").unwrap()["id"].as_i64().unwrap();
+    vec![
+        Case {
+            resource: "partners",
+            body: json!({"name": "Stadt Pulsnitz", "kind": "municipality", "ags": "14625470"}),
+            changed: ("population", json!(7400)),
+        },
+        Case {
+            resource: "fields",
+            body: json!({"key": "friedhof", "name_de": "Friedhofswesen", "name_en": "Cemeteries"}),
+            changed: ("description", json!("Friedhöfe der Gemeinden")),
+        },
+        Case {
+            resource: "cooperations",
+            body: json!({"name": "Bauhof-Verbund"}),
+            changed: ("funding_programme", json!("FR IKZ 2026")),
+        },
+        Case {
+            resource: "contacts",
+            body: json!({"partner_id": partner, "name": "Maria Mustermann"}),
+            changed: ("function", json!("Bauhofleitung")),
+        },
+        Case {
+            resource: "measures",
+            body: json!({"cooperation_id": coop, "field_id": bauhof, "title": "Gemeinsamer Winterdienst"}),
+            changed: ("summary", json!("Ein Fahrzeugpool")),
+        },
+    ]
+}
+
+/// The external reference's id as one path segment: every reserved character encoded.
+fn segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+async fn put(app: &TestApp, path: &str, body: &Value, if_match: Option<&str>) -> reqwest::Response {
+    let mut request = app.as_admin(Method::PUT, path).json(body);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    request.send().await.unwrap()
+}
+
+async fn listed(app: &TestApp, resource: &str, query: &str) -> Vec<i64> {
+    let page: Value =
+        app.as_admin(Method::GET, &format!("/api/v1/{resource}?{query}")).send().await.unwrap().json().await.unwrap();
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{resource}?{query}: {page}"))
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// How many changes the feed holds of one record.
+async fn changes_of(app: &TestApp, resource: &str, id: i64) -> usize {
+    let page: Value = app
+        .as_admin(Method::GET, &format!("/api/v1/changes?resource={resource}&limit=200"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().iter().filter(|c| c["id"] == id).count()
+}
+
+#[tokio::test]
+async fn put_by_ref_creates_then_leaves_alone_then_replaces_on_every_resource() {
+    let app = spawn_app().await;
+    // An OParl id is a URL: slashes, a colon, a percent sign, a plus, a space and an umlaut.
+    let ref_id = "https://ris.example.de/oparl/v1/körper/1?x=50%+1 2";
+    for case in cases(&app).await {
+        let r = case.resource;
+        let path = format!("/api/v1/{r}/by-ref/oparl/{}", segment(ref_id));
+        let created = put(&app, &path, &case.body, None).await;
+        assert_eq!(created.status(), 201, "{r}: {}", created.text().await.unwrap());
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+        let record: Value = created.json().await.unwrap();
+        let id = record["id"].as_i64().unwrap();
+        assert_eq!(location, format!("/api/v1/{r}/{id}"), "{r}");
+        assert_eq!(record["external_refs"], json!([{"source": "oparl", "id": ref_id}]), "{r}: the reference attached");
+
+        let query = format!("ref_source=oparl&ref_id={}", segment(ref_id));
+        assert_eq!(listed(&app, r, &query).await, vec![id], "{r}: found by its reference");
+        assert_eq!(listed(&app, r, "ref_source=oparl").await, vec![id], "{r}: found by the source");
+        assert!(listed(&app, r, "ref_source=oparl&ref_id=other").await.is_empty(), "{r}: not by another id");
+
+        let again = put(&app, &path, &case.body, None).await;
+        assert_eq!(again.status(), 200, "{r}");
+        assert_eq!(again.headers()["etag"].to_str().unwrap(), etag, "{r}: identical, so no new version");
+        let unchanged: Value = again.json().await.unwrap();
+        assert_eq!(unchanged["updated_at"], record["updated_at"], "{r}");
+        assert_eq!(changes_of(&app, r, id).await, 1, "{r}: the identical PUT is not in the feed");
+
+        let mut different = case.body.clone();
+        different[case.changed.0] = case.changed.1.clone();
+        let stale = put(&app, &path, &different, Some("\"1\"")).await;
+        assert_problem(stale, 412, "/problems/precondition-failed").await;
+        let replaced = put(&app, &path, &different, Some(&etag)).await;
+        assert_eq!(replaced.status(), 200, "{r}: {}", replaced.text().await.unwrap());
+        let replaced: Value = replaced.json().await.unwrap();
+        assert_eq!(replaced[case.changed.0], case.changed.1, "{r}: replaced");
+        assert_ne!(replaced["updated_at"], record["updated_at"], "{r}: a new version");
+        assert_eq!(
+            replaced["external_refs"], record["external_refs"],
+            "{r}: the reference stays though the body omits it"
+        );
+        assert_eq!(changes_of(&app, r, id).await, 2, "{r}: the replacement is in the feed");
+
+        let back = put(&app, &path, &case.body, None).await;
+        assert_eq!(back.status(), 200);
+        let back: Value = back.json().await.unwrap();
+        assert_eq!(back[case.changed.0], Value::Null, "{r}: a full representation clears what it leaves out");
+    }
+}
+
+#[tokio::test]
+async fn a_reference_names_one_record_per_resource_and_goes_with_it() {
+    let app = spawn_app().await;
+    for case in cases(&app).await {
+        let r = case.resource;
+        let mut first = case.body.clone();
+        first["external_refs"] = json!([{"source": "Kreis-Register", "id": " 4711 "}]);
+        let created = app.post_json(&format!("/api/v1/{r}"), &first).await;
+        assert_eq!(created.status(), 201, "{r}: {}", created.text().await.unwrap());
+        let created: Value = created.json().await.unwrap();
+        assert_eq!(created["external_refs"], json!([{"source": "kreis-register", "id": "4711"}]), "{r}: normalised");
+        let id = created["id"].as_i64().unwrap();
+
+        // Another record of the same resource may not hold it (the rest of the body made unique).
+        let mut second = case.body.clone();
+        for (key, value) in [("name", "Zweiter"), ("title", "Zweite"), ("key", "zweites")] {
+            if second.get(key).is_some() {
+                second[key] = json!(value);
+            }
+        }
+        if second.get("ags").is_some() {
+            second["ags"] = json!("14625480");
+        }
+        second["external_refs"] = json!([{"source": "kreis-register", "id": "4711"}]);
+        let taken = app.post_json(&format!("/api/v1/{r}"), &second).await;
+        let problem = assert_problem(taken, 409, "/problems/conflict").await;
+        assert!(problem["detail"].as_str().unwrap().contains(&id.to_string()), "{r}: names the holder: {problem}");
+
+        let invalid = json!({"external_refs": [{"source": "mit leer", "id": ""}, {"source": "a", "id": "1"}, {"source": "a", "id": "1"}]});
+        let refused = app.patch_json(&format!("/api/v1/{r}/{id}"), &invalid).await;
+        let problem = assert_problem(refused, 422, "/problems/validation").await;
+        let expected = ["external_refs[0].id", "external_refs[0].source", "external_refs[2]"];
+        assert_eq!(error_fields(&problem), expected, "{r}: {problem}");
+
+        let emptied = app.patch_json(&format!("/api/v1/{r}/{id}"), &json!({"external_refs": []})).await;
+        assert_eq!(emptied.status(), 200, "{r}");
+        assert!(listed(&app, r, "ref_source=kreis-register").await.is_empty(), "{r}: the reference is gone");
+        let freed = app.post_json(&format!("/api/v1/{r}"), &second).await;
+        assert_eq!(freed.status(), 201, "{r}: a freed reference can be given again");
+        let freed: Value = freed.json().await.unwrap();
+        let deleted = app.delete(&format!("/api/v1/{r}/{}", freed["id"])).await;
+        assert_eq!(deleted.status(), 204, "{r}");
+        assert!(listed(&app, r, "ref_source=kreis-register").await.is_empty(), "{r}: deleted with its record");
+        let reused = put(&app, &format!("/api/v1/{r}/by-ref/kreis-register/4711"), &second, None).await;
+        assert_eq!(reused.status(), 201, "{r}: the deleted record's reference is free");
+    }
+}
+
+#[tokio::test]
+async fn ref_id_alone_and_a_precondition_on_a_missing_record_are_refused() {
+    let app = spawn_app().await;
+    let problem =
+        assert_problem(app.get("/api/v1/partners?ref_id=4711").await, 400, "/problems/invalid-parameter").await;
+    assert_eq!(error_fields(&problem), ["ref_id"]);
+    let body = json!({"name": "Stadt Pulsnitz", "kind": "municipality"});
+    let refused = put(&app, "/api/v1/partners/by-ref/register/1", &body, Some("*")).await;
+    assert_problem(refused, 412, "/problems/precondition-failed").await;
+    let bad_source = put(&app, "/api/v1/partners/by-ref/mit%20leer/1", &body, None).await;
+    let problem = assert_problem(bad_source, 422, "/problems/validation").await;
+    assert_eq!(error_fields(&problem), ["source"]);
+    let anonymous = app.client.put(app.url("/api/v1/partners/by-ref/register/1")).json(&body).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(app.collect_all("/api/v1/partners?ref_source=register").await.is_empty(), "nothing was created");
+}
