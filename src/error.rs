@@ -97,6 +97,12 @@ pub enum AppError {
     /// 410: a change-feed cursor from before the oldest change kept.
     #[error("{0}")]
     CursorExpired(String),
+    /// 422: an `Idempotency-Key` sent again with another request.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// 409: the first request with this `Idempotency-Key` is still running.
+    #[error("{0}")]
+    IdempotencyKeyInProgress(String),
     /// 412: `If-Match` did not match the current version.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -146,6 +152,8 @@ impl AppError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict(_) | Self::ConflictFields { .. } => ("conflict", "Conflict"),
             Self::CursorExpired(_) => ("cursor-expired", "Cursor expired"),
+            Self::IdempotencyKeyReused(_) => ("idempotency-key-reused", "Idempotency key reused"),
+            Self::IdempotencyKeyInProgress(_) => ("idempotency-key-in-progress", "Idempotency key in progress"),
             Self::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
@@ -201,6 +209,8 @@ impl ResponseError for AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::ConflictFields { .. } => StatusCode::CONFLICT,
             Self::CursorExpired(_) => StatusCode::GONE,
+            Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInProgress(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

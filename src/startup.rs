@@ -196,7 +196,8 @@ impl Application {
     /// Serves until the process is told to stop (SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         // Hourly, the change feed forgets what is older than its retention, and so do the
-        // webhooks' delivered deliveries (several instances doing so at once is harmless).
+        // webhooks' delivered deliveries; idempotency keys go after 24 hours (several instances
+        // doing so at once is harmless).
         let (db, retention) = (self.db.clone(), self.retention);
         tokio::spawn(async move {
             loop {
@@ -205,6 +206,7 @@ impl Application {
                 let pruned = db
                     .write(move |c| {
                         crate::changes::prune(c, cutoff)?;
+                        crate::models::idempotency::prune(c, crate::models::now())?;
                         Ok(crate::changes::delivery::prune(c, cutoff)?)
                     })
                     .await;

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ByRef, JsonBody, Query, search_pattern};
+use super::extract::{ByRef, IdempotencyKey, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
@@ -15,8 +15,8 @@ use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::contacts::{self as model, ContactFilter, ContactRecord, CreateContact};
 use crate::models::external_refs::{ExternalRef, RefFilter};
-use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag};
+use crate::models::{idempotency, now};
 
 /// A person at a partner.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -150,13 +150,27 @@ pub async fn list_contacts(
 pub async fn create_contact(
     db: web::Data<Db>,
     caller: Caller,
+    key: IdempotencyKey,
     body: JsonBody<CreateContact>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "add contacts")?;
+    let key = key.for_body(&caller, &body);
     let input = body.decode()?;
-    let record = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
-    let contact = ContactResponse::new(record);
-    Ok(respond::created(format!("/api/v1/contacts/{}", contact.id), &contact))
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(
+                conn,
+                key.as_ref(),
+                now(),
+                |c| model::create(c, &caller, input, now()),
+                |record| {
+                    let contact = ContactResponse::new(record);
+                    respond::created_answer(format!("/api/v1/contacts/{}", contact.id), &contact)
+                },
+            )
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// Get a contact (viewers and above)

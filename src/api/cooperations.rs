@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ByRef, JsonBody, Query};
+use super::extract::{ByRef, IdempotencyKey, JsonBody, Query};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
@@ -16,8 +16,8 @@ use crate::models::cooperations::{
     self as model, Cooperation, CooperationFilter, CooperationSort, CooperationStatus, CreateCooperation,
 };
 use crate::models::external_refs::{ExternalRef, RefFilter};
-use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag};
+use crate::models::{idempotency, now};
 
 /// A cooperation of several partners.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -151,12 +151,29 @@ pub async fn list_cooperations(
 pub async fn create_cooperation(
     db: web::Data<Db>,
     caller: Caller,
+    key: IdempotencyKey,
     body: JsonBody<CreateCooperation>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create cooperations")?;
+    let key = key.for_body(&caller, &body);
     let input = body.decode()?;
-    let cooperation = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
-    Ok(respond::created(format!("/api/v1/cooperations/{}", cooperation.id), &CooperationResponse::from(cooperation)))
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(
+                conn,
+                key.as_ref(),
+                now(),
+                |c| model::create(c, &caller, input, now()),
+                |coop| {
+                    respond::created_answer(
+                        format!("/api/v1/cooperations/{}", coop.id),
+                        &CooperationResponse::from(coop),
+                    )
+                },
+            )
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// Get a cooperation

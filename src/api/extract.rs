@@ -20,6 +20,7 @@ use serde_json::Value;
 use validator::Validate;
 
 use crate::error::{AppError, FieldError};
+use crate::models::idempotency::{Key, MAX_KEY_CHARS};
 use crate::models::input::MAX_UNKNOWN_REPORTED;
 use crate::models::input::{Normalize, decode};
 use crate::models::record::{IfMatch, Patch};
@@ -38,6 +39,58 @@ impl<T: DeserializeOwned + Validate + Normalize> JsonBody<T> {
     /// Deserializes, normalises and validates the body (call it after authorization).
     pub fn decode(self) -> Result<T, AppError> {
         decode(self.value)
+    }
+}
+
+impl<T> JsonBody<T> {
+    /// A digest of the parsed body (its members in the order sent), for idempotency keys.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let bytes = serde_json::to_vec(&self.value).unwrap_or_default();
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The `Idempotency-Key` header of a POST (at most 255 visible ASCII characters), with the
+/// request's method and path; [`IdempotencyKey::for_body`] completes it with the caller and body.
+pub struct IdempotencyKey(Option<(String, String)>);
+
+impl IdempotencyKey {
+    /// The key of this caller for this request, if one was sent.
+    pub fn for_body<T>(&self, caller: &crate::auth::Caller, body: &JsonBody<T>) -> Option<Key> {
+        let (key, target) = self.0.as_ref()?;
+        Some(Key {
+            scope: caller.idempotency_scope()?,
+            key: key.clone(),
+            request_hash: format!("{target} {}", body.digest()),
+        })
+    }
+}
+
+impl FromRequest for IdempotencyKey {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(value) = req.headers().get("idempotency-key") else {
+            return std::future::ready(Ok(Self(None)));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| (1..=MAX_KEY_CHARS).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
+        std::future::ready(match key {
+            Some(key) => Ok(Self(Some((key.trim().to_owned(), format!("{} {}", req.method(), req.uri()))))),
+            None => Err(AppError::BadRequest {
+                slug: "invalid-header",
+                detail: format!("the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+                errors: vec![FieldError::new(
+                    "Idempotency-Key",
+                    "invalid_header",
+                    "must be 1 to 255 visible ASCII characters",
+                )],
+            }),
+        })
     }
 }
 

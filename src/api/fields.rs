@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ByRef, JsonBody, Query};
+use super::extract::{ByRef, IdempotencyKey, JsonBody, Query};
 use super::pagination;
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
@@ -15,8 +15,8 @@ use crate::error::{AppError, Problem};
 use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::fields::CreateField;
 use crate::models::fields::{self as model, Field};
-use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag};
+use crate::models::{idempotency, now};
 
 /// A field of action.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -123,12 +123,24 @@ pub async fn list_fields(
 pub async fn create_field(
     db: web::Data<Db>,
     caller: Caller,
+    key: IdempotencyKey,
     body: JsonBody<CreateField>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create fields")?;
+    let key = key.for_body(&caller, &body);
     let input = body.decode()?;
-    let field = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
-    Ok(respond::created(format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field)))
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(
+                conn,
+                key.as_ref(),
+                now(),
+                |c| model::create(c, &caller, input, now()),
+                |field| respond::created_answer(format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field)),
+            )
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// Get a field of action

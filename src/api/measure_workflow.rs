@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{JsonBody, Query};
+use super::extract::{IdempotencyKey, JsonBody, Query};
 use super::measures::MeasureResponse;
 use super::{pagination, respond};
 use crate::auth::Caller;
@@ -16,7 +16,7 @@ use crate::db::Db;
 use crate::domain::measures::{ALL_STATUSES, MeasureStatus};
 use crate::error::{AppError, Problem};
 use crate::models::measures::{self as model, CreateTransition, HistoryRecord};
-use crate::models::now;
+use crate::models::{idempotency, now};
 
 /// Change a measure's status
 ///
@@ -36,12 +36,24 @@ pub async fn create_transition(
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    key: IdempotencyKey,
     body: JsonBody<CreateTransition>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change the status of measures")?;
+    let key = key.for_body(&caller, &body);
     let (id, input) = (id.into_inner(), body.decode()?);
-    let record = db.write(move |conn| model::transition(conn, &caller, id, input, now())).await?;
-    Ok(respond::record(&MeasureResponse::new(record)))
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(
+                conn,
+                key.as_ref(),
+                now(),
+                |c| model::transition(c, &caller, id, input, now()),
+                |record| respond::record_answer(&MeasureResponse::new(record)),
+            )
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// One event in a measure's life.

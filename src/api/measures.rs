@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
-use super::extract::{ByRef, JsonBody, Query, search_pattern};
+use super::extract::{ByRef, IdempotencyKey, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
 use crate::auth::Caller;
@@ -17,8 +17,8 @@ use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::error::{AppError, Problem};
 use crate::models::external_refs::{ExternalRef, RefFilter};
 use crate::models::measures::{self as model, CreateMeasure, MeasureFilter, MeasureRecord, MeasureSort};
-use crate::models::now;
 use crate::models::record::{IfMatch, Patch, etag, etag_with_embedded};
+use crate::models::{idempotency, now};
 
 /// A measure: an idea or project of a cooperation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -286,13 +286,27 @@ pub async fn list_cooperation_measures(
 pub async fn create_measure(
     db: web::Data<Db>,
     caller: Caller,
+    key: IdempotencyKey,
     body: JsonBody<CreateMeasure>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "create measures")?;
+    let key = key.for_body(&caller, &body);
     let input = body.decode()?;
-    let record = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
-    let measure = MeasureResponse::new(record);
-    Ok(respond::created(format!("/api/v1/measures/{}", measure.id), &measure))
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(
+                conn,
+                key.as_ref(),
+                now(),
+                |c| model::create(c, &caller, input, now()),
+                |record| {
+                    let measure = MeasureResponse::new(record);
+                    respond::created_answer(format!("/api/v1/measures/{}", measure.id), &measure)
+                },
+            )
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// Create or replace the measure with an external reference (admins, or editors of a member of its cooperation)

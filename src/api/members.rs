@@ -6,14 +6,14 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{JsonBody, Query};
+use super::extract::{IdempotencyKey, JsonBody, Query};
 use super::{pagination, respond};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::cooperations::{CreateMember, Member, MemberRole, members};
 use crate::models::ids::{CooperationId, PartnerId};
-use crate::models::now;
+use crate::models::{idempotency, now};
 
 /// A partner's membership in a cooperation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -95,12 +95,24 @@ pub async fn add_member(
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
+    key: IdempotencyKey,
     body: JsonBody<CreateMember>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "add members")?;
+    let key = key.for_body(&caller, &body);
     let (id, input) = (id.into_inner(), body.decode()?);
-    let member = db.write(move |conn| members::add(conn, &caller, CooperationId(id), input, now())).await?;
-    Ok(respond::created_unversioned(format!("/api/v1/cooperations/{id}/members"), &MemberResponse::from(member)))
+    let add = move |c: &mut _| members::add(c, &caller, CooperationId(id), input, now());
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(conn, key.as_ref(), now(), add, |member| {
+                respond::created_unversioned_answer(
+                    format!("/api/v1/cooperations/{id}/members"),
+                    &MemberResponse::from(member),
+                )
+            })
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// Remove a member (admins, or editors of a member)

@@ -7,16 +7,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
-use super::extract::{ByRef, JsonBody, Query};
+use super::extract::{ByRef, IdempotencyKey, JsonBody, Query};
 use super::pagination;
 use super::respond::{self, Listed, Versioned};
 use crate::auth::{Caller, Role};
 use crate::db::Db;
 use crate::error::{AppError, Problem};
 use crate::models::external_refs::{ExternalRef, RefFilter};
-use crate::models::now;
 use crate::models::partners::{self as model, CreatePartner, Partner, PartnerFilter, PartnerKind, PartnerSort};
 use crate::models::record::{IfMatch, Patch, etag, etag_with_embedded};
+use crate::models::{idempotency, now};
 
 /// A partner as stored: an organisation taking part in cooperations.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -211,12 +211,26 @@ pub async fn list_partners(
 pub async fn create_partner(
     db: web::Data<Db>,
     caller: Caller,
+    key: IdempotencyKey,
     body: JsonBody<CreatePartner>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create partners")?;
+    let key = key.for_body(&caller, &body);
     let input = body.decode()?;
-    let partner = db.write(move |conn| model::create(conn, &caller, input, now())).await?;
-    Ok(respond::created(format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner)))
+    let (answer, replayed) = db
+        .write(move |conn| {
+            idempotency::once(
+                conn,
+                key.as_ref(),
+                now(),
+                |c| model::create(c, &caller, input, now()),
+                |partner| {
+                    respond::created_answer(format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner))
+                },
+            )
+        })
+        .await?;
+    Ok(respond::answer(answer, replayed))
 }
 
 /// Get a partner

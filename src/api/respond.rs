@@ -2,6 +2,7 @@
 //! and the JSON writer both use. (`If-None-Match` → 304 is answered for every record by
 //! `startup::not_modified`, from the `ETag` set here.)
 
+use crate::models::idempotency::Answer;
 use std::borrow::Cow;
 
 use actix_web::http::header;
@@ -88,6 +89,54 @@ pub fn created(location: String, record: &impl Versioned) -> HttpResponse {
     let mut builder = HttpResponse::Created();
     builder.insert_header((header::LOCATION, location));
     with_etag(builder, record)
+}
+
+/// The answer of a created record as it is sent and kept for its `Idempotency-Key`.
+pub fn created_answer(location: String, record: &impl Versioned) -> Answer {
+    Answer {
+        status: 201,
+        body: serde_json::to_string(record).unwrap_or_default(),
+        location: Some(location),
+        etag: Some(record.etag()),
+    }
+}
+
+/// The answer of a created record without a version of its own (e.g. a membership).
+pub fn created_unversioned_answer(location: String, record: &impl Serialize) -> Answer {
+    Answer {
+        status: 201,
+        body: serde_json::to_string(record).unwrap_or_default(),
+        location: Some(location),
+        etag: None,
+    }
+}
+
+/// The answer of a versioned record (200), as it is sent and kept for its `Idempotency-Key`.
+pub fn record_answer(record: &impl Versioned) -> Answer {
+    Answer {
+        status: 200,
+        body: serde_json::to_string(record).unwrap_or_default(),
+        location: None,
+        etag: Some(record.etag()),
+    }
+}
+
+/// Sends a write's answer; a replayed one (the same `Idempotency-Key` and request again) says so
+/// in `Idempotent-Replayed: true`.
+pub fn answer(answer: Answer, replayed: bool) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status as u16).unwrap_or(actix_web::http::StatusCode::OK);
+    let mut builder = HttpResponse::build(status);
+    builder.content_type("application/json");
+    if let Some(location) = answer.location {
+        builder.insert_header((header::LOCATION, location));
+    }
+    if let Some(etag) = answer.etag {
+        builder.insert_header((header::ETAG, etag));
+    }
+    if replayed {
+        builder.insert_header(("Idempotent-Replayed", "true"));
+    }
+    builder.body(answer.body)
 }
 
 /// The answer of a `PUT` that creates (201 with `Location`) or replaces (200) a record.

@@ -120,6 +120,17 @@ impl Caller {
         }
     }
 
+    /// Whose `Idempotency-Key`s a request's key is among: the account, the service token or the
+    /// external identity (of the one configured issuer); `None` for anonymous and system callers.
+    pub fn idempotency_scope(&self) -> Option<String> {
+        match &self.principal {
+            Principal::User { id, .. } => Some(format!("user:{id}")),
+            Principal::ServiceToken { id, .. } => Some(format!("service_token:{id}")),
+            Principal::External { subject } => Some(format!("external:{subject}")),
+            Principal::Anonymous | Principal::System { .. } => None,
+        }
+    }
+
     /// Read access to non-personal data (partners, fields, cooperations, measures).
     pub fn may_read_public(&self) -> Result<(), AppError> {
         if self.public_read || self.role.is_some() { Ok(()) } else { Err(self.refuse("read this data")) }

@@ -296,3 +296,16 @@ diesel::table! {
         record_id -> BigInt,
     }
 }
+
+diesel::table! {
+    idempotency_keys (caller, key) {
+        caller -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

@@ -209,6 +209,26 @@ pub fn analyze(conn: &mut AnyConnection) -> QueryResult<()> {
     Ok(())
 }
 
+/// Takes the transaction-scoped lock of one idempotency key without waiting (PostgreSQL); `false`
+/// when a request with that key is still running in another transaction. SQLite's single
+/// writer runs one write at a time, so there it is always `true`.
+pub fn try_lock_idempotency_key(conn: &mut AnyConnection, scope_and_key: &str) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    match conn {
+        AnyConnection::Pg(pg) => diesel::sql_query(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('ikz-idempotency:' || $1, 0)) AS locked",
+        )
+        .bind::<diesel::sql_types::Text, _>(scope_and_key)
+        .get_result::<Locked>(pg)
+        .map(|l| l.locked),
+        AnyConnection::Sqlite(_) => Ok(true),
+    }
+}
+
 /// One row of the change feed, as `crate::changes` writes it.
 pub struct NewChange<'a> {
     pub resource: &'a str,

@@ -6,6 +6,7 @@ pub mod cooperations;
 pub mod external_refs;
 pub mod feed;
 pub mod fields;
+pub mod idempotency;
 pub mod ids;
 pub mod input;
 pub mod measures;

@@ -31,6 +31,18 @@ const VERSIONED: [&str; 7] = [
 const ANSWERS_A_RECORD: [(&str, &str); 2] =
     [("/api/v1/measures/{id}/transitions", "post"), ("/api/v1/webhooks/{id}/secret", "post")];
 
+/// The operations that take an `Idempotency-Key` (those that create or move something; not
+/// login, service tokens or webhooks, whose answers carry secrets).
+const IDEMPOTENT: [(&str, &str); 7] = [
+    ("/api/v1/partners", "post"),
+    ("/api/v1/fields", "post"),
+    ("/api/v1/cooperations", "post"),
+    ("/api/v1/measures", "post"),
+    ("/api/v1/contacts", "post"),
+    ("/api/v1/cooperations/{id}/members", "post"),
+    ("/api/v1/measures/{id}/transitions", "post"),
+];
+
 /// Properties an answer may leave out, each only in the situation its description names.
 const OMITTED: [(&str, &str); 10] = [
     ("PartnerResponse", "contacts"),
@@ -140,6 +152,9 @@ pub fn tighten(doc: &mut Value) {
             if ANSWERS_A_RECORD.contains(&(path.as_str(), method.as_str())) {
                 etag_header(operation, "200");
             }
+            if IDEMPOTENT.contains(&(path.as_str(), method.as_str())) {
+                idempotent(operation);
+            }
             let instance = path.replace("{id}", "1").replace("{partner_id}", "2");
             if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
                 for (status, response) in responses.iter_mut() {
@@ -226,6 +241,40 @@ fn header_parameter(operation: &mut Map<String, Value>, name: &str, description:
             json!({"name": name, "in": "header", "required": false, "description": description, "schema": {"type": "string"}}),
         );
     }
+}
+
+/// `Idempotency-Key`, the replay's header and the two refusals of a reused or running key.
+fn idempotent(operation: &mut Map<String, Value>) {
+    header_parameter(
+        operation,
+        "Idempotency-Key",
+        "Up to 255 characters, unique per request you mean once (a UUID): sent again by the same \
+         caller with the same body within 24 hours, the first answer comes again (with \
+         `Idempotent-Replayed: true`) and nothing is written twice",
+    );
+    if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+        for response in responses.iter_mut().filter(|(s, _)| s.starts_with('2')).map(|(_, r)| r) {
+            if let Some(response) = response.as_object_mut() {
+                let headers = response.entry("headers").or_insert_with(|| json!({}));
+                headers["Idempotent-Replayed"] = json!({
+                    "description": "`true` when this is the kept answer of an earlier request with the same `Idempotency-Key`",
+                    "schema": {"type": "string", "enum": ["true"]}
+                });
+            }
+        }
+    }
+    response(
+        operation,
+        "409",
+        problem_response(
+            "Conflicts with stored data, or the first request with this `Idempotency-Key` is still running",
+        ),
+    );
+    response(
+        operation,
+        "422",
+        problem_response("Invalid fields, or the `Idempotency-Key` was sent with another request"),
+    );
 }
 
 fn etag_header(operation: &mut Map<String, Value>, status: &str) {

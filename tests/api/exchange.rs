@@ -203,3 +203,122 @@ async fn ref_id_alone_and_a_precondition_on_a_missing_record_are_refused() {
     assert_eq!(anonymous.status(), 401);
     assert!(app.collect_all("/api/v1/partners?ref_source=register").await.is_empty(), "nothing was created");
 }
+
+/// Each operation that takes an `Idempotency-Key`, with a body, for a fresh cooperation setup.
+async fn idempotent_posts(app: &TestApp) -> Vec<(String, Value, Value)> {
+    let id = |v: Value| v["id"].as_i64().unwrap();
+    let partner = id(app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await);
+    let other = id(app.create_partner(json!({"name": "Pulsnitz", "kind": "municipality"})).await);
+    let third = id(app.create_partner(json!({"name": "Elstra", "kind": "municipality"})).await);
+    let coop =
+        id(app.post_json("/api/v1/cooperations", &json!({"name": "IKZ Westlausitz"})).await.json().await.unwrap());
+    let member = json!({"partner_id": partner, "role": "lead"});
+    assert_eq!(app.post_json(&format!("/api/v1/cooperations/{coop}/members"), &member).await.status(), 201);
+    let fields = app.collect_all("/api/v1/fields?limit=200").await;
+    let bauhof = fields.iter().find(|f| f["key"] == "bauhof").unwrap()["id"].as_i64().unwrap();
+    let measure =
+        json!({"cooperation_id": coop, "field_id": bauhof, "title": "Streusalz", "benefit": 4, "cost": 2, "effort": 2});
+    let measure = id(app.post_json("/api/v1/measures", &measure).await.json().await.unwrap());
+    let step = |to: &str| json!({"to": to, "comment": "geprüft"});
+    vec![
+        (
+            "/api/v1/partners".into(),
+            json!({"name": "Ohorn", "kind": "municipality"}),
+            json!({"name": "Steina", "kind": "municipality"}),
+        ),
+        (
+            "/api/v1/fields".into(),
+            json!({"key": "friedhof", "name_de": "Friedhof", "name_en": "Cemetery"}),
+            json!({"key": "forst", "name_de": "Forst", "name_en": "Forest"}),
+        ),
+        ("/api/v1/cooperations".into(), json!({"name": "Verbund A"}), json!({"name": "Verbund B"})),
+        (
+            "/api/v1/measures".into(),
+            json!({"cooperation_id": coop, "field_id": bauhof, "title": "A"}),
+            json!({"cooperation_id": coop, "field_id": bauhof, "title": "B"}),
+        ),
+        (
+            "/api/v1/contacts".into(),
+            json!({"partner_id": partner, "name": "Maria"}),
+            json!({"partner_id": partner, "name": "Max"}),
+        ),
+        (
+            format!("/api/v1/cooperations/{coop}/members"),
+            json!({"partner_id": other, "role": "member"}),
+            json!({"partner_id": third, "role": "advisor"}),
+        ),
+        (format!("/api/v1/measures/{measure}/transitions"), step("assessed"), step("planned")),
+    ]
+}
+
+#[tokio::test]
+async fn a_post_sent_again_with_its_idempotency_key_is_answered_once_on_every_operation() {
+    let app = spawn_app().await;
+    let editor = app.token_for("redaktion", "admin", &[]).await;
+    let feed_head = |app: &TestApp| {
+        let request = app.as_admin(Method::GET, "/api/v1/changes/cursor").send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap()["cursor"].as_str().unwrap().to_owned() }
+    };
+    for (path, body, other_body) in idempotent_posts(&app).await {
+        let key = format!("key-{}", path.replace('/', "-"));
+        let send = |body: &Value, token: Option<&str>| {
+            let token = token.unwrap_or(&app.admin_token).to_owned();
+            app.request(Method::POST, &path, Some(&token)).header("Idempotency-Key", &key).json(body).send()
+        };
+        let first = send(&body, None).await.unwrap();
+        let status = first.status();
+        assert!(status.is_success(), "{path}: {}", first.text().await.unwrap());
+        assert!(first.headers().get("idempotent-replayed").is_none(), "{path}");
+        let (location, etag) = (first.headers().get("location").cloned(), first.headers().get("etag").cloned());
+        let answered = first.text().await.unwrap();
+        let head = feed_head(&app).await;
+
+        let again = send(&body, None).await.unwrap();
+        assert_eq!(again.status(), status, "{path}");
+        assert_eq!(again.headers()["idempotent-replayed"], "true", "{path}");
+        assert_eq!(again.headers().get("location"), location.as_ref(), "{path}");
+        assert_eq!(again.headers().get("etag"), etag.as_ref(), "{path}");
+        assert_eq!(again.text().await.unwrap(), answered, "{path}: the first answer, byte for byte");
+        assert_eq!(feed_head(&app).await, head, "{path}: nothing was written again");
+
+        let reused = send(&other_body, None).await.unwrap();
+        assert_problem(reused, 422, "/problems/idempotency-key-reused").await;
+        assert_eq!(feed_head(&app).await, head, "{path}: the refused request wrote nothing");
+
+        let other_caller = send(&other_body, Some(&editor)).await.unwrap();
+        assert!(other_caller.status().is_success(), "{path}: another caller's key is its own");
+        assert!(other_caller.headers().get("idempotent-replayed").is_none(), "{path}");
+    }
+    let bad = app
+        .as_admin(Method::POST, "/api/v1/cooperations")
+        .header("Idempotency-Key", "x".repeat(256))
+        .json(&json!({"name": "Zu lang"}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(bad, 400, "/problems/invalid-header").await;
+    assert_eq!(error_fields(&problem), ["Idempotency-Key"]);
+}
+
+#[tokio::test]
+async fn a_key_whose_first_request_still_runs_is_refused_with_409_on_postgresql() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = spawn_app().await;
+    let crate::helpers::TestDb::Postgres { .. } = &app._db else { return };
+    let me: Value = app.as_admin(Method::GET, "/api/v1/auth/me").send().await.unwrap().json().await.unwrap();
+    let post = || {
+        let request = app.as_admin(Method::POST, "/api/v1/cooperations").header("Idempotency-Key", "k-1");
+        request.json(&json!({"name": "Verbund"})).send()
+    };
+    // What a first request holds while it writes: the transaction lock of its key.
+    let mut running = diesel::PgConnection::establish(&app._db.direct_url()).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut running).unwrap();
+    let lock = format!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('ikz-idempotency:' || 'user:{}' || chr(10) || 'k-1', 0))",
+        me["id"]
+    );
+    diesel::sql_query(lock).execute(&mut running).unwrap();
+    assert_problem(post().await.unwrap(), 409, "/problems/idempotency-key-in-progress").await;
+    diesel::sql_query("COMMIT").execute(&mut running).unwrap();
+    assert_eq!(post().await.unwrap().status(), 201, "once the first has finished, the key is free");
+}
