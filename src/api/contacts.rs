@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::export::{self, CsvDelimiter, ListFormat};
 use super::extract::{ByRef, IdempotencyKey, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
@@ -115,6 +116,12 @@ pub struct ContactListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the contact with this id there.
     pub ref_id: Option<String>,
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
+    /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
+    #[param(inline)]
+    pub delimiter: Option<CsvDelimiter>,
 }
 
 /// List contacts (viewers and above)
@@ -129,8 +136,10 @@ pub async fn list_contacts(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Viewer, "read contacts (personal data)")?;
     let query = query.0;
+    let csv = export::wants_csv(&req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let after = pagination::decode_cursor(query.cursor.as_deref(), "name")?;
+    let first = query.cursor.clone();
     let filter = ContactFilter {
         partner_id: query.partner_id,
         field_id: query.field_id,
@@ -138,6 +147,18 @@ pub async fn list_contacts(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
+    if let Some(semicolon) = csv {
+        let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
+        return Ok(export::stream(semicolon, "contacts", first, move |cursor| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move {
+                let after = pagination::decode_cursor(cursor.as_deref(), "name")?;
+                let limit = pagination::MAX_LIMIT;
+                let (records, next) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
+                Ok((records.into_iter().map(ContactResponse::new).collect::<Vec<_>>(), next))
+            }
+        }));
+    }
     let (records, next_cursor) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
     Ok(respond::page(&req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))
 }
@@ -154,7 +175,7 @@ pub async fn create_contact(
     body: JsonBody<CreateContact>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor, "add contacts")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
     let (answer, replayed) = db
         .write(move |conn| {

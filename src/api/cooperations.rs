@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::export::{self, CsvDelimiter, ListFormat};
 use super::extract::{ByRef, IdempotencyKey, JsonBody, Query};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
@@ -98,6 +99,12 @@ pub struct CooperationListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the cooperation with this id there.
     pub ref_id: Option<String>,
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
+    /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
+    #[param(inline)]
+    pub delimiter: Option<CsvDelimiter>,
 }
 
 impl Versioned for CooperationResponse {
@@ -127,9 +134,11 @@ pub async fn list_cooperations(
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let query = query.0;
+    let csv = export::wants_csv(&req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
     let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
+    let first = query.cursor.clone();
     let filter = CooperationFilter {
         status: query.status,
         partner_id: query.partner_id,
@@ -137,6 +146,18 @@ pub async fn list_cooperations(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
+    if let Some(semicolon) = csv {
+        let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
+        return Ok(export::stream(semicolon, "cooperations", first, move |cursor| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move {
+                let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
+                let limit = pagination::MAX_LIMIT;
+                let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
+                Ok((rows.into_iter().map(CooperationResponse::from).collect::<Vec<_>>(), next))
+            }
+        }));
+    }
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))
 }
@@ -155,7 +176,7 @@ pub async fn create_cooperation(
     body: JsonBody<CreateCooperation>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create cooperations")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
     let (answer, replayed) = db
         .write(move |conn| {

@@ -53,17 +53,27 @@ impl<T> JsonBody<T> {
 
 /// The `Idempotency-Key` header of a POST (at most 255 visible ASCII characters), with the
 /// request's method and path; [`IdempotencyKey::for_body`] completes it with the caller and body.
-pub struct IdempotencyKey(Option<(String, String)>);
+/// A malformed header is reported there, after the caller's rights are checked (so that an
+/// anonymous request is a 401 whatever it sends).
+pub struct IdempotencyKey(Result<Option<(String, String)>, ()>);
 
 impl IdempotencyKey {
-    /// The key of this caller for this request, if one was sent.
-    pub fn for_body<T>(&self, caller: &crate::auth::Caller, body: &JsonBody<T>) -> Option<Key> {
-        let (key, target) = self.0.as_ref()?;
-        Some(Key {
-            scope: caller.idempotency_scope()?,
+    /// The key of this caller for this request, if one was sent; 400 for a malformed one.
+    pub fn for_body<T>(&self, caller: &crate::auth::Caller, body: &JsonBody<T>) -> Result<Option<Key>, AppError> {
+        let Some((key, target)) = self.0.as_ref().map_err(|()| malformed_key())? else { return Ok(None) };
+        Ok(caller.idempotency_scope().map(|scope| Key {
+            scope,
             key: key.clone(),
             request_hash: format!("{target} {}", body.digest()),
-        })
+        }))
+    }
+}
+
+fn malformed_key() -> AppError {
+    AppError::BadRequest {
+        slug: "invalid-header",
+        detail: format!("the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+        errors: vec![FieldError::new("Idempotency-Key", "invalid_header", "must be 1 to 255 visible ASCII characters")],
     }
 }
 
@@ -73,24 +83,14 @@ impl FromRequest for IdempotencyKey {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let Some(value) = req.headers().get("idempotency-key") else {
-            return std::future::ready(Ok(Self(None)));
+            return std::future::ready(Ok(Self(Ok(None))));
         };
-        let key = value
-            .to_str()
-            .ok()
-            .filter(|k| (1..=MAX_KEY_CHARS).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
-        std::future::ready(match key {
-            Some(key) => Ok(Self(Some((key.trim().to_owned(), format!("{} {}", req.method(), req.uri()))))),
-            None => Err(AppError::BadRequest {
-                slug: "invalid-header",
-                detail: format!("the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
-                errors: vec![FieldError::new(
-                    "Idempotency-Key",
-                    "invalid_header",
-                    "must be 1 to 255 visible ASCII characters",
-                )],
-            }),
-        })
+        let key =
+            value.to_str().ok().map(str::trim).filter(|k| {
+                (1..=MAX_KEY_CHARS).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+            });
+        let target = format!("{} {}", req.method(), req.uri());
+        std::future::ready(Ok(Self(key.map(|k| Some((k.to_owned(), target))).ok_or(()))))
     }
 }
 

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::export::{self, CsvDelimiter, ListFormat};
 use super::extract::{ByRef, IdempotencyKey, JsonBody, Query};
 use super::pagination;
 use super::respond::{self, Listed, Versioned};
@@ -93,6 +94,12 @@ pub struct FieldListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the field with this id there.
     pub ref_id: Option<String>,
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
+    /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
+    #[param(inline)]
+    pub delimiter: Option<CsvDelimiter>,
 }
 
 /// List fields of action
@@ -107,9 +114,24 @@ pub async fn list_fields(
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let query = query.0;
+    let csv = export::wants_csv(&req, query.format, query.delimiter);
+    let first = query.cursor.clone();
     let after = pagination::decode_cursor(query.cursor.as_deref(), "id")?.map(|a| a.id);
     let (limit, since) = (query.limit.unwrap_or_default().0, query.updated_since);
     let holding = RefFilter::from_query(query.ref_source, query.ref_id)?;
+    if let Some(semicolon) = csv {
+        let (db, holding) = (db.get_ref().clone(), std::sync::Arc::new(holding));
+        return Ok(export::stream(semicolon, "fields", first, move |cursor| {
+            let (db, holding) = (db.clone(), holding.clone());
+            async move {
+                let after = pagination::decode_cursor(cursor.as_deref(), "id")?.map(|a| a.id);
+                let limit = pagination::MAX_LIMIT;
+                let (rows, next) =
+                    db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref().as_ref())).await?;
+                Ok((rows.into_iter().map(FieldResponse::from).collect::<Vec<_>>(), next))
+            }
+        }));
+    }
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref())).await?;
     Ok(respond::page(&req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))
 }
@@ -127,7 +149,7 @@ pub async fn create_field(
     body: JsonBody<CreateField>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create fields")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
     let (answer, replayed) = db
         .write(move |conn| {

@@ -40,7 +40,7 @@ pub async fn create_transition(
     body: JsonBody<CreateTransition>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "change the status of measures")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let (id, input) = (id.into_inner(), body.decode()?);
     let (answer, replayed) = db
         .write(move |conn| {

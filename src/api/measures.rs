@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
+use super::export::{self, CsvDelimiter, ListFormat};
 use super::extract::{ByRef, IdempotencyKey, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
 use super::respond::{self, Listed, Versioned};
@@ -197,6 +198,12 @@ pub struct MeasureListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the measure with this id there.
     pub ref_id: Option<String>,
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
+    /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
+    #[param(inline)]
+    pub delimiter: Option<CsvDelimiter>,
 }
 
 async fn list(
@@ -211,9 +218,11 @@ async fn list(
     if with_contacts {
         caller.require(crate::auth::Role::Viewer, "include contacts (personal data)")?;
     }
+    let csv = export::wants_csv(req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
     let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
+    let first = query.cursor.clone();
     if query.min_priority.is_some_and(|p| !(0..=100).contains(&p)) {
         return Err(AppError::bad_parameter("min_priority", "must be between 0 and 100"));
     }
@@ -229,6 +238,20 @@ async fn list(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
+    if let Some(semicolon) = csv {
+        let (db, filter) = (db.clone(), std::sync::Arc::new(filter));
+        return Ok(export::stream(semicolon, "measures", first, move |cursor| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move {
+                let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
+                let limit = pagination::MAX_LIMIT;
+                db.read(move |conn| {
+                    model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new)
+                })
+                .await
+            }
+        }));
+    }
     let (items, next_cursor) = db
         .read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new))
         .await?;
@@ -290,7 +313,7 @@ pub async fn create_measure(
     body: JsonBody<CreateMeasure>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "create measures")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
     let (answer, replayed) = db
         .write(move |conn| {

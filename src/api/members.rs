@@ -99,7 +99,7 @@ pub async fn add_member(
     body: JsonBody<CreateMember>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(crate::auth::Role::Editor, "add members")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let (id, input) = (id.into_inner(), body.decode()?);
     let add = move |c: &mut _| members::add(c, &caller, CooperationId(id), input, now());
     let (answer, replayed) = db

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod changes;
 pub mod contacts;
 pub mod cooperations;
+pub mod export;
 pub mod extract;
 pub mod fields;
 pub mod health;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
+use super::export::{self, CsvDelimiter, ListFormat};
 use super::extract::{ByRef, IdempotencyKey, JsonBody, Query};
 use super::pagination;
 use super::respond::{self, Listed, Versioned};
@@ -139,6 +140,12 @@ pub struct PartnerListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the partner with this id there.
     pub ref_id: Option<String>,
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
+    /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
+    #[param(inline)]
+    pub delimiter: Option<CsvDelimiter>,
 }
 
 /// What `GET /partners/{id}` may embed.
@@ -181,9 +188,11 @@ pub async fn list_partners(
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let query = query.0;
+    let csv = export::wants_csv(&req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
     let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
+    let first = query.cursor.clone();
     let filter = PartnerFilter {
         kind: query.kind,
         state: query.state,
@@ -192,6 +201,18 @@ pub async fn list_partners(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
+    if let Some(semicolon) = csv {
+        let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
+        return Ok(export::stream(semicolon, "partners", first, move |cursor| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move {
+                let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
+                let limit = pagination::MAX_LIMIT;
+                let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
+                Ok((rows.into_iter().map(PartnerResponse::from).collect::<Vec<_>>(), next))
+            }
+        }));
+    }
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(PartnerResponse::from).collect(), next_cursor))
 }
@@ -215,7 +236,7 @@ pub async fn create_partner(
     body: JsonBody<CreatePartner>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, "create partners")?;
-    let key = key.for_body(&caller, &body);
+    let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
     let (answer, replayed) = db
         .write(move |conn| {

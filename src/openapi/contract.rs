@@ -155,6 +155,9 @@ pub fn tighten(doc: &mut Value) {
             if IDEMPOTENT.contains(&(path.as_str(), method.as_str())) {
                 idempotent(operation);
             }
+            if method == "get" {
+                csv_content(operation);
+            }
             let instance = path.replace("{id}", "1").replace("{partner_id}", "2");
             if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
                 for (status, response) in responses.iter_mut() {
@@ -243,6 +246,21 @@ fn header_parameter(operation: &mut Map<String, Value>, name: &str, description:
     }
 }
 
+/// A list that takes `format` also answers `text/csv`: every page in one file.
+fn csv_content(operation: &mut Map<String, Value>) {
+    let takes_format = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| p.iter().any(|p| p["name"] == "format" && p["in"] == "query"));
+    let content = operation.get_mut("responses").and_then(|r| r.pointer_mut("/200/content"));
+    if let (true, Some(content)) = (takes_format, content.and_then(Value::as_object_mut)) {
+        content.insert(
+            "text/csv".into(),
+            json!({"schema": {"type": "string", "description": "Every record of the list (all pages), one row each, UTF-8 with BOM; the columns are the record's fields"}}),
+        );
+    }
+}
+
 /// `Idempotency-Key`, the replay's header and the two refusals of a reused or running key.
 fn idempotent(operation: &mut Map<String, Value>) {
     header_parameter(
@@ -252,6 +270,10 @@ fn idempotent(operation: &mut Map<String, Value>) {
          caller with the same body within 24 hours, the first answer comes again (with \
          `Idempotent-Replayed: true`) and nothing is written twice",
     );
+    let parameters = operation.get_mut("parameters").and_then(Value::as_array_mut);
+    if let Some(key) = parameters.and_then(|p| p.iter_mut().find(|p| p["name"] == "Idempotency-Key")) {
+        key["schema"] = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"});
+    }
     if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
         for response in responses.iter_mut().filter(|(s, _)| s.starts_with('2')).map(|(_, r)| r) {
             if let Some(response) = response.as_object_mut() {

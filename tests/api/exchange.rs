@@ -322,3 +322,69 @@ async fn a_key_whose_first_request_still_runs_is_refused_with_409_on_postgresql(
     diesel::sql_query("COMMIT").execute(&mut running).unwrap();
     assert_eq!(post().await.unwrap().status(), 201, "once the first has finished, the key is free");
 }
+
+/// The rows of a CSV answer, header first, read as a spreadsheet would (after its UTF-8 BOM).
+fn rows(text: &str, delimiter: char) -> Vec<Vec<String>> {
+    let text = text.strip_prefix('\u{feff}').expect("a UTF-8 BOM first");
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter as u8).has_headers(false).from_reader(text.as_bytes());
+    reader.records().map(|row| row.expect("a CSV row").iter().map(str::to_owned).collect()).collect()
+}
+
+#[tokio::test]
+async fn every_list_answers_csv_with_its_filters_and_the_same_records_as_json() {
+    let app = spawn_app().await;
+    for case in cases(&app).await {
+        let r = case.resource;
+        let mut tagged = case.body.clone();
+        tagged["external_refs"] = json!([{"source": "tabelle", "id": "1"}]);
+        let created: Value = app.post_json(&format!("/api/v1/{r}"), &tagged).await.json().await.unwrap();
+        let json_page: Value =
+            app.as_admin(Method::GET, &format!("/api/v1/{r}?limit=200")).send().await.unwrap().json().await.unwrap();
+        let items = json_page["items"].as_array().unwrap();
+
+        let csv = app.as_admin(Method::GET, &format!("/api/v1/{r}")).header("Accept", "text/csv").send().await.unwrap();
+        assert_eq!(csv.status(), 200, "{r}");
+        assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"), "{r}");
+        let table = rows(&csv.text().await.unwrap(), ',');
+        let header = &table[0];
+        for key in items[0].as_object().unwrap().keys() {
+            assert!(header.contains(key), "{r}: column {key} in {header:?}");
+        }
+        assert_eq!(table.len() - 1, items.len(), "{r}: one row per record");
+        let id_column = header.iter().position(|c| c == "id").unwrap();
+        let ids: Vec<String> = table[1..].iter().map(|row| row[id_column].clone()).collect();
+        let json_ids: Vec<String> = items.iter().map(|i| i["id"].to_string()).collect();
+        assert_eq!(ids, json_ids, "{r}: the same records in the same order");
+
+        let filtered = app
+            .as_admin(Method::GET, &format!("/api/v1/{r}?format=csv&delimiter=semicolon&ref_source=tabelle"))
+            .send()
+            .await
+            .unwrap();
+        let table = rows(&filtered.text().await.unwrap(), ';');
+        assert_eq!(table.len(), 2, "{r}: the filter applies: {table:?}");
+        assert_eq!(table[1][table[0].iter().position(|c| c == "id").unwrap()], created["id"].to_string(), "{r}");
+
+        let unknown =
+            app.as_admin(Method::GET, &format!("/api/v1/{r}")).header("Accept", "application/x-unknown").send();
+        let unknown = unknown.await.unwrap();
+        assert!(unknown.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{r}");
+    }
+}
+
+#[tokio::test]
+async fn a_csv_export_holds_every_page_of_the_list() {
+    let app = spawn_app().await;
+    for i in 0..205 {
+        app.create_partner(json!({"name": format!("Gemeinde {i:03}"), "kind": "municipality"})).await;
+    }
+    let csv = app.get("/api/v1/partners?format=csv&sort=name").await.text().await.unwrap();
+    let table = rows(&csv, ',');
+    let name = table[0].iter().position(|c| c == "name").unwrap();
+    let names: Vec<&str> = table[1..].iter().map(|row| row[name].as_str()).collect();
+    let expected: Vec<String> = (0..205).map(|i| format!("Gemeinde {i:03}")).collect();
+    assert_eq!(names, expected, "all 205 partners, past the page size of 200, in order");
+    let json = app.get("/api/v1/partners?format=json").await;
+    assert!(json.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+}
