@@ -300,6 +300,17 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
             return Err(AppError::BadRequest { slug: "invalid-parameter", detail, errors: with_nul });
         }
     }
+    // An empty value would read as an absent parameter (`?partner_id=` listing everything); only
+    // `cursor` (the first page) and `q` (no search) mean something when empty.
+    let empty: Vec<FieldError> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, value)| value.is_empty() && !matches!(name.as_ref(), "cursor" | "q"))
+        .map(|(name, _)| FieldError::new(name.as_ref(), "invalid_parameter", "must not be empty; leave it out instead"))
+        .take(MAX_UNKNOWN_REPORTED)
+        .collect();
+    if let Some(first) = empty.first() {
+        let detail = format!("query parameter `{}` must not be empty; leave it out instead", first.field);
+        return Err(AppError::BadRequest { slug: "invalid-parameter", detail, errors: empty });
+    }
     let whole_error = match serde_html_form::from_str::<T>(query) {
         Ok(parsed) => return Ok(parsed),
         Err(err) => err.to_string(),

@@ -138,6 +138,13 @@ pub fn tighten(doc: &mut Value) {
                     );
                     if method == "patch" {
                         etag_header(operation, "200");
+                        response(
+                            operation,
+                            "409",
+                            problem_response(
+                                "Conflicts with stored data: a key or external reference another record holds",
+                            ),
+                        );
                     }
                     response(
                         operation,

@@ -388,3 +388,22 @@ async fn a_csv_export_holds_every_page_of_the_list() {
     let json = app.get("/api/v1/partners?format=json").await;
     assert!(json.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
 }
+
+#[tokio::test]
+async fn an_empty_filter_on_any_list_is_a_400_not_the_whole_list() {
+    let app = spawn_app().await;
+    for (list, parameter) in [
+        ("partners", "kind"),
+        ("fields", "updated_since"),
+        ("cooperations", "partner_id"),
+        ("measures", "field_id"),
+        ("contacts", "partner_id"),
+        ("changes", "resource"),
+    ] {
+        let response = app.as_admin(Method::GET, &format!("/api/v1/{list}?{parameter}=")).send().await.unwrap();
+        let problem = assert_problem(response, 400, "/problems/invalid-parameter").await;
+        assert_eq!(error_fields(&problem), [parameter], "{list}");
+    }
+    let first_page = app.get("/api/v1/partners?cursor=&q=").await;
+    assert_eq!(first_page.status(), 200, "an empty cursor is the first page, an empty search no search");
+}
