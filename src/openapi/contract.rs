@@ -114,6 +114,16 @@ pub fn tighten(doc: &mut Value) {
             }
             for parameter in operation.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
                 strip_examples(parameter);
+                // An empty query value is refused (400), except an empty cursor or search.
+                let open = parameter["in"] == "query" && !matches!(parameter["name"].as_str(), Some("cursor" | "q"));
+                if let (true, Some(schema)) = (open, parameter.get_mut("schema").and_then(Value::as_object_mut)) {
+                    let text = schema
+                        .get("type")
+                        .is_some_and(|t| t == "string" || t.as_array().is_some_and(|a| a.contains(&json!("string"))));
+                    if text && !schema.contains_key("minLength") {
+                        schema.insert("minLength".into(), json!(1));
+                    }
+                }
             }
             let versioned = VERSIONED.contains(&path.as_str());
             match method.as_str() {
