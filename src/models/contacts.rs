@@ -84,7 +84,7 @@ pub fn create(
     let refs = input.external_refs.clone();
     let (data, field_ids) = input.into_data();
     let contact = insert(conn, &data, &field_ids, now)?;
-    external_refs::store(conn, Resource::Contacts, contact.id, &refs)?;
+    external_refs::store_new(conn, Resource::Contacts, contact.id, &refs)?;
     changes::changed(conn, caller, Resource::Contacts, contact.id, Op::Created, contact.updated_at)?;
     Ok(ContactRecord { contact, field_ids })
 }

@@ -162,6 +162,17 @@ pub fn from_column(text: &str) -> Result<Vec<ExternalRef>, AppError> {
         .map_err(|e| AppError::Internal(format!("a stored external_refs column is not a list of references: {e}")))
 }
 
+/// The references of a record just inserted (which holds none yet): as [`store`], without
+/// looking for rows to replace, and without a statement when there are none (most writes).
+pub fn store_new(
+    conn: &mut AnyConnection,
+    resource: Resource,
+    record_id: i64,
+    refs: &[ExternalRef],
+) -> Result<(), AppError> {
+    if refs.is_empty() { Ok(()) } else { store(conn, resource, record_id, refs) }
+}
+
 /// Makes `refs` the references of a record (the table's rows; the caller writes the column):
 /// 409 when another record of the resource holds one of them.
 pub fn store(

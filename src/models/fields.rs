@@ -57,7 +57,7 @@ pub fn create(
         return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", data.key, other.id)));
     }
     let field = insert(conn, &data, now)?;
-    external_refs::store(conn, Resource::Fields, field.id, &refs)?;
+    external_refs::store_new(conn, Resource::Fields, field.id, &refs)?;
     changes::changed(conn, caller, Resource::Fields, field.id, Op::Created, field.updated_at)?;
     Ok(field)
 }

@@ -157,7 +157,7 @@ pub fn create(
     let data = input.into_data();
     ensure_ags_free(conn, data.ags.as_deref(), None)?;
     let partner = insert(conn, &data, now)?;
-    external_refs::store(conn, Resource::Partners, partner.id, &refs)?;
+    external_refs::store_new(conn, Resource::Partners, partner.id, &refs)?;
     changes::changed(conn, caller, Resource::Partners, partner.id, Op::Created, partner.updated_at)?;
     Ok(partner)
 }

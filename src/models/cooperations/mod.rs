@@ -187,7 +187,7 @@ pub fn create(
 ) -> Result<Cooperation, AppError> {
     let refs = input.external_refs.clone();
     let cooperation = insert(conn, &input.into_data(), now)?;
-    external_refs::store(conn, Resource::Cooperations, cooperation.id, &refs)?;
+    external_refs::store_new(conn, Resource::Cooperations, cooperation.id, &refs)?;
     changes::changed(conn, caller, Resource::Cooperations, cooperation.id, Op::Created, cooperation.updated_at)?;
     Ok(cooperation)
 }

@@ -116,7 +116,7 @@ pub fn create(
     let refs = input.external_refs.clone();
     let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
     let measure = insert(conn, &data, &partner_ids, now)?;
-    external_refs::store(conn, Resource::Measures, measure.id, &refs)?;
+    external_refs::store_new(conn, Resource::Measures, measure.id, &refs)?;
     record(conn, measure.id, "created", None, MeasureStatus::Idea.as_str(), None, &caller.actor(), now)?;
     changes::changed(conn, caller, Resource::Measures, measure.id, Op::Created, measure.updated_at)?;
     MeasureRecord::new(measure, partner_ids)
