@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::db;
+use crate::exchange::import::{Import, ImportResource, Mode};
 use crate::startup::Application;
 
 /// REST/JSON backend for inter-municipal cooperation. Settings come from the environment;
@@ -33,6 +34,25 @@ pub enum Command {
     Seed {
         #[command(subcommand)]
         what: SeedWhat,
+    },
+    /// Import records from a CSV or NDJSON file, all or nothing (as `POST /api/v1/import`);
+    /// prints what it did as JSON, or every invalid row.
+    Import {
+        /// The file: CSV (as the export writes it, or as Excel saves it), or `.ndjson`/`.jsonl`.
+        file: PathBuf,
+        /// What the rows are.
+        #[arg(long, value_enum)]
+        resource: ImportResource,
+        /// `create`: every row is new; `upsert`: rows with an id or a held external reference
+        /// change their record.
+        #[arg(long, value_enum, default_value_t = Mode::Create)]
+        mode: Mode,
+        /// Check and apply everything, then roll it back.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as this account, with its rights (default: the service itself, an admin's rights).
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: Option<String>,
     },
     /// Exit 0 when the local service answers `GET /health/live` (for container health checks).
     Healthcheck,
@@ -104,6 +124,9 @@ pub fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Migrate => migrate(),
         Command::User { action } => user(action),
         Command::Seed { what } => seed(what),
+        Command::Import { file, resource, mode, dry_run, as_user } => {
+            import(&file, Import { resource, mode, dry_run }, as_user.as_deref())
+        }
         Command::Healthcheck => healthcheck(),
         Command::Openapi { output } => openapi(output),
     }
@@ -192,6 +215,37 @@ pub fn user(action: UserAction) -> Result<(), AnyError> {
             log::info!("deactivated {}; its tokens are refused from now on", user.username);
         }
     }
+    Ok(())
+}
+
+/// Imports a file as `POST /api/v1/import` does; an invalid file is reported as the API's problem.
+pub fn import(file: &std::path::Path, import: Import, as_user: Option<&str>) -> Result<(), AnyError> {
+    use crate::exchange::import::{self, Format, read};
+    let config = Config::from_env()?;
+    let mut conn = config.connection_manager().establish()?;
+    db::run_migrations(&mut conn)?;
+    let show = |e: crate::error::AppError| -> AnyError {
+        serde_json::to_string_pretty(&e.problem()).unwrap_or_default().into()
+    };
+    let extension = file.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let format = if matches!(extension.as_str(), "ndjson" | "jsonl") { Format::Ndjson } else { Format::Csv };
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let table = read::read(&bytes, format).map_err(show)?;
+    let caller = match as_user {
+        Some(name) => crate::auth::Caller::of_account(&mut conn, name).map_err(show)?,
+        None => crate::auth::Caller::system("cli import"),
+    };
+    let report =
+        db::write(&mut conn, |c| import::run(c, &caller, import, table, crate::models::now())).map_err(show)?;
+    log::info!(
+        "{}{}: {} created, {} updated, {} unchanged",
+        report.resource,
+        if report.dry_run { " (dry run, nothing kept)" } else { "" },
+        report.created,
+        report.updated,
+        report.unchanged
+    );
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 

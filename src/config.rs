@@ -10,6 +10,7 @@
 //! | `IKZ_SQLITE_SYNCHRONOUS` | `full` | SQLite: `full` makes every acknowledged write durable; `normal` writes faster but can lose the last acknowledged writes on power loss or an OS crash |
 //! | `IKZ_PG_STATEMENT_CACHE` | `true` | PostgreSQL: cache named prepared statements; `false` behind PgBouncer in transaction pooling mode |
 //! | `IKZ_MAX_BODY_BYTES` | `1048576` | largest accepted request body in bytes |
+//! | `IKZ_MAX_IMPORT_BYTES` | `52428800` | largest accepted import file (`POST /api/v1/import`) in bytes |
 //! | `IKZ_CHANGES_RETENTION_DAYS` | `90` | how long the change feed keeps changes (pruned at start and hourly) |
 //! | `IKZ_OUTBOUND_ALLOW` | empty | comma-separated private or loopback hosts the service may call (webhooks, council sync), e.g. `127.0.0.1,ris.intranet.example` |
 //! | `IKZ_OUTBOUND_PUBLIC` | `true` | `false` confines every outbound call to the hosts of `IKZ_OUTBOUND_ALLOW` |
@@ -40,6 +41,9 @@ pub const DEFAULT_WEBHOOK_RETRY_HOURS: u32 = 72;
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Default import file limit: 50 MiB.
+pub const DEFAULT_MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
+
 /// Everything the service needs to start; built from the environment or by tests.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -59,6 +63,8 @@ pub struct Config {
     pub pg_statement_cache: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// `IKZ_MAX_IMPORT_BYTES`: largest accepted import file in bytes.
+    pub max_import_bytes: usize,
     /// HS256 secret; `None` means: generate once and keep it in the database.
     pub jwt_secret: Option<String>,
     /// Lifetime of issued access tokens in seconds.
@@ -128,6 +134,7 @@ impl Config {
             sqlite_synchronous: crate::db::SqliteSynchronous::Full,
             pg_statement_cache: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
             jwt_secret: None,
             token_ttl_seconds: 3600,
             bootstrap_admin_password: None,
@@ -159,6 +166,7 @@ impl Config {
             sqlite_synchronous: parse_env("IKZ_SQLITE_SYNCHRONOUS", crate::db::SqliteSynchronous::Full)?,
             pg_statement_cache: parse_env("IKZ_PG_STATEMENT_CACHE", true)?,
             max_body_bytes: parse_env("IKZ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            max_import_bytes: parse_env("IKZ_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES)?,
             jwt_secret: jwt_secret()?,
             token_ttl_seconds: positive("IKZ_TOKEN_TTL_SECONDS", parse_env("IKZ_TOKEN_TTL_SECONDS", 3600)?)?,
             bootstrap_admin_password: non_empty("IKZ_BOOTSTRAP_ADMIN_PASSWORD"),

@@ -52,7 +52,13 @@ pub struct Problem {
 /// One offending field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
-    /// Field name or path, e.g. `name` or `council_refs[2]`; a query parameter's name for 400s.
+    /// For imports: the row of the file (CSV: the header is row 1, as a spreadsheet counts;
+    /// NDJSON: the line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    pub row: Option<usize>,
+    /// Field name or path, e.g. `name` or `council_refs[2]`; a query parameter's name for 400s;
+    /// `row` for an import row as a whole.
     pub field: String,
     /// Machine-readable rule that failed, e.g. `length`, `required`, `unknown_field`, `invalid_type`.
     pub code: String,
@@ -63,7 +69,13 @@ pub struct FieldError {
 impl FieldError {
     /// Builds a field error from its three parts.
     pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
+        Self { row: None, field: field.into(), code: code.into(), message: message.into() }
+    }
+
+    /// The same error, found in row `row` of an import.
+    pub fn in_row(mut self, row: usize) -> Self {
+        self.row = Some(row);
+        self
     }
 }
 
@@ -100,6 +112,9 @@ pub enum AppError {
     /// 422: an `Idempotency-Key` sent again with another request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// 422: an import with invalid rows (nothing was imported); lists every offending row and cell.
+    #[error("{detail}")]
+    ImportInvalid { detail: String, errors: Vec<FieldError> },
     /// 409: the first request with this `Idempotency-Key` is still running.
     #[error("{0}")]
     IdempotencyKeyInProgress(String),
@@ -154,6 +169,7 @@ impl AppError {
             Self::CursorExpired(_) => ("cursor-expired", "Cursor expired"),
             Self::IdempotencyKeyReused(_) => ("idempotency-key-reused", "Idempotency key reused"),
             Self::IdempotencyKeyInProgress(_) => ("idempotency-key-in-progress", "Idempotency key in progress"),
+            Self::ImportInvalid { .. } => ("import-invalid", "Import invalid"),
             Self::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
@@ -173,9 +189,9 @@ impl AppError {
         let (slug, title) = self.slug_title();
         let status = self.status_code();
         let (detail, errors) = match self {
-            Self::BadRequest { detail, errors, .. } | Self::ConflictFields { detail, errors } => {
-                (detail.clone(), errors.clone())
-            }
+            Self::BadRequest { detail, errors, .. }
+            | Self::ConflictFields { detail, errors }
+            | Self::ImportInvalid { detail, errors } => (detail.clone(), errors.clone()),
             Self::Validation(errors) => {
                 let detail = match errors.as_slice() {
                     [one] => format!("`{}` {}", one.field, one.message),
@@ -211,6 +227,7 @@ impl ResponseError for AppError {
             Self::CursorExpired(_) => StatusCode::GONE,
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyKeyInProgress(_) => StatusCode::CONFLICT,
+            Self::ImportInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -35,6 +35,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "measures", description = "Cooperation ideas and projects: assessment, priority, status workflow and history."),
         (name = "partners", description = "Organisations that cooperate: municipalities, districts, state agencies, associations, companies."),
         (name = "changes", description = "The change feed: every committed change, in commit order, for clients that keep a copy current."),
+        (name = "import", description = "Records from spreadsheets (CSV, also as German Excel saves them) or NDJSON, in the layout of the CSV export; all or nothing, with a dry run."),
         (name = "webhooks", description = "Signed deliveries of the change feed to integrators' URLs (Standard Webhooks; admins only)."),
         (name = "health", description = "Liveness and readiness probes."),
     ),

@@ -13,7 +13,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::AppState;
-use crate::api::extract::BodyLimit;
+use crate::api::extract::{BodyLimit, ImportLimit};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::group_commit::GroupCommitWriter;
@@ -114,6 +114,7 @@ impl Application {
         let cors_origins = config.cors_origins.clone();
         let routes = web::Data::new(KnownRoutes::from_document(&crate::openapi::document()));
         let limit = BodyLimit(config.max_body_bytes);
+        let import_limit = ImportLimit(config.max_import_bytes);
         let server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
@@ -123,6 +124,7 @@ impl Application {
                 .app_data(outbound_data.clone())
                 .app_data(heads.clone())
                 .app_data(limit)
+                .app_data(import_limit)
                 .app_data(web::PathConfig::default().error_handler(|err, _| {
                     AppError::bad_parameter("id", format!("must be a whole number ({err})")).into()
                 }))

@@ -60,11 +60,25 @@ pub struct IdempotencyKey(Result<Option<(String, String)>, ()>);
 impl IdempotencyKey {
     /// The key of this caller for this request, if one was sent; 400 for a malformed one.
     pub fn for_body<T>(&self, caller: &crate::auth::Caller, body: &JsonBody<T>) -> Result<Option<Key>, AppError> {
+        self.for_digest(caller, || body.digest())
+    }
+
+    /// [`IdempotencyKey::for_body`] for a body that is not JSON (an import file), by its bytes.
+    pub fn for_bytes(&self, caller: &crate::auth::Caller, bytes: &[u8]) -> Result<Option<Key>, AppError> {
+        use sha2::Digest;
+        self.for_digest(caller, || sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    fn for_digest(
+        &self,
+        caller: &crate::auth::Caller,
+        digest: impl FnOnce() -> String,
+    ) -> Result<Option<Key>, AppError> {
         let Some((key, target)) = self.0.as_ref().map_err(|()| malformed_key())? else { return Ok(None) };
         Ok(caller.idempotency_scope().map(|scope| Key {
             scope,
             key: key.clone(),
-            request_hash: format!("{target} {}", body.digest()),
+            request_hash: format!("{target} {}", digest()),
         }))
     }
 }
@@ -171,22 +185,7 @@ fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = R
     let mut payload = payload.take();
     async move {
         media_type?;
-        let too_large = || AppError::PayloadTooLarge(format!("the request body exceeds the limit of {limit} bytes"));
-        if declared_len.is_some_and(|len| len > limit) {
-            return Err(too_large());
-        }
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| AppError::BadRequest {
-                slug: "malformed-body",
-                detail: format!("the request body could not be read: {e}"),
-                errors: vec![],
-            })?;
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(&mut payload, declared_len, limit).await?;
         let mut value: Value = serde_json::from_slice(&body).map_err(|e| AppError::BadRequest {
             slug: "malformed-json",
             detail: format!("the request body is not valid JSON: {e}"),
@@ -198,6 +197,77 @@ fn read_json(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = R
         }
         integral_numbers(&mut value);
         Ok(value)
+    }
+}
+
+/// Reads a whole body of at most `limit` bytes (413 beyond, without reading on when the declared
+/// length says so).
+async fn read_limited(
+    payload: &mut Payload,
+    declared_len: Option<usize>,
+    limit: usize,
+) -> Result<web::BytesMut, AppError> {
+    let too_large = || AppError::PayloadTooLarge(format!("the request body exceeds the limit of {limit} bytes"));
+    if declared_len.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest {
+            slug: "malformed-body",
+            detail: format!("the request body could not be read: {e}"),
+            errors: vec![],
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Largest import file accepted (`IKZ_MAX_IMPORT_BYTES`), shared through app data.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportLimit(pub usize);
+
+/// The body of an import, `text/csv` or `application/x-ndjson`, not yet read: the handler reads
+/// it ([`ImportBody::read`]) after the caller's rights are checked, so that nobody without them
+/// can make the service take in a large file.
+pub struct ImportBody {
+    format: Result<crate::exchange::import::Format, AppError>,
+    payload: Payload,
+    declared_len: Option<usize>,
+    limit: usize,
+}
+
+impl ImportBody {
+    /// The file's layout and its bytes (415 for another media type, 413 past the limit).
+    pub async fn read(mut self) -> Result<(crate::exchange::import::Format, web::BytesMut), AppError> {
+        let format = self.format?;
+        Ok((format, read_limited(&mut self.payload, self.declared_len, self.limit).await?))
+    }
+}
+
+impl FromRequest for ImportBody {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use crate::exchange::import::Format;
+        let value = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let format = match essence.as_str() {
+            "text/csv" => Ok(Format::Csv),
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Format::Ndjson),
+            other => {
+                let got = if other.is_empty() { "no Content-Type".to_owned() } else { format!("`{other}`") };
+                Err(AppError::UnsupportedMediaType(format!("expected text/csv or application/x-ndjson, got {got}")))
+            }
+        };
+        let declared_len =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let limit = req.app_data::<ImportLimit>().map_or(crate::config::DEFAULT_MAX_IMPORT_BYTES, |l| l.0);
+        std::future::ready(Ok(Self { format, payload: payload.take(), declared_len, limit }))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod export;
 pub mod extract;
 pub mod fields;
 pub mod health;
+pub mod import;
 pub mod measure_workflow;
 pub mod measures;
 pub mod members;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/contacts").configure(contacts::configure))
             .service(scope("/fields").configure(fields::configure))
             .service(scope("/changes").configure(changes::configure))
+            .service(scope("/import").configure(import::configure))
             .service(scope("/auth").configure(auth::configure))
             .service(scope("/users").configure(users::configure))
             .service(scope("/service-tokens").configure(service_tokens::configure))

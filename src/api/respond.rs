@@ -121,6 +121,12 @@ pub fn record_answer(record: &impl Versioned) -> Answer {
     }
 }
 
+/// A write's 200 answer that is no record (e.g. an import's report), as it is sent and kept for
+/// its `Idempotency-Key`.
+pub fn ok_answer(value: &impl Serialize) -> Answer {
+    Answer { status: 200, body: serde_json::to_string(value).unwrap_or_default(), location: None, etag: None }
+}
+
 /// Sends a write's answer; a replayed one (the same `Idempotency-Key` and request again) says so
 /// in `Idempotent-Replayed: true`.
 pub fn answer(answer: Answer, replayed: bool) -> HttpResponse {

@@ -1,4 +1,5 @@
 //! Data exchange with spreadsheets and other systems: the one CSV layout of records, written
-//! (export) here; the API streams it for every list.
+//! here (export; the API streams it for every list) and read back (import, also NDJSON).
 
 pub mod csv;
+pub mod import;

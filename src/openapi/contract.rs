@@ -33,7 +33,7 @@ const ANSWERS_A_RECORD: [(&str, &str); 2] =
 
 /// The operations that take an `Idempotency-Key` (those that create or move something; not
 /// login, service tokens or webhooks, whose answers carry secrets).
-const IDEMPOTENT: [(&str, &str); 7] = [
+const IDEMPOTENT: [(&str, &str); 8] = [
     ("/api/v1/partners", "post"),
     ("/api/v1/fields", "post"),
     ("/api/v1/cooperations", "post"),
@@ -41,6 +41,7 @@ const IDEMPOTENT: [(&str, &str); 7] = [
     ("/api/v1/contacts", "post"),
     ("/api/v1/cooperations/{id}/members", "post"),
     ("/api/v1/measures/{id}/transitions", "post"),
+    ("/api/v1/import", "post"),
 ];
 
 /// Properties an answer may leave out, each only in the situation its description names.

@@ -6,13 +6,13 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
 
 /// A full representation of a new record of each resource, and a change to one of its fields.
-struct Case {
-    resource: &'static str,
-    body: Value,
-    changed: (&'static str, Value),
+pub struct Case {
+    pub resource: &'static str,
+    pub body: Value,
+    pub changed: (&'static str, Value),
 }
 
-async fn cases(app: &TestApp) -> Vec<Case> {
+pub async fn cases(app: &TestApp) -> Vec<Case> {
     let id = |v: Value| v["id"].as_i64().unwrap();
     let partner = id(app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await);
     let coop =

@@ -10,6 +10,7 @@ mod exchange;
 mod fields;
 mod health;
 mod helpers;
+mod import;
 mod measures;
 mod migrations;
 mod openapi;

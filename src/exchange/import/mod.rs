@@ -1,0 +1,403 @@
+//! Import of records from a spreadsheet (CSV) or NDJSON, in the layout the export writes:
+//! headers are field names, one row per record, `id` names an existing record. All or nothing:
+//! every row is applied in one transaction (each in a savepoint, so that one bad row cannot
+//! spoil the next); one bad row and nothing is kept, and the answer names every bad row and
+//! cell. A dry run applies everything the same way and rolls it back. Linear in the file: each
+//! row costs its own writes and lookups, and at most [`MAX_ERRORS_LISTED`] errors are listed.
+//!
+//! A row is applied as its API operation would be, with the caller's rights: a new record as
+//! `POST` (absent fields get their defaults), an existing one as `PATCH` (absent fields stay as
+//! they are, an empty cell clears). In `upsert` mode a row finds its record by `id`, else by one
+//! of its `external_refs`, else creates it. Read-only fields (`id` in create mode, `status`,
+//! `priority_score`, `created_at`, …) must be empty or as exported; an `updated_at` as exported,
+//! or an `etag` column, refuses a row whose record changed since the export (412 in that row).
+
+pub mod cells;
+pub mod read;
+pub mod targets;
+
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+pub use read::{Format, Table};
+pub use targets::ImportResource;
+
+use self::read::Row;
+use self::targets::Version;
+use crate::auth::{Caller, Role};
+use crate::db::{AnyConnection, Timestamp};
+use crate::error::{AppError, FieldError};
+use crate::exchange::csv::cell;
+use crate::models::external_refs::ExternalRef;
+use crate::models::record::{IfMatch, Patch};
+
+/// At most this many errors are listed in one answer; the rest are counted in a last entry.
+pub const MAX_ERRORS_LISTED: usize = 1000;
+
+/// How rows find their records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Every row is a new record (`id` must be empty).
+    #[default]
+    Create,
+    /// A row with an `id`, or with an external reference some record holds, changes that
+    /// record; any other row is a new one.
+    Upsert,
+}
+
+/// One import: what, how, and whether to keep it.
+#[derive(Debug, Clone, Copy)]
+pub struct Import {
+    pub resource: ImportResource,
+    pub mode: Mode,
+    pub dry_run: bool,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    /// The resource imported.
+    #[schema(value_type = String, example = "measures")]
+    pub resource: &'static str,
+    pub mode: Mode,
+    /// `true`: nothing was kept; the figures say what the import would do.
+    pub dry_run: bool,
+    /// New records.
+    pub created: usize,
+    /// Records changed.
+    pub updated: usize,
+    /// Rows equal to their stored record (nothing written, no new version).
+    pub unchanged: usize,
+    /// Each row's outcome, in file order.
+    pub rows: Vec<RowOutcome>,
+}
+
+/// What became of one row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowOutcome {
+    /// The row of the file (CSV: the header is row 1; NDJSON: the line).
+    pub row: usize,
+    pub action: Action,
+    /// The record's id (`null` for a record a dry run would create).
+    pub id: Option<i64>,
+}
+
+/// The outcome of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Why the transaction ends without a commit.
+enum Stop {
+    /// Invalid rows or a dry run: roll back, answer what was found.
+    RolledBack,
+    /// A failure that is no row's fault (the database): answered as it is.
+    Failed(AppError),
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+/// Applies every row of `table`, or none; see the module documentation.
+pub fn run(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    import: Import,
+    table: Table,
+    now: Timestamp,
+) -> Result<ImportReport, AppError> {
+    caller.require(Role::Editor, "import records")?;
+    let header: Vec<FieldError> =
+        table.columns.iter().filter_map(|name| unknown(import.resource, name)).map(|e| e.in_row(1)).collect();
+    if !header.is_empty() {
+        return Err(invalid(header, 0));
+    }
+    let (mut errors, mut more, mut outcomes) = (Vec::new(), 0, Vec::with_capacity(table.rows.len()));
+    let csv = table.format == Format::Csv;
+    let result = conn.transaction::<(), Stop, _>(|c| {
+        for row in table.rows {
+            let number = row.number;
+            match c.transaction::<_, AppError, _>(|c| apply(c, caller, import, csv, row, now)) {
+                Ok((action, version)) => {
+                    let id = (!(import.dry_run && action == Action::Created)).then_some(version.id);
+                    outcomes.push(RowOutcome { row: number, action, id });
+                }
+                Err(err) => {
+                    for error in row_errors(err).map_err(Stop::Failed)? {
+                        if errors.len() < MAX_ERRORS_LISTED {
+                            errors.push(error.in_row(number));
+                        } else {
+                            more += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if errors.is_empty() && !import.dry_run { Ok(()) } else { Err(Stop::RolledBack) }
+    });
+    if let Err(Stop::Failed(err)) = result {
+        return Err(err);
+    }
+    if !errors.is_empty() {
+        return Err(invalid(errors, more));
+    }
+    let count = |action| outcomes.iter().filter(|o| o.action == action).count();
+    Ok(ImportReport {
+        resource: import.resource.resource().as_str(),
+        mode: import.mode,
+        dry_run: import.dry_run,
+        created: count(Action::Created),
+        updated: count(Action::Updated),
+        unchanged: count(Action::Unchanged),
+        rows: outcomes,
+    })
+}
+
+/// 422 listing the errors (and how many more there were).
+fn invalid(mut errors: Vec<FieldError>, more: usize) -> AppError {
+    let rows = {
+        let mut rows: Vec<usize> = errors.iter().filter_map(|e| e.row).collect();
+        rows.dedup();
+        rows.len()
+    };
+    let detail = match (errors.as_slice(), more) {
+        ([one], 0) => format!("row {}: `{}` {}; nothing was imported", one.row.unwrap_or(1), one.field, one.message),
+        (all, 0) => format!("{} errors in {rows} rows; nothing was imported", all.len()),
+        (listed, more) => {
+            format!("{} errors (the first {} listed); nothing was imported", listed.len() + more, listed.len())
+        }
+    };
+    if more > 0 {
+        errors.push(FieldError::new("row", "more_errors", format!("{more} more errors")));
+    }
+    AppError::ImportInvalid { detail, errors }
+}
+
+/// A column no field of the resource answers to.
+fn unknown(resource: ImportResource, name: &str) -> Option<FieldError> {
+    let known = name == "etag"
+        || resource.writable().iter().any(|c| c.name == name)
+        || resource.read_only().contains(&name)
+        || resource.embedded().contains(&name);
+    (!known).then(|| {
+        let fields: Vec<&str> = resource.writable().iter().map(|c| c.name.as_str()).collect();
+        FieldError::new(
+            name,
+            "unknown_field",
+            format!("is not a field of {} (writable: {})", resource.resource().as_str(), fields.join(", ")),
+        )
+    })
+}
+
+/// A row's failure as the errors it lists; a failure that is no row's fault is returned as it is.
+fn row_errors(err: AppError) -> Result<Vec<FieldError>, AppError> {
+    let one = |field: &str, code: &str, message: String| Ok(vec![FieldError::new(field, code, message)]);
+    match err {
+        AppError::Validation(errors) | AppError::ImportInvalid { errors, .. } => Ok(errors),
+        AppError::ConflictFields { errors, .. } if !errors.is_empty() => Ok(errors),
+        AppError::ConflictFields { detail, .. } | AppError::Conflict(detail) => one("row", "conflict", detail),
+        AppError::PreconditionFailed(detail) => one("row", "precondition_failed", format!("(412) {detail}")),
+        AppError::Forbidden(detail) => one("row", "forbidden", detail),
+        AppError::NotFound(detail) => one("id", "not_found", detail),
+        AppError::BadRequest { detail, .. } => one("row", "invalid", detail),
+        other => Err(other),
+    }
+}
+
+/// Applies one row; returns what it did and the record's version.
+fn apply(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    import: Import,
+    csv: bool,
+    row: Row,
+    now: Timestamp,
+) -> Result<(Action, Version), AppError> {
+    let resource = import.resource;
+    let mut writable = Map::new();
+    let mut fixed = Map::new();
+    let mut errors = Vec::new();
+    for (name, value) in row.values {
+        if let Some(column) = resource.writable().iter().find(|c| c.name == name) {
+            let converted = if csv {
+                cells::from_cell(conn, column, value.as_str().unwrap_or_default())
+            } else {
+                cells::from_json(conn, column, value)
+            };
+            match converted {
+                Ok(value) => {
+                    writable.insert(name, value);
+                }
+                Err(AppError::Validation(found)) => errors.extend(found),
+                Err(other) => return Err(other),
+            }
+        } else if resource.read_only().contains(&name.as_str()) || name == "etag" {
+            fixed.insert(name, value);
+        } else if let Some(error) = unknown(resource, &name) {
+            errors.push(error);
+        }
+    }
+    // Cells that cannot be read are left out, so that the rules still check the others; the
+    // row fails either way (and its savepoint takes back what it wrote).
+    let empty: Vec<String> = writable.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect();
+    let applied = store(conn, caller, import, &fixed, writable, now).map_err(|err| match err {
+        AppError::Validation(found) => AppError::Validation(found.into_iter().map(|e| required(e, &empty)).collect()),
+        other => other,
+    });
+    match (errors.is_empty(), applied) {
+        (true, applied) => applied,
+        (false, Err(AppError::Validation(more))) => {
+            errors.extend(more.into_iter().filter(|m| !errors.iter().any(|e| e.field == m.field)).collect::<Vec<_>>());
+            Err(AppError::Validation(errors))
+        }
+        // A failure that is no row's fault is answered as it is.
+        (false, Err(other)) => row_errors(other).and(Err(AppError::Validation(errors))),
+        (false, Ok(_)) => Err(AppError::Validation(errors)),
+    }
+}
+
+/// An empty cell of a field that cannot be null says so, instead of serde's "invalid type: null".
+fn required(error: FieldError, empty: &[String]) -> FieldError {
+    if error.code == "invalid_type" && error.message.starts_with("invalid type: null") && empty.contains(&error.field) {
+        FieldError { code: "required".into(), message: "must not be empty".into(), ..error }
+    } else {
+        error
+    }
+}
+
+/// Creates or changes the row's record.
+fn store(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    import: Import,
+    fixed: &Map<String, Value>,
+    writable: Map<String, Value>,
+    now: Timestamp,
+) -> Result<(Action, Version), AppError> {
+    let resource = import.resource;
+    match target(conn, import, fixed, &writable)? {
+        None => {
+            refuse_filled(fixed)?;
+            let version = resource.create(conn, caller, Value::Object(writable), now)?;
+            Ok((Action::Created, version))
+        }
+        Some((id, stored)) => {
+            let if_match = compare(fixed, &stored)?;
+            let before = stored.get("updated_at").cloned();
+            let version = resource.update(conn, caller, id, Patch(writable), &if_match, now)?;
+            let changed = serde_json::to_value(version.updated_at).ok() != before;
+            Ok((if changed { Action::Updated } else { Action::Unchanged }, version))
+        }
+    }
+}
+
+/// A stored record's id and its read-only fields as exported.
+type Stored = (i64, Map<String, Value>);
+
+/// The stored record a row changes (its id and read-only fields), or `None` for a new one.
+fn target(
+    conn: &mut AnyConnection,
+    import: Import,
+    fixed: &Map<String, Value>,
+    writable: &Map<String, Value>,
+) -> Result<Option<Stored>, AppError> {
+    let resource = import.resource;
+    let given = fixed.get("id").map(cell).filter(|id| !id.trim().is_empty());
+    if let Some(given) = given {
+        if import.mode == Mode::Create {
+            return Err(AppError::invalid_field(
+                "id",
+                "read_only",
+                "must be empty in create mode (use mode=upsert to change records)",
+            ));
+        }
+        let id: i64 = given
+            .trim()
+            .parse()
+            .map_err(|_| AppError::invalid_field("id", "invalid_type", "must be a whole number"))?;
+        let stored = resource.stored(conn, id)?.ok_or_else(|| {
+            AppError::invalid_field(
+                "id",
+                "not_found",
+                format!("there is no {} with id {id}", resource.resource().as_str()),
+            )
+        })?;
+        return Ok(Some((id, stored)));
+    }
+    if import.mode == Mode::Create {
+        return Ok(None);
+    }
+    let mut refs: Vec<ExternalRef> =
+        writable.get("external_refs").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    crate::models::external_refs::normalize(&mut refs);
+    let mut holders = Vec::new();
+    for reference in &refs {
+        let holder = crate::models::external_refs::holder(conn, resource.resource(), &reference.source, &reference.id)?;
+        if let Some(id) = holder.filter(|id| !holders.contains(id)) {
+            holders.push(id);
+        }
+    }
+    match holders.as_slice() {
+        [] => Ok(None),
+        [id] => Ok(resource.stored(conn, *id)?.map(|stored| (*id, stored))),
+        several => Err(AppError::invalid_field(
+            "external_refs",
+            "ambiguous",
+            format!("its references are held by different records: {several:?}"),
+        )),
+    }
+}
+
+/// A new record's read-only cells must be empty.
+fn refuse_filled(fixed: &Map<String, Value>) -> Result<(), AppError> {
+    let errors: Vec<FieldError> = fixed
+        .iter()
+        .filter(|(_, value)| !cell(value).trim().is_empty())
+        .map(|(name, _)| FieldError::new(name.as_str(), "read_only", "must be empty for a new record"))
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
+}
+
+/// A stored record's read-only cells must be empty or as exported; the precondition of the
+/// update is the exported version (`updated_at`, or an `etag` column).
+fn compare(fixed: &Map<String, Value>, stored: &Map<String, Value>) -> Result<IfMatch, AppError> {
+    let mut errors = Vec::new();
+    let mut tags = Vec::new();
+    for (name, value) in fixed {
+        let given = cell(value).trim().to_owned();
+        if given.is_empty() {
+            continue;
+        }
+        let current = stored.get(name).map(cell).unwrap_or_default();
+        match name.as_str() {
+            // As in the `ETag` header, or without its quotes as a spreadsheet may leave it.
+            "etag" if given.starts_with('"') || given.starts_with("W/") => tags.push(given),
+            "etag" => tags.push(format!("\"{given}\"")),
+            "updated_at" if given != current => {
+                return Err(AppError::PreconditionFailed(format!(
+                    "the record changed since the export (updated_at {current}, the file has {given}); export it again, or empty updated_at to overwrite"
+                )));
+            }
+            _ if given != current => errors.push(FieldError::new(
+                name.as_str(),
+                "read_only",
+                format!("cannot be changed by an import (stored: `{current}`); leave it empty or as exported"),
+            )),
+            _ => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok(if tags.is_empty() { IfMatch::Absent } else { IfMatch::from_values(tags.iter().map(String::as_str)) })
+}
