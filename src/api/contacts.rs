@@ -177,20 +177,16 @@ pub async fn create_contact(
     caller.require(Role::Editor, "add contacts")?;
     let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
-    let (answer, replayed) = db
+    let render = move |record| {
+        let contact = ContactResponse::new(record);
+        respond::created_answer(format!("/api/v1/contacts/{}", contact.id), &contact)
+    };
+    let outcome = db
         .write(move |conn| {
-            idempotency::once(
-                conn,
-                key.as_ref(),
-                now(),
-                |c| model::create(c, &caller, input, now()),
-                |record| {
-                    let contact = ContactResponse::new(record);
-                    respond::created_answer(format!("/api/v1/contacts/{}", contact.id), &contact)
-                },
-            )
+            idempotency::once(conn, key.as_ref(), now(), |c| model::create(c, &caller, input, now()), render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

@@ -178,22 +178,15 @@ pub async fn create_cooperation(
     caller.require(Role::Admin, "create cooperations")?;
     let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
-    let (answer, replayed) = db
+    let render = move |coop: model::Cooperation| {
+        respond::created_answer(format!("/api/v1/cooperations/{}", coop.id), &CooperationResponse::from(coop))
+    };
+    let outcome = db
         .write(move |conn| {
-            idempotency::once(
-                conn,
-                key.as_ref(),
-                now(),
-                |c| model::create(c, &caller, input, now()),
-                |coop| {
-                    respond::created_answer(
-                        format!("/api/v1/cooperations/{}", coop.id),
-                        &CooperationResponse::from(coop),
-                    )
-                },
-            )
+            idempotency::once(conn, key.as_ref(), now(), |c| model::create(c, &caller, input, now()), render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

@@ -151,17 +151,15 @@ pub async fn create_field(
     caller.require(Role::Admin, "create fields")?;
     let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
-    let (answer, replayed) = db
+    let render = move |field: model::Field| {
+        respond::created_answer(format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field))
+    };
+    let outcome = db
         .write(move |conn| {
-            idempotency::once(
-                conn,
-                key.as_ref(),
-                now(),
-                |c| model::create(c, &caller, input, now()),
-                |field| respond::created_answer(format!("/api/v1/fields/{}", field.id), &FieldResponse::from(field)),
-            )
+            idempotency::once(conn, key.as_ref(), now(), |c| model::create(c, &caller, input, now()), render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

@@ -75,12 +75,14 @@ pub async fn import_records(
     let (format, bytes) = body.read().await?;
     let key = key.for_bytes(&caller, &bytes)?;
     let table = web::block(move || read::read(&bytes, format)).await??;
-    let (answer, replayed) = db
+    let render = move |report| respond::ok_answer(&report);
+    let outcome = db
         .write(move |conn| {
             let run = |c: &mut _| import::run(c, &caller, import, table, now());
-            idempotency::once(conn, key.as_ref(), now(), run, |report| respond::ok_answer(&report))
+            idempotency::once(conn, key.as_ref(), now(), run, render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

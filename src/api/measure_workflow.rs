@@ -42,17 +42,13 @@ pub async fn create_transition(
     caller.require(crate::auth::Role::Editor, "change the status of measures")?;
     let key = key.for_body(&caller, &body)?;
     let (id, input) = (id.into_inner(), body.decode()?);
-    let (answer, replayed) = db
+    let render = move |record| respond::record_answer(&MeasureResponse::new(record));
+    let outcome = db
         .write(move |conn| {
-            idempotency::once(
-                conn,
-                key.as_ref(),
-                now(),
-                |c| model::transition(c, &caller, id, input, now()),
-                |record| respond::record_answer(&MeasureResponse::new(record)),
-            )
+            idempotency::once(conn, key.as_ref(), now(), |c| model::transition(c, &caller, id, input, now()), render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

@@ -315,20 +315,16 @@ pub async fn create_measure(
     caller.require(crate::auth::Role::Editor, "create measures")?;
     let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
-    let (answer, replayed) = db
+    let render = move |record| {
+        let measure = MeasureResponse::new(record);
+        respond::created_answer(format!("/api/v1/measures/{}", measure.id), &measure)
+    };
+    let outcome = db
         .write(move |conn| {
-            idempotency::once(
-                conn,
-                key.as_ref(),
-                now(),
-                |c| model::create(c, &caller, input, now()),
-                |record| {
-                    let measure = MeasureResponse::new(record);
-                    respond::created_answer(format!("/api/v1/measures/{}", measure.id), &measure)
-                },
-            )
+            idempotency::once(conn, key.as_ref(), now(), |c| model::create(c, &caller, input, now()), render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

@@ -102,16 +102,11 @@ pub async fn add_member(
     let key = key.for_body(&caller, &body)?;
     let (id, input) = (id.into_inner(), body.decode()?);
     let add = move |c: &mut _| members::add(c, &caller, CooperationId(id), input, now());
-    let (answer, replayed) = db
-        .write(move |conn| {
-            idempotency::once(conn, key.as_ref(), now(), add, |member| {
-                respond::created_unversioned_answer(
-                    format!("/api/v1/cooperations/{id}/members"),
-                    &MemberResponse::from(member),
-                )
-            })
-        })
-        .await?;
+    let render = move |member| {
+        respond::created_unversioned_answer(format!("/api/v1/cooperations/{id}/members"), &MemberResponse::from(member))
+    };
+    let outcome = db.write(move |conn| idempotency::once(conn, key.as_ref(), now(), add, render)).await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

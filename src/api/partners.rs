@@ -238,19 +238,15 @@ pub async fn create_partner(
     caller.require(Role::Admin, "create partners")?;
     let key = key.for_body(&caller, &body)?;
     let input = body.decode()?;
-    let (answer, replayed) = db
+    let render = move |partner: Partner| {
+        respond::created_answer(format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner))
+    };
+    let outcome = db
         .write(move |conn| {
-            idempotency::once(
-                conn,
-                key.as_ref(),
-                now(),
-                |c| model::create(c, &caller, input, now()),
-                |partner| {
-                    respond::created_answer(format!("/api/v1/partners/{}", partner.id), &PartnerResponse::from(partner))
-                },
-            )
+            idempotency::once(conn, key.as_ref(), now(), |c| model::create(c, &caller, input, now()), render)
         })
         .await?;
+    let (answer, replayed) = outcome.answer(render);
     Ok(respond::answer(answer, replayed))
 }
 

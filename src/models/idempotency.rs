@@ -36,17 +36,38 @@ pub struct Answer {
     pub etag: Option<String>,
 }
 
-/// Runs `write` and keeps its answer under `key`, or gives the kept answer again (`true`).
-/// `answer` renders the write's result as it is sent.
+/// What [`once`] did.
+#[derive(Debug)]
+pub enum Once<T> {
+    /// Written without a key: the caller renders the answer (after the transaction, so that
+    /// the SQLite writer thread does not spend its time on JSON).
+    Written(T),
+    /// Written under a key, its answer rendered and kept (`false`), or the answer kept for an
+    /// earlier request with the key (`true`, a replay).
+    Answered(Answer, bool),
+}
+
+impl<T> Once<T> {
+    /// The answer and whether it is a replay, rendering a result written without a key.
+    pub fn answer(self, render: impl FnOnce(T) -> Answer) -> (Answer, bool) {
+        match self {
+            Self::Written(written) => (render(written), false),
+            Self::Answered(answer, replayed) => (answer, replayed),
+        }
+    }
+}
+
+/// Runs `write` and keeps its answer under `key`, or gives the kept answer again. `answer`
+/// renders the write's result as it is sent (here only when it must be kept).
 pub fn once<T>(
     conn: &mut AnyConnection,
     key: Option<&Key>,
     now: Timestamp,
     write: impl FnOnce(&mut AnyConnection) -> Result<T, AppError>,
     answer: impl FnOnce(T) -> Answer,
-) -> Result<(Answer, bool), AppError> {
+) -> Result<Once<T>, AppError> {
     let Some(key) = key else {
-        return write(conn).map(|written| (answer(written), false));
+        return write(conn).map(Once::Written);
     };
     if !crate::db::statements::try_lock_idempotency_key(conn, &format!("{}\n{}", key.scope, key.key))? {
         return Err(AppError::IdempotencyKeyInProgress(
@@ -66,7 +87,7 @@ pub fn once<T>(
                 "this Idempotency-Key was sent with another request; use a new key for a new request".into(),
             ));
         }
-        Some(_) => return Ok((kept_answer(conn, key)?, true)),
+        Some(_) => return Ok(Once::Answered(kept_answer(conn, key)?, true)),
         None => {}
     }
     let written = write(conn)?;
@@ -83,7 +104,7 @@ pub fn once<T>(
             idempotency_keys::created_at.eq(now),
         ))
         .execute(conn)?;
-    Ok((sent, false))
+    Ok(Once::Answered(sent, false))
 }
 
 fn kept_answer(conn: &mut AnyConnection, key: &Key) -> QueryResult<Answer> {

@@ -171,6 +171,9 @@ fn invalid(mut errors: Vec<FieldError>, more: usize) -> AppError {
         rows.len()
     };
     let detail = match (errors.as_slice(), more) {
+        ([one], 0) if one.field == "row" => {
+            format!("row {}: {}; nothing was imported", one.row.unwrap_or(1), one.message)
+        }
         ([one], 0) => format!("row {}: `{}` {}; nothing was imported", one.row.unwrap_or(1), one.field, one.message),
         (all, 0) => format!("{} errors in {rows} rows; nothing was imported", all.len()),
         (listed, more) => {
