@@ -21,9 +21,29 @@ pub enum Format {
 pub struct Row {
     /// Where it is: the spreadsheet row (the header is row 1) or the NDJSON line.
     pub number: usize,
-    /// Its values by field name: a CSV row's cells as strings (an empty cell is `""`), an NDJSON
-    /// line's members as sent. A field that is absent is absent.
-    pub values: Map<String, Value>,
+    /// Its values; a field that is absent is absent.
+    pub values: Values,
+}
+
+/// A row's values, kept compact until the row is applied (a file's rows are all read first).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// A CSV row's cells by the index of their column in the header (an empty cell is `""`).
+    Cells(Vec<(usize, String)>),
+    /// An NDJSON line's members, as sent.
+    Json(Map<String, Value>),
+}
+
+impl Row {
+    /// The values by field name: cells as JSON strings, members as they are.
+    pub fn named(self, columns: &[String]) -> Vec<(String, Value)> {
+        match self.values {
+            Values::Cells(cells) => {
+                cells.into_iter().map(|(i, cell)| (columns[i].clone(), Value::String(cell))).collect()
+            }
+            Values::Json(members) => members.into_iter().collect(),
+        }
+    }
 }
 
 /// The rows of a file, and whether their values are CSV cells (text to convert) or JSON.
@@ -102,12 +122,10 @@ fn read_csv(text: &str) -> Result<Table, AppError> {
         if record.iter().all(|cell| cell.trim().is_empty()) {
             continue; // a blank line, as spreadsheets leave them at the end
         }
-        let mut values = Map::new();
+        let mut cells = Vec::with_capacity(record.len());
         for (position, cell) in record.iter().enumerate() {
             match columns.get(position).map(String::as_str) {
-                Some(name) if !name.is_empty() => {
-                    values.insert(name.to_owned(), Value::from(cell));
-                }
+                Some(name) if !name.is_empty() => cells.push((position, cell.to_owned())),
                 // Spreadsheets add empty cells (and unnamed columns) where cells were once formatted.
                 _ if cell.trim().is_empty() => {}
                 Some(_) => errors.push(
@@ -128,7 +146,7 @@ fn read_csv(text: &str) -> Result<Table, AppError> {
                 ),
             }
         }
-        rows.push(Row { number, values });
+        rows.push(Row { number, values: Values::Cells(cells) });
     }
     if errors.is_empty() { Ok(Table { format: Format::Csv, columns, rows }) } else { Err(invalid(errors)) }
 }
@@ -152,7 +170,7 @@ fn read_ndjson(text: &str) -> Result<Table, AppError> {
             continue;
         }
         match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(values)) => rows.push(Row { number, values }),
+            Ok(Value::Object(members)) => rows.push(Row { number, values: Values::Json(members) }),
             Ok(_) => errors.push(FieldError::new("row", "invalid_type", "must be a JSON object").in_row(number)),
             Err(err) => errors.push(FieldError::new("row", "malformed_json", err.to_string()).in_row(number)),
         }
@@ -168,8 +186,10 @@ fn read_ndjson(text: &str) -> Result<Table, AppError> {
 mod tests {
     use super::*;
 
-    fn cells(table: &Table, row: usize) -> Vec<(&str, &str)> {
-        table.rows[row].values.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("?"))).collect()
+    fn cells(table: &Table, row: usize) -> Vec<(String, String)> {
+        let mut named = table.rows[row].clone().named(&table.columns);
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or("?").to_owned())).collect()
     }
 
     #[test]
@@ -177,12 +197,12 @@ mod tests {
         let mut bytes = b"name;ags\r\nK\xf6nigsbr\xfcck;4625240\r\n;\r\n".to_vec();
         let table = read(&bytes, Format::Csv).unwrap();
         assert_eq!(table.columns, ["name", "ags"]);
-        assert_eq!(cells(&table, 0), [("ags", "4625240"), ("name", "Königsbrück")]);
+        assert_eq!(cells(&table, 0), [("ags".into(), "4625240".into()), ("name".into(), "Königsbrück".into())]);
         assert_eq!(table.rows.len(), 1, "the blank row is skipped");
         bytes = "\u{feff}name,ags\n\"Kamenz, Stadt\",14625240\n".as_bytes().to_vec();
         let table = read(&bytes, Format::Csv).unwrap();
         assert_eq!(table.columns, ["name", "ags"], "the BOM is not part of the first name");
-        assert_eq!(cells(&table, 0), [("ags", "14625240"), ("name", "Kamenz, Stadt")]);
+        assert_eq!(cells(&table, 0), [("ags".into(), "14625240".into()), ("name".into(), "Kamenz, Stadt".into())]);
         assert_eq!(table.rows[0].number, 2, "spreadsheet numbering: the header is row 1");
     }
 
