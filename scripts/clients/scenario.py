@@ -1,17 +1,22 @@
 """A short scenario through the client openapi-python-client generates from openapi/openapi.json
 (scripts/clients/run): create, PATCH one field and see the others unchanged, DELETE with a stale
-If-Match and get 412. Exits non-zero on any surprise."""
+If-Match and get 412, import a CSV file (a dry run, then for real). Exits non-zero on any
+surprise."""
 
+import io
 import sys
 
 from ikz_api_client import AuthenticatedClient, Client
+from ikz_api_client.types import File
 from ikz_api_client.api.auth import create_token
 from ikz_api_client.api.measures import create_measure, delete_measure, get_measure, update_measure
 from ikz_api_client.api.cooperations import create_cooperation
 from ikz_api_client.api.fields import list_fields
+from ikz_api_client.api.import_ import import_records
 from ikz_api_client.api.users import create_user, update_user
 from ikz_api_client.models import (
     CreateCooperation,
+    ImportRecordsResource,
     CreateMeasure,
     CreateUser,
     MeasurePatch,
@@ -62,4 +67,14 @@ user = create_user.sync_detailed(
 check(user.status_code == 201, f"create user: {user.status_code} {user.content!r}")
 renamed = update_user.sync(id=user.parsed.id, client=admin, body=UserPatch(display_name="Generated Client"))
 check(renamed.active is False, "a PATCH of the name must not re-activate the account")
+# Import: the layout the CSV export writes, as German Excel saves it (`;`, a BOM, a German date).
+sheet = f"\ufefftitle;cooperation_id;field_id;planned_start\nWinterdienst;{cooperation.id};key:bauhof;01.03.2027\n"
+upload = File(payload=io.BytesIO(sheet.encode("utf-8")), file_name="massnahmen.csv", mime_type="text/csv")
+dry = import_records.sync(client=admin, body=upload, resource=ImportRecordsResource.MEASURES, dry_run=True)
+check(dry.dry_run is True and dry.created == 1 and dry.rows[0].id is None, f"dry run: {dry}")
+upload = File(payload=io.BytesIO(sheet.encode("utf-8")), file_name="massnahmen.csv", mime_type="text/csv")
+done = import_records.sync(client=admin, body=upload, resource=ImportRecordsResource.MEASURES)
+check(done.created == 1 and done.rows[0].id is not None, f"import: {done}")
+imported = get_measure.sync(id=done.rows[0].id, client=admin)
+check((imported.title, str(imported.planned_start)) == ("Winterdienst", "2027-03-01"), f"imported: {imported}")
 print("python client scenario: ok")

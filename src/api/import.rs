@@ -28,6 +28,12 @@ pub struct ImportQuery {
     pub dry_run: Option<bool>,
 }
 
+/// An import file: its bytes as sent (CSV or NDJSON, see the media type).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // the schema of the body; the handler reads it as `ImportBody`
+pub struct ImportFile(Vec<u8>);
+
 /// Import records (editors; each row needs the rights of its POST or PATCH)
 ///
 /// The layout the CSV export writes: a header of field names (`;`, `,` or tab; UTF-8 with or
@@ -44,8 +50,8 @@ pub struct ImportQuery {
     params(ImportQuery),
     request_body(
         content(
-            (String = "text/csv", example = "title;cooperation_id;field_id;partner_ids;planned_start\nGemeinsamer Bauhof;1;key:bauhof;ags:14625240 ags:14625250;01.03.2027\n"),
-            (String = "application/x-ndjson", example = "{\"title\": \"Gemeinsamer Bauhof\", \"cooperation_id\": 1, \"field_id\": \"key:bauhof\"}\n"),
+            (ImportFile = "text/csv", example = "title;cooperation_id;field_id;partner_ids;planned_start\nGemeinsamer Bauhof;1;key:bauhof;ags:14625240 ags:14625250;01.03.2027\n"),
+            (ImportFile = "application/x-ndjson", example = "{\"title\": \"Gemeinsamer Bauhof\", \"cooperation_id\": 1, \"field_id\": \"key:bauhof\"}\n"),
         ),
         description = "The file: CSV with a header, or NDJSON"
     ),

@@ -53,6 +53,22 @@ fn bearer(value: &str) -> Result<String, AppError> {
     Ok(token.trim().to_owned())
 }
 
+impl Caller {
+    /// An active local account, with its role and partners: what the CLI acts as with `--as`.
+    pub fn of_account(conn: &mut crate::db::AnyConnection, username: &str) -> Result<Self, AppError> {
+        let user = accounts::find_user_by_name(conn, username)?
+            .filter(|u| u.active)
+            .ok_or_else(|| AppError::NotFound(format!("there is no active account `{username}`")))?;
+        let partner_ids = accounts::user_partner_ids(conn, user.id)?;
+        Ok(Caller {
+            role: Some(user.role),
+            principal: Principal::User { id: user.id, username: user.username },
+            partner_ids,
+            public_read: false,
+        })
+    }
+}
+
 async fn authenticate(db: &Db, tokens: &TokenKeys, token: String) -> Result<Caller, AppError> {
     if let Some(secret) = token.strip_prefix(SERVICE_TOKEN_PREFIX) {
         let hash = hash_service_token(secret);

@@ -109,21 +109,6 @@ impl Caller {
         }
     }
 
-    /// An active local account, with its role and partners: what the CLI acts as with `--as`.
-    pub fn of_account(conn: &mut crate::db::AnyConnection, username: &str) -> Result<Self, AppError> {
-        use crate::models::accounts;
-        let user = accounts::find_user_by_name(conn, username)?
-            .filter(|u| u.active)
-            .ok_or_else(|| AppError::NotFound(format!("there is no active account `{username}`")))?;
-        let partner_ids = accounts::user_partner_ids(conn, user.id)?;
-        Ok(Caller {
-            role: Some(user.role),
-            principal: Principal::User { id: user.id, username: user.username },
-            partner_ids,
-            public_read: false,
-        })
-    }
-
     /// Who did something, as recorded in the history.
     pub fn actor(&self) -> String {
         match &self.principal {

@@ -290,3 +290,9 @@ pub fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> QueryRes
         .execute(c))?;
     Ok(())
 }
+
+/// Whether the current transaction still takes statements: PostgreSQL ends a transaction at the
+/// first statement the database refuses (SQLite does not). One round trip; for after a failure.
+pub fn transaction_usable(conn: &mut AnyConnection) -> bool {
+    diesel::sql_query("SELECT 1").execute(conn).is_ok()
+}

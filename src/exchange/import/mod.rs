@@ -149,7 +149,7 @@ pub fn run(
                             more += 1;
                         }
                     }
-                    if transaction_broken(c) {
+                    if !crate::db::statements::transaction_usable(c) {
                         let (unchecked, last) = (rows.len(), rows.last().map_or(number, |r| r.number));
                         if unchecked > 0 {
                             errors.push(FieldError::new("row", "not_checked", format!(
@@ -179,13 +179,6 @@ pub fn run(
         unchanged: count(Action::Unchanged),
         rows: outcomes,
     })
-}
-
-/// Whether the transaction can go on after a failed row: PostgreSQL ends it at the first
-/// statement the database refuses (SQLite does not). Asked only after a row failed.
-fn transaction_broken(conn: &mut AnyConnection) -> bool {
-    use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT 1").execute(conn).is_err()
 }
 
 /// 422 listing the errors (and how many more there were).
