@@ -45,7 +45,7 @@ const IDEMPOTENT: [(&str, &str); 8] = [
 ];
 
 /// Properties an answer may leave out, each only in the situation its description names.
-const OMITTED: [(&str, &str); 10] = [
+const OMITTED: [(&str, &str); 11] = [
     ("PartnerResponse", "contacts"),
     ("MeasureResponse", "responsible_contact"),
     ("UserResponse", "access_token"),
@@ -56,6 +56,7 @@ const OMITTED: [(&str, &str); 10] = [
     ("Problem", "instance"),
     ("Problem", "request_id"),
     ("Problem", "errors"),
+    ("FieldError", "row"),
 ];
 
 /// String properties whose values form a closed set.
