@@ -3,7 +3,9 @@
 //!
 //! A cell holds: nothing for `null`; numbers, `true`/`false` and text as they are; a list of
 //! numbers or texts space-separated (`partner_ids` `3 7 12`); anything else (a list of
-//! `external_refs`, an embedded record) as its JSON text.
+//! `external_refs`, an embedded record) as its JSON text. Text that a spreadsheet would run as a
+//! formula (starting with `=`, `+`, `-`, `@`, tab or CR) gets a leading `'` (OWASP, "CSV
+//! injection"); the import takes one such `'` off again ([`undefused`]).
 
 use serde_json::Value;
 
@@ -48,11 +50,30 @@ pub fn cell(value: &Value) -> String {
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => defused(s),
         Value::Array(items) if items.iter().all(|i| i.is_number() || i.is_string()) => {
-            items.iter().map(cell).collect::<Vec<_>>().join(" ")
+            let words: Vec<String> =
+                items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect();
+            defused(&words.join(" "))
         }
-        other => other.to_string(),
+        other => defused(&other.to_string()),
+    }
+}
+
+/// The characters that make a spreadsheet read a cell as a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Text as a cell that no spreadsheet runs: a leading `'` before a formula's first character.
+fn defused(text: &str) -> String {
+    if text.starts_with(FORMULA_STARTS) { format!("'{text}") } else { text.to_owned() }
+}
+
+/// A cell as written before the export defused it: one leading `'` taken off before a
+/// formula's first character (other cells are as they are).
+pub fn undefused(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
     }
 }
 
@@ -75,5 +96,17 @@ mod tests {
         assert_eq!(text, expected);
         let second = String::from_utf8(writer.page(&[json!({"id": 2, "name": "Kamenz", "partner_ids": []})])).unwrap();
         assert_eq!(second, "2;Kamenz;;;\n", "no BOM or header again; absent and empty cells are empty");
+    }
+
+    #[test]
+    fn formulas_are_defused_on_export_and_restored_on_import() {
+        for text in ["=HYPERLINK(\"http://x\")", "+49 35795 123-0", "-5", "@SUM(A1)", "\tx", "\rx"] {
+            let exported = cell(&json!(text));
+            assert_eq!(exported, format!("'{text}"));
+            assert_eq!(undefused(&exported), text);
+        }
+        assert_eq!(cell(&json!(-5)), "-5", "numbers are numbers, not formulas");
+        assert_eq!(cell(&json!("Kamenz")), "Kamenz");
+        assert_eq!(undefused("'Kamenz"), "'Kamenz", "only a quote before a formula is taken off");
     }
 }

@@ -183,9 +183,13 @@ async fn one_bad_row_and_nothing_is_imported_while_the_answer_names_every_bad_ro
 #[tokio::test]
 async fn read_only_cells_must_stay_as_exported_and_a_record_changed_since_the_export_is_refused() {
     let app = spawn_app().await;
-    let partner = app.create_partner(json!({"name": "Kamenz", "kind": "municipality"})).await;
+    let body = json!({"name": "Kamenz", "kind": "municipality", "phone": "+49 3578 1234", "description": "=1+1"});
+    let partner = app.create_partner(body).await;
     let id = partner["id"].as_i64().unwrap();
     let exported = export(&app, "partners").await;
+    assert!(exported.contains(";'+49 3578 1234;") && exported.contains(";'=1+1;"), "formulas defused: {exported}");
+    let report = import_ok(&app, "resource=partners&mode=upsert", "text/csv", exported.clone()).await;
+    assert_eq!(report["unchanged"], 1, "the quotes come off again: {report}");
 
     let moved = edit(&exported, id, "created_at", "2020-01-01T00:00:00Z");
     let problem = assert_problem(
@@ -241,6 +245,7 @@ async fn read_only_cells_must_stay_as_exported_and_a_record_changed_since_the_ex
         (Some("Stadt Kamenz"), Some(5)),
         "absent columns unchanged"
     );
+    assert_eq!((stored["phone"].as_str(), stored["description"].as_str()), (Some("+49 3578 1234"), Some("=1+1")));
 }
 
 #[tokio::test]

@@ -115,8 +115,28 @@ fn refers_to(name: &str, own: Resource) -> Option<Resource> {
 
 /// A CSV cell as the value of `column`: empty → `null` (or `[]` for a list). A cell that cannot
 /// be read is a 422 naming the field; a failing lookup is the database's error.
-pub fn from_cell(conn: &mut AnyConnection, column: &Column, cell: &str) -> Result<Value, AppError> {
-    cell_value(conn, column, cell).map_err(refused)
+pub fn from_cell(
+    conn: &mut AnyConnection,
+    lookups: &mut Lookups,
+    column: &Column,
+    cell: &str,
+) -> Result<Value, AppError> {
+    cell_value(conn, lookups, column, cell).map_err(refused)
+}
+
+/// The references resolved so far in one import, kept for the resources it does not write: a
+/// measure import cannot change which field has the key `bauhof`, so each is looked up once.
+#[derive(Debug)]
+pub struct Lookups {
+    writes: Resource,
+    known: std::collections::HashMap<(Resource, String), Option<i64>>,
+}
+
+impl Lookups {
+    /// For an import that writes `writes`.
+    pub fn new(writes: Resource) -> Self {
+        Self { writes, known: std::collections::HashMap::new() }
+    }
 }
 
 /// A field error as the error of a whole value (lookups fail with their own error inside).
@@ -139,7 +159,7 @@ impl From<FieldError> for Refused {
     }
 }
 
-fn cell_value(conn: &mut AnyConnection, column: &Column, cell: &str) -> Result<Value, Refused> {
+fn cell_value(conn: &mut AnyConnection, lookups: &mut Lookups, column: &Column, cell: &str) -> Result<Value, Refused> {
     let cell = cell.trim();
     let field = column.name.as_str();
     if cell.contains('\0') {
@@ -148,14 +168,14 @@ fn cell_value(conn: &mut AnyConnection, column: &Column, cell: &str) -> Result<V
     let list = |items: Result<Vec<Value>, Refused>| items.map(Value::Array);
     match column.kind {
         Kind::IntegerList => {
-            list(cell.split_whitespace().map(|word| integer_or_reference(conn, column, word)).collect())
+            list(cell.split_whitespace().map(|word| integer_or_reference(conn, lookups, column, word)).collect())
         }
         Kind::TextList => Ok(Value::Array(cell.split_whitespace().map(Value::from).collect())),
         Kind::References => Ok(references(field, cell)?),
         _ if cell.is_empty() => Ok(Value::Null),
         Kind::Text if field == "ags" => Ok(Value::from(pad_ags(cell))),
         Kind::Text => Ok(Value::from(cell)),
-        Kind::Integer => integer_or_reference(conn, column, cell),
+        Kind::Integer => integer_or_reference(conn, lookups, column, cell),
         Kind::Number => cell
             .replace(',', ".")
             .parse::<f64>()
@@ -176,21 +196,31 @@ fn cell_value(conn: &mut AnyConnection, column: &Column, cell: &str) -> Result<V
 }
 
 /// An NDJSON value of `column`: as sent, with references (`"ags:…"`) in id fields resolved.
-pub fn from_json(conn: &mut AnyConnection, column: &Column, value: Value) -> Result<Value, AppError> {
+pub fn from_json(
+    conn: &mut AnyConnection,
+    lookups: &mut Lookups,
+    column: &Column,
+    value: Value,
+) -> Result<Value, AppError> {
     if holds_nul(&value) {
         let field = FieldError::new(column.name.as_str(), "invalid_value", "must not contain the character U+0000");
         return Err(AppError::Validation(vec![field]));
     }
-    json_value(conn, column, value).map_err(refused)
+    json_value(conn, lookups, column, value).map_err(refused)
 }
 
-fn json_value(conn: &mut AnyConnection, column: &Column, value: Value) -> Result<Value, Refused> {
+fn json_value(
+    conn: &mut AnyConnection,
+    lookups: &mut Lookups,
+    column: &Column,
+    value: Value,
+) -> Result<Value, Refused> {
     match (column.refers_to, value) {
-        (Some(_), Value::String(text)) => integer_or_reference(conn, column, &text),
+        (Some(_), Value::String(text)) => integer_or_reference(conn, lookups, column, &text),
         (Some(_), Value::Array(items)) => items
             .into_iter()
             .map(|item| match item {
-                Value::String(text) => integer_or_reference(conn, column, &text),
+                Value::String(text) => integer_or_reference(conn, lookups, column, &text),
                 other => Ok(other),
             })
             .collect::<Result<Vec<_>, _>>()
@@ -210,7 +240,12 @@ fn holds_nul(value: &Value) -> bool {
 }
 
 /// A whole number, or (in an id field) a reference by AGS, key or external reference.
-fn integer_or_reference(conn: &mut AnyConnection, column: &Column, word: &str) -> Result<Value, Refused> {
+fn integer_or_reference(
+    conn: &mut AnyConnection,
+    lookups: &mut Lookups,
+    column: &Column,
+    word: &str,
+) -> Result<Value, Refused> {
     let field = column.name.as_str();
     if let Some(n) = integer(word) {
         return Ok(Value::from(n));
@@ -218,7 +253,16 @@ fn integer_or_reference(conn: &mut AnyConnection, column: &Column, word: &str) -
     let Some(target) = column.refers_to else {
         return Err(FieldError::new(field, "invalid_type", format!("`{word}` is not a whole number")).into());
     };
-    let found = resolve(conn, target, word).map_err(|refused| match refused {
+    let remembered =
+        (target != lookups.writes).then(|| lookups.known.get(&(target, word.to_owned())).copied()).flatten();
+    let found = match remembered {
+        Some(found) => Ok(found),
+        None => resolve(conn, target, word),
+    };
+    if let (Ok(found), true) = (&found, target != lookups.writes) {
+        lookups.known.insert((target, word.to_owned()), *found);
+    }
+    let found = found.map_err(|refused| match refused {
         Refused::Field(reason) => {
             FieldError::new(field, "invalid_reference", format!("`{word}`: {}", reason.message)).into()
         }

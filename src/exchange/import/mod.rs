@@ -131,12 +131,13 @@ pub fn run(
     let (mut errors, mut more, mut outcomes) = (Vec::new(), 0, Vec::with_capacity(table.rows.len()));
     let csv = table.format == Format::Csv;
     let columns = table.columns;
+    let mut lookups = cells::Lookups::new(import.resource.resource());
     let result = conn.transaction::<(), Stop, _>(|c| {
         let mut rows = table.rows.into_iter();
         while let Some(row) = rows.next() {
             let number = row.number;
             let values = row.named(&columns);
-            match apply(c, caller, import, csv, values, now) {
+            match apply(c, &mut lookups, caller, import, csv, values, now) {
                 Ok((action, version)) => {
                     let id = (!(import.dry_run && action == Action::Created)).then_some(version.id);
                     outcomes.push(RowOutcome { row: number, action, id });
@@ -238,6 +239,7 @@ fn row_errors(err: AppError) -> Result<Vec<FieldError>, AppError> {
 /// Applies one row; returns what it did and the record's version.
 fn apply(
     conn: &mut AnyConnection,
+    lookups: &mut cells::Lookups,
     caller: &Caller,
     import: Import,
     csv: bool,
@@ -251,9 +253,9 @@ fn apply(
     for (name, value) in values {
         if let Some(column) = resource.writable().iter().find(|c| c.name == name) {
             let converted = if csv {
-                cells::from_cell(conn, column, value.as_str().unwrap_or_default())
+                cells::from_cell(conn, lookups, column, value.as_str().unwrap_or_default())
             } else {
-                cells::from_json(conn, column, value)
+                cells::from_json(conn, lookups, column, value)
             };
             match converted {
                 Ok(value) => {

@@ -38,9 +38,16 @@ impl Row {
     /// The values by field name: cells as JSON strings, members as they are.
     pub fn named(self, columns: &[String]) -> Vec<(String, Value)> {
         match self.values {
-            Values::Cells(cells) => {
-                cells.into_iter().map(|(i, cell)| (columns[i].clone(), Value::String(cell))).collect()
-            }
+            Values::Cells(cells) => cells
+                .into_iter()
+                .map(|(i, cell)| {
+                    let cell = match crate::exchange::csv::undefused(&cell) {
+                        restored if restored.len() < cell.len() => restored.to_owned(),
+                        _ => cell,
+                    };
+                    (columns[i].clone(), Value::String(cell))
+                })
+                .collect(),
             Values::Json(members) => members.into_iter().collect(),
         }
     }
