@@ -149,7 +149,7 @@ pub async fn list_contacts(
     };
     if let Some(semicolon) = csv {
         let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
-        return Ok(export::stream(semicolon, "contacts", first, move |cursor| {
+        return export::stream(semicolon, "contacts", first, move |cursor| {
             let (db, filter) = (db.clone(), filter.clone());
             async move {
                 let after = pagination::decode_cursor(cursor.as_deref(), "name")?;
@@ -157,7 +157,8 @@ pub async fn list_contacts(
                 let (records, next) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
                 Ok((records.into_iter().map(ContactResponse::new).collect::<Vec<_>>(), next))
             }
-        }));
+        })
+        .await;
     }
     let (records, next_cursor) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
     Ok(respond::page(&req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))

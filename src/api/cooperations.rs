@@ -148,7 +148,7 @@ pub async fn list_cooperations(
     };
     if let Some(semicolon) = csv {
         let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
-        return Ok(export::stream(semicolon, "cooperations", first, move |cursor| {
+        return export::stream(semicolon, "cooperations", first, move |cursor| {
             let (db, filter) = (db.clone(), filter.clone());
             async move {
                 let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
@@ -156,7 +156,8 @@ pub async fn list_cooperations(
                 let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
                 Ok((rows.into_iter().map(CooperationResponse::from).collect::<Vec<_>>(), next))
             }
-        }));
+        })
+        .await;
     }
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))

@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+use futures_util::StreamExt;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -51,22 +53,30 @@ pub fn wants_csv(req: &HttpRequest, format: Option<ListFormat>, delimiter: Optio
 
 /// Streams every page of a list as CSV, starting at `cursor`: `page` reads the records after a
 /// cursor (`None`: from the start) with the next cursor; one page of up to 200 records is read,
-/// written and sent at a time, so memory stays flat however long the list is. A failure after
-/// the first byte ends the answer early (the status is sent by then) and is logged.
-pub fn stream<T, F, Fut>(semicolon: bool, name: &str, cursor: Option<String>, page: F) -> HttpResponse
+/// written and sent at a time, so memory stays flat however long the list is. The first page is
+/// read before the answer starts, so that what refuses the list (no such cooperation, a bad
+/// cursor) is a problem with its status; a failure after the first byte ends the answer early
+/// (the status is sent by then) and is logged.
+pub async fn stream<T, F, Fut>(
+    semicolon: bool,
+    name: &str,
+    cursor: Option<String>,
+    page: F,
+) -> Result<HttpResponse, AppError>
 where
     T: ToSchema + Serialize + 'static,
     F: Fn(Option<String>) -> Fut + 'static,
     Fut: Future<Output = Result<(Vec<T>, Option<String>), AppError>> + 'static,
 {
-    let writer = Writer::new(columns::<T>(), semicolon);
-    let body = futures_util::stream::unfold((Some(cursor), writer, page), |(next, mut writer, page)| async move {
+    let mut writer = Writer::new(columns::<T>(), semicolon);
+    let (records, next) = page(cursor).await?;
+    let first = web::Bytes::from(writer.page(&values(&records)));
+    let rest = futures_util::stream::unfold((next, writer, page), |(next, mut writer, page)| async move {
         let cursor = next?;
-        match page(cursor).await {
+        match page(Some(cursor)).await {
             Ok((records, next)) => {
-                let values: Vec<Value> = records.iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
-                let chunk = web::Bytes::from(writer.page(&values));
-                Some((Ok::<_, AppError>(chunk), (next.map(Some), writer, page)))
+                let chunk = web::Bytes::from(writer.page(&values(&records)));
+                Some((Ok::<_, AppError>(chunk), (next, writer, page)))
             }
             Err(err) => {
                 log::error!("a CSV export stopped early: {err}");
@@ -74,10 +84,15 @@ where
             }
         }
     });
-    HttpResponse::Ok()
+    let body = futures_util::stream::once(async move { Ok::<_, AppError>(first) }).chain(rest);
+    Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")))
-        .streaming(body)
+        .streaming(body))
+}
+
+fn values<T: Serialize>(records: &[T]) -> Vec<Value> {
+    records.iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
 }
 
 /// The fields of a record type as the document lists them, in order: the CSV's columns.

@@ -121,7 +121,7 @@ pub async fn list_fields(
     let holding = RefFilter::from_query(query.ref_source, query.ref_id)?;
     if let Some(semicolon) = csv {
         let (db, holding) = (db.get_ref().clone(), std::sync::Arc::new(holding));
-        return Ok(export::stream(semicolon, "fields", first, move |cursor| {
+        return export::stream(semicolon, "fields", first, move |cursor| {
             let (db, holding) = (db.clone(), holding.clone());
             async move {
                 let after = pagination::decode_cursor(cursor.as_deref(), "id")?.map(|a| a.id);
@@ -130,7 +130,8 @@ pub async fn list_fields(
                     db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref().as_ref())).await?;
                 Ok((rows.into_iter().map(FieldResponse::from).collect::<Vec<_>>(), next))
             }
-        }));
+        })
+        .await;
     }
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref())).await?;
     Ok(respond::page(&req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))

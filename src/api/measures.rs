@@ -240,7 +240,7 @@ async fn list(
     };
     if let Some(semicolon) = csv {
         let (db, filter) = (db.clone(), std::sync::Arc::new(filter));
-        return Ok(export::stream(semicolon, "measures", first, move |cursor| {
+        return export::stream(semicolon, "measures", first, move |cursor| {
             let (db, filter) = (db.clone(), filter.clone());
             async move {
                 let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
@@ -250,7 +250,8 @@ async fn list(
                 })
                 .await
             }
-        }));
+        })
+        .await;
     }
     let (items, next_cursor) = db
         .read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new))

@@ -203,7 +203,7 @@ pub async fn list_partners(
     };
     if let Some(semicolon) = csv {
         let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
-        return Ok(export::stream(semicolon, "partners", first, move |cursor| {
+        return export::stream(semicolon, "partners", first, move |cursor| {
             let (db, filter) = (db.clone(), filter.clone());
             async move {
                 let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
@@ -211,7 +211,8 @@ pub async fn list_partners(
                 let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
                 Ok((rows.into_iter().map(PartnerResponse::from).collect::<Vec<_>>(), next))
             }
-        }));
+        })
+        .await;
     }
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
     Ok(respond::page(&req, rows.into_iter().map(PartnerResponse::from).collect(), next_cursor))

@@ -407,3 +407,14 @@ async fn an_empty_filter_on_any_list_is_a_400_not_the_whole_list() {
     let first_page = app.get("/api/v1/partners?cursor=&q=").await;
     assert_eq!(first_page.status(), 200, "an empty cursor is the first page, an empty search no search");
 }
+
+#[tokio::test]
+async fn a_csv_export_that_cannot_start_is_a_problem_with_its_status_not_a_cut_answer() {
+    let app = spawn_app().await;
+    for list in ["partners", "fields", "cooperations", "measures", "contacts"] {
+        let response = app.as_admin(Method::GET, &format!("/api/v1/{list}?format=csv&cursor=garbage!")).send();
+        assert_problem(response.await.unwrap(), 400, "/problems/invalid-cursor").await;
+    }
+    let missing = app.as_admin(Method::GET, "/api/v1/cooperations/999999/measures").header("Accept", "text/csv");
+    assert_problem(missing.send().await.unwrap(), 404, "/problems/not-found").await;
+}
