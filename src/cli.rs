@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::api::export::FileKind;
 use crate::config::Config;
 use crate::db;
 use crate::exchange::import::{Import, ImportResource, Mode};
+use crate::exchange::titles::Lang;
 use crate::startup::Application;
 
 /// REST/JSON backend for inter-municipal cooperation. Settings come from the environment;
@@ -54,6 +56,30 @@ pub enum Command {
         #[arg(long = "as", value_name = "USERNAME")]
         as_user: Option<String>,
     },
+    /// Write a whole list to standard output as CSV or as an Excel workbook (as
+    /// `GET /api/v1/{resource}?format=csv|xlsx`), e.g.
+    /// `ikz-api export measures status=approved > measures.csv`.
+    Export {
+        /// What to export.
+        #[arg(value_enum)]
+        resource: ImportResource,
+        /// The list's filters, as its query parameters: `status=approved`, `field=bauhof`,
+        /// `cooperation_id=3` (see the API's list operations).
+        #[arg(value_name = "PARAMETER=VALUE")]
+        filters: Vec<String>,
+        /// `csv` or `xlsx`.
+        #[arg(long, value_enum, default_value_t = FileFormat::Csv)]
+        format: FileFormat,
+        /// CSV: `semicolon` separates the cells with `;`, as German Excel expects.
+        #[arg(long, value_enum, default_value_t = Delimiter::Comma)]
+        delimiter: Delimiter,
+        /// `.xlsx`: the language of the column titles.
+        #[arg(long, value_enum, default_value_t = Lang::De)]
+        lang: Lang,
+        /// Read as this account, with its rights (default: the service itself, which reads all).
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: Option<String>,
+    },
     /// Exit 0 when the local service answers `GET /health/live` (for container health checks).
     Healthcheck,
     /// Write the OpenAPI document (to stdout, or to a file).
@@ -62,6 +88,20 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+/// The kind of an exported file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Xlsx,
+}
+
+/// The cell separator of an exported CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Delimiter {
+    Comma,
+    Semicolon,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +167,13 @@ pub fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Import { file, resource, mode, dry_run, as_user } => {
             import(&file, Import { resource, mode, dry_run }, as_user.as_deref())
         }
+        Command::Export { resource, filters, format, delimiter, lang, as_user } => {
+            let kind = match format {
+                FileFormat::Csv => FileKind::Csv { semicolon: delimiter == Delimiter::Semicolon },
+                FileFormat::Xlsx => FileKind::Xlsx { lang },
+            };
+            export(resource, &filters, kind, as_user.as_deref())
+        }
         Command::Healthcheck => healthcheck(),
         Command::Openapi { output } => openapi(output),
     }
@@ -160,7 +207,11 @@ pub fn seed(what: SeedWhat) -> Result<(), AnyError> {
     let seeded = match what {
         SeedWhat::Demo => crate::seed::demo(&mut conn),
         SeedWhat::Volume { partners, cooperations, measures, contacts } => {
-            crate::seed::volume(&mut conn, crate::seed::Volume { partners, cooperations, measures, contacts })
+            let progress = crate::progress::Progress::shown("rows loaded", 0);
+            let volume = crate::seed::Volume { partners, cooperations, measures, contacts };
+            let seeded = crate::seed::volume(&mut conn, volume, &progress);
+            progress.finish();
+            seeded
         }
     }
     .map_err(|e| -> AnyError { e.problem().detail.into() })?;
@@ -235,8 +286,10 @@ pub fn import(file: &std::path::Path, import: Import, as_user: Option<&str>) -> 
         Some(name) => crate::auth::Caller::of_account(&mut conn, name).map_err(show)?,
         None => crate::auth::Caller::system("cli import"),
     };
-    let report =
-        db::write(&mut conn, |c| import::run(c, &caller, import, table, crate::models::now())).map_err(show)?;
+    let progress = crate::progress::Progress::shown("rows imported", 0);
+    let report = db::write(&mut conn, |c| import::run(c, &caller, import, table, crate::models::now(), &progress));
+    progress.finish();
+    let report = report.map_err(show)?;
     log::info!(
         "{}{}: {} created, {} updated, {} unchanged",
         report.resource,
@@ -247,6 +300,58 @@ pub fn import(file: &std::path::Path, import: Import, as_user: Option<&str>) -> 
     );
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// Writes the list that `filters` select to standard output, through the same code as the API's
+/// CSV export: the same parameters, checks and layout, one page of records in memory at a time.
+pub fn export(
+    resource: ImportResource,
+    filters: &[String],
+    kind: FileKind,
+    as_user: Option<&str>,
+) -> Result<(), AnyError> {
+    use crate::api::{self, export::Answer, export::File, extract::parse_query};
+    use std::io::Write;
+    let config = Config::from_env()?;
+    let backend = db::Backend::from_url(&config.database_url);
+    let pool = db::build_pool(config.connection_manager(), 2)?;
+    db::run_migrations(&mut *pool.get()?)?;
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for filter in filters {
+        let (name, value) =
+            filter.split_once('=').ok_or_else(|| format!("`{filter}` is not PARAMETER=VALUE, e.g. status=approved"))?;
+        query.append_pair(name, value);
+    }
+    let query = query.finish();
+    let caller = match as_user {
+        Some(name) => crate::auth::Caller::of_account(&mut *pool.get()?, name)?,
+        None => crate::auth::Caller::system("cli export"),
+    };
+    let db = db::Db::new(pool, backend, None);
+    let progress = crate::progress::Progress::shown(&format!("{} exported", resource.resource().as_str()), 0);
+    let file = Answer::File(File { kind, progress: progress.clone() });
+    actix_web::rt::System::new().block_on(async move {
+        let response = match resource {
+            ImportResource::Partners => api::partners::partners(&db, &caller, parse_query(&query)?, file).await,
+            ImportResource::Fields => api::fields::fields(&db, &caller, parse_query(&query)?, file).await,
+            ImportResource::Cooperations => {
+                api::cooperations::cooperations(&db, &caller, parse_query(&query)?, file).await
+            }
+            ImportResource::Measures => api::measures::measures(&db, &caller, None, parse_query(&query)?, file).await,
+            ImportResource::Contacts => api::contacts::contacts(&db, &caller, parse_query(&query)?, file).await,
+        }?;
+        let mut body = std::pin::pin!(response.into_body());
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        while let Some(chunk) =
+            std::future::poll_fn(|cx| actix_web::body::MessageBody::poll_next(body.as_mut(), cx)).await
+        {
+            let chunk = chunk.map_err(|e| -> AnyError { format!("the export stopped early: {e}").into() })?;
+            out.write_all(&chunk)?;
+        }
+        out.flush()?;
+        progress.finish();
+        Ok(())
+    })
 }
 
 /// A minimal HTTP/1.0 probe of the port in `IKZ_BIND`, so that the runtime image needs no curl.

@@ -15,5 +15,6 @@ pub mod exchange;
 pub mod models;
 pub mod openapi;
 pub mod outbound;
+pub mod progress;
 pub mod seed;
 pub mod startup;

@@ -377,16 +377,18 @@ pub struct Volume {
 const CHUNK: usize = 500;
 
 macro_rules! insert_chunks {
-    ($conn:expr, $table:expr, $rows:expr) => {
+    ($conn:expr, $table:expr, $rows:expr, $progress:expr) => {
         for chunk in $rows.chunks(CHUNK) {
             crate::per_backend!(&mut *$conn, |c| diesel::insert_into($table).values(chunk).execute(c))?;
+            $progress.add(chunk.len() as u64);
         }
     };
 }
 
 /// Loads a large synthetic data set fast (for benchmarks): multi-row inserts in one transaction.
 /// Derived columns are computed exactly as the API computes them. Only into an empty database.
-pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
+/// Each row inserted counts on `progress`.
+pub fn volume(conn: &mut AnyConnection, v: Volume, progress: &crate::progress::Progress) -> Result<Seeded, AppError> {
     use diesel::{ExpressionMethods, RunQueryDsl};
 
     use crate::changes::Resource;
@@ -396,6 +398,9 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
     };
     use crate::domain::{fold, measures::priority_score};
 
+    // Every record, the four members of each cooperation, and a change per record.
+    let records = v.partners + v.cooperations + v.contacts + v.measures;
+    progress.set_total((records + 4 * v.cooperations + records) as u64);
     let seeded = db::write(conn, |conn| {
         if !partners::list(conn, &Default::default(), Default::default(), None, 1)?.is_empty() {
             return Err(AppError::Conflict(
@@ -424,7 +429,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 (partner, partners_t::created_at.eq(stamp), partners_t::updated_at.eq(stamp))
             })
             .collect();
-        insert_chunks!(conn, partners_t::table, partner_rows);
+        insert_chunks!(conn, partners_t::table, partner_rows, progress);
 
         let coop_rows: Vec<_> = (1..=v.cooperations)
             .map(|i| {
@@ -446,7 +451,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 )
             })
             .collect();
-        insert_chunks!(conn, coops_t::table, coop_rows);
+        insert_chunks!(conn, coops_t::table, coop_rows, progress);
         // Cooperation c (1-based) has the members 4(c-1)+1 … 4(c-1)+4 (wrapping over the partners).
         let member_of = |c: usize, k: usize| ((4 * (c - 1) + k) % v.partners.max(1) + 1) as i64;
         let member_rows: Vec<_> = (1..=v.cooperations)
@@ -460,7 +465,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 created_at: stamp,
             })
             .collect();
-        insert_chunks!(conn, cooperation_members::table, member_rows);
+        insert_chunks!(conn, cooperation_members::table, member_rows, progress);
 
         let contact_rows: Vec<_> = (1..=v.contacts)
             .map(|i| {
@@ -482,7 +487,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 )
             })
             .collect();
-        insert_chunks!(conn, contacts_t::table, contact_rows);
+        insert_chunks!(conn, contacts_t::table, contact_rows, progress);
 
         let per_coop = v.measures.div_ceil(v.cooperations.max(1)).max(1);
         let statuses = ["idea", "assessed", "planned", "approved", "in_progress", "completed", "on_hold", "rejected"];
@@ -533,7 +538,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 )
             })
             .collect();
-        insert_chunks!(conn, measures_t::table, measure_rows);
+        insert_chunks!(conn, measures_t::table, measure_rows, progress);
         // The participating partners as the measures were given them.
         db::statements::copy_measure_partners(conn)?;
         // The change feed holds every loaded record as created, so that a copy followed from
@@ -559,7 +564,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume) -> Result<Seeded, AppError> {
                 )
             })
             .collect();
-        insert_chunks!(conn, changes_t::table, change_rows);
+        insert_chunks!(conn, changes_t::table, change_rows, progress);
         Ok(Seeded { partners: v.partners, cooperations: v.cooperations, measures: v.measures, contacts: v.contacts })
     })?;
     // Statistics for the planner now (a long tail in the benchmark's first run otherwise).

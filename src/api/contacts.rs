@@ -116,12 +116,16 @@ pub struct ContactListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the contact with this id there.
     pub ref_id: Option<String>,
-    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`); `xlsx`: as
+    /// one Excel workbook.
     #[param(inline)]
     pub format: Option<ListFormat>,
     /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
     #[param(inline)]
     pub delimiter: Option<CsvDelimiter>,
+    /// With `.xlsx`: the language of the column titles (`de`, the default, or `en`).
+    #[param(inline)]
+    pub lang: Option<crate::exchange::titles::Lang>,
 }
 
 /// List contacts (viewers and above)
@@ -134,9 +138,19 @@ pub async fn list_contacts(
     caller: Caller,
     query: Query<ContactListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let answer = export::Answer::of(&req, query.0.format, query.0.delimiter, query.0.lang);
+    contacts(&db, &caller, query.0, answer).await
+}
+
+/// The contacts `query` selects, as one page of JSON or as a file of every page: the answer of
+/// `GET /api/v1/contacts`, and what `ikz-api export contacts` writes.
+pub async fn contacts(
+    db: &Db,
+    caller: &Caller,
+    query: ContactListQuery,
+    answer: export::Answer<'_>,
+) -> Result<HttpResponse, AppError> {
     caller.require(Role::Viewer, "read contacts (personal data)")?;
-    let query = query.0;
-    let csv = export::wants_csv(&req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let after = pagination::decode_cursor(query.cursor.as_deref(), "name")?;
     let first = query.cursor.clone();
@@ -147,21 +161,24 @@ pub async fn list_contacts(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
-    if let Some(semicolon) = csv {
-        let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
-        return export::stream(semicolon, "contacts", first, move |cursor| {
-            let (db, filter) = (db.clone(), filter.clone());
-            async move {
-                let after = pagination::decode_cursor(cursor.as_deref(), "name")?;
-                let limit = pagination::MAX_LIMIT;
-                let (records, next) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
-                Ok((records.into_iter().map(ContactResponse::new).collect::<Vec<_>>(), next))
-            }
-        })
-        .await;
-    }
+    let req = match answer {
+        export::Answer::Page(req) => req,
+        export::Answer::File(file) => {
+            let (db, filter) = (db.clone(), std::sync::Arc::new(filter));
+            return export::stream(file, "contacts", first, move |cursor| {
+                let (db, filter) = (db.clone(), filter.clone());
+                async move {
+                    let after = pagination::decode_cursor(cursor.as_deref(), "name")?;
+                    let limit = pagination::MAX_LIMIT;
+                    let (records, next) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
+                    Ok((records.into_iter().map(ContactResponse::new).collect::<Vec<_>>(), next))
+                }
+            })
+            .await;
+        }
+    };
     let (records, next_cursor) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
-    Ok(respond::page(&req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))
+    Ok(respond::page(req, records.into_iter().map(ContactResponse::new).collect(), next_cursor))
 }
 
 /// Create a contact (admins, or editors acting for its partner)

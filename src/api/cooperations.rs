@@ -99,12 +99,16 @@ pub struct CooperationListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the cooperation with this id there.
     pub ref_id: Option<String>,
-    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`); `xlsx`: as
+    /// one Excel workbook.
     #[param(inline)]
     pub format: Option<ListFormat>,
     /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
     #[param(inline)]
     pub delimiter: Option<CsvDelimiter>,
+    /// With `.xlsx`: the language of the column titles (`de`, the default, or `en`).
+    #[param(inline)]
+    pub lang: Option<crate::exchange::titles::Lang>,
 }
 
 impl Versioned for CooperationResponse {
@@ -132,9 +136,19 @@ pub async fn list_cooperations(
     caller: Caller,
     query: Query<CooperationListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let answer = export::Answer::of(&req, query.0.format, query.0.delimiter, query.0.lang);
+    cooperations(&db, &caller, query.0, answer).await
+}
+
+/// The cooperations `query` selects, as one page of JSON or as a file of every page: the answer of
+/// `GET /api/v1/cooperations`, and what `ikz-api export cooperations` writes.
+pub async fn cooperations(
+    db: &Db,
+    caller: &Caller,
+    query: CooperationListQuery,
+    answer: export::Answer<'_>,
+) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
-    let query = query.0;
-    let csv = export::wants_csv(&req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
     let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
@@ -146,21 +160,24 @@ pub async fn list_cooperations(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
-    if let Some(semicolon) = csv {
-        let (db, filter) = (db.get_ref().clone(), std::sync::Arc::new(filter));
-        return export::stream(semicolon, "cooperations", first, move |cursor| {
-            let (db, filter) = (db.clone(), filter.clone());
-            async move {
-                let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
-                let limit = pagination::MAX_LIMIT;
-                let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
-                Ok((rows.into_iter().map(CooperationResponse::from).collect::<Vec<_>>(), next))
-            }
-        })
-        .await;
-    }
+    let req = match answer {
+        export::Answer::Page(req) => req,
+        export::Answer::File(file) => {
+            let (db, filter) = (db.clone(), std::sync::Arc::new(filter));
+            return export::stream(file, "cooperations", first, move |cursor| {
+                let (db, filter) = (db.clone(), filter.clone());
+                async move {
+                    let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
+                    let limit = pagination::MAX_LIMIT;
+                    let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
+                    Ok((rows.into_iter().map(CooperationResponse::from).collect::<Vec<_>>(), next))
+                }
+            })
+            .await;
+        }
+    };
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
-    Ok(respond::page(&req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))
+    Ok(respond::page(req, rows.into_iter().map(CooperationResponse::from).collect(), next_cursor))
 }
 
 /// Create a cooperation (admins)

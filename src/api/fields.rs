@@ -94,12 +94,16 @@ pub struct FieldListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the field with this id there.
     pub ref_id: Option<String>,
-    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`); `xlsx`: as
+    /// one Excel workbook.
     #[param(inline)]
     pub format: Option<ListFormat>,
     /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
     #[param(inline)]
     pub delimiter: Option<CsvDelimiter>,
+    /// With `.xlsx`: the language of the column titles (`de`, the default, or `en`).
+    #[param(inline)]
+    pub lang: Option<crate::exchange::titles::Lang>,
 }
 
 /// List fields of action
@@ -112,29 +116,42 @@ pub async fn list_fields(
     caller: Caller,
     query: Query<FieldListQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let answer = export::Answer::of(&req, query.0.format, query.0.delimiter, query.0.lang);
+    fields(&db, &caller, query.0, answer).await
+}
+
+/// The fields `query` selects, as one page of JSON or as a file of every page: the answer of
+/// `GET /api/v1/fields`, and what `ikz-api export fields` writes.
+pub async fn fields(
+    db: &Db,
+    caller: &Caller,
+    query: FieldListQuery,
+    answer: export::Answer<'_>,
+) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
-    let query = query.0;
-    let csv = export::wants_csv(&req, query.format, query.delimiter);
     let first = query.cursor.clone();
     let after = pagination::decode_cursor(query.cursor.as_deref(), "id")?.map(|a| a.id);
     let (limit, since) = (query.limit.unwrap_or_default().0, query.updated_since);
     let holding = RefFilter::from_query(query.ref_source, query.ref_id)?;
-    if let Some(semicolon) = csv {
-        let (db, holding) = (db.get_ref().clone(), std::sync::Arc::new(holding));
-        return export::stream(semicolon, "fields", first, move |cursor| {
-            let (db, holding) = (db.clone(), holding.clone());
-            async move {
-                let after = pagination::decode_cursor(cursor.as_deref(), "id")?.map(|a| a.id);
-                let limit = pagination::MAX_LIMIT;
-                let (rows, next) =
-                    db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref().as_ref())).await?;
-                Ok((rows.into_iter().map(FieldResponse::from).collect::<Vec<_>>(), next))
-            }
-        })
-        .await;
-    }
+    let req = match answer {
+        export::Answer::Page(req) => req,
+        export::Answer::File(file) => {
+            let (db, holding) = (db.clone(), std::sync::Arc::new(holding));
+            return export::stream(file, "fields", first, move |cursor| {
+                let (db, holding) = (db.clone(), holding.clone());
+                async move {
+                    let after = pagination::decode_cursor(cursor.as_deref(), "id")?.map(|a| a.id);
+                    let limit = pagination::MAX_LIMIT;
+                    let (rows, next) =
+                        db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref().as_ref())).await?;
+                    Ok((rows.into_iter().map(FieldResponse::from).collect::<Vec<_>>(), next))
+                }
+            })
+            .await;
+        }
+    };
     let (rows, next_cursor) = db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref())).await?;
-    Ok(respond::page(&req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))
+    Ok(respond::page(req, rows.into_iter().map(FieldResponse::from).collect(), next_cursor))
 }
 
 /// Create a field of action (admins)

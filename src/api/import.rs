@@ -84,7 +84,7 @@ pub async fn import_records(
     let render = move |report| respond::ok_answer(&report);
     let outcome = db
         .write(move |conn| {
-            let run = |c: &mut _| import::run(c, &caller, import, table, now());
+            let run = |c: &mut _| import::run(c, &caller, import, table, now(), &crate::progress::Progress::none());
             idempotency::once(conn, key.as_ref(), now(), run, render)
         })
         .await?;

@@ -198,27 +198,32 @@ pub struct MeasureListQuery {
     pub ref_source: Option<String>,
     /// With `ref_source`: only the measure with this id there.
     pub ref_id: Option<String>,
-    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`).
+    /// `csv`: the whole list, every page, as one CSV file (as with `Accept: text/csv`); `xlsx`: as
+    /// one Excel workbook.
     #[param(inline)]
     pub format: Option<ListFormat>,
     /// With CSV: `semicolon` separates the cells with `;`, as German Excel expects.
     #[param(inline)]
     pub delimiter: Option<CsvDelimiter>,
+    /// With `.xlsx`: the language of the column titles (`de`, the default, or `en`).
+    #[param(inline)]
+    pub lang: Option<crate::exchange::titles::Lang>,
 }
 
-async fn list(
-    req: &HttpRequest,
+/// The measures `query` selects (`within` one cooperation), as one page of JSON or as a file of
+/// every page: the answer of `GET /api/v1/measures`, and what `ikz-api export measures` writes.
+pub async fn measures(
     db: &Db,
     caller: &Caller,
     within: Option<i64>,
     query: MeasureListQuery,
+    answer: export::Answer<'_>,
 ) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let with_contacts = query.include == Some(MeasureInclude::Contacts);
     if with_contacts {
         caller.require(crate::auth::Role::Viewer, "include contacts (personal data)")?;
     }
-    let csv = export::wants_csv(req, query.format, query.delimiter);
     let limit = query.limit.unwrap_or_default().0;
     let sort = query.sort.unwrap_or_default();
     let after = pagination::decode_cursor(query.cursor.as_deref(), sort.as_str())?;
@@ -238,21 +243,24 @@ async fn list(
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
     };
-    if let Some(semicolon) = csv {
-        let (db, filter) = (db.clone(), std::sync::Arc::new(filter));
-        return export::stream(semicolon, "measures", first, move |cursor| {
-            let (db, filter) = (db.clone(), filter.clone());
-            async move {
-                let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
-                let limit = pagination::MAX_LIMIT;
-                db.read(move |conn| {
-                    model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new)
-                })
-                .await
-            }
-        })
-        .await;
-    }
+    let req = match answer {
+        export::Answer::Page(req) => req,
+        export::Answer::File(file) => {
+            let (db, filter) = (db.clone(), std::sync::Arc::new(filter));
+            return export::stream(file, "measures", first, move |cursor| {
+                let (db, filter) = (db.clone(), filter.clone());
+                async move {
+                    let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
+                    let limit = pagination::MAX_LIMIT;
+                    db.read(move |conn| {
+                        model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new)
+                    })
+                    .await
+                }
+            })
+            .await;
+        }
+    };
     let (items, next_cursor) = db
         .read(move |conn| model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new))
         .await?;
@@ -272,7 +280,8 @@ pub async fn list_measures(
     caller: Caller,
     query: Query<MeasureListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    list(&req, &db, &caller, None, query.0).await
+    let answer = export::Answer::of(&req, query.0.format, query.0.delimiter, query.0.lang);
+    measures(&db, &caller, None, query.0, answer).await
 }
 
 /// List the measures of a cooperation
@@ -299,7 +308,8 @@ pub async fn list_cooperation_measures(
         Some(other) if other != id => Some(-1),
         _ => Some(id),
     };
-    list(&req, &db, &caller, Some(id), query).await
+    let answer = export::Answer::of(&req, query.format, query.delimiter, query.lang);
+    measures(&db, &caller, Some(id), query, answer).await
 }
 
 /// Create a measure (admins, or editors of a member of its cooperation)

@@ -47,16 +47,25 @@ impl Writer {
 /// One value as a cell.
 pub fn cell(value: &Value) -> String {
     match value {
+        Value::String(s) => defused(s),
+        Value::Null | Value::Bool(_) | Value::Number(_) => text(value),
+        other => defused(&text(other)),
+    }
+}
+
+/// One value as the text of a cell, as it is (a spreadsheet cell typed as text shows it so).
+pub fn text(value: &Value) -> String {
+    match value {
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::String(s) => defused(s),
+        Value::String(s) => s.clone(),
         Value::Array(items) if items.iter().all(|i| i.is_number() || i.is_string()) => {
             let words: Vec<String> =
                 items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect();
-            defused(&words.join(" "))
+            words.join(" ")
         }
-        other => defused(&other.to_string()),
+        other => other.to_string(),
     }
 }
 

@@ -3,3 +3,5 @@
 
 pub mod csv;
 pub mod import;
+pub mod titles;
+pub mod xlsx;

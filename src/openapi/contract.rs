@@ -277,6 +277,10 @@ fn csv_content(operation: &mut Map<String, Value>) {
             "text/csv".into(),
             json!({"schema": {"type": "string", "description": "Every record of the list (all pages), one row each, UTF-8 with BOM; the columns are the record's fields"}}),
         );
+        content.insert(
+            crate::api::export::XLSX.into(),
+            json!({"schema": {"type": "string", "format": "binary", "description": "Every record of the list (all pages) as an Excel workbook: a header row of titles (`lang`), one row per record, typed cells (numbers, dates; times in UTC)"}}),
+        );
     }
 }
 

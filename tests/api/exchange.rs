@@ -418,3 +418,71 @@ async fn a_csv_export_that_cannot_start_is_a_problem_with_its_status_not_a_cut_a
     let missing = app.as_admin(Method::GET, "/api/v1/cooperations/999999/measures").header("Accept", "text/csv");
     assert_problem(missing.send().await.unwrap(), 404, "/problems/not-found").await;
 }
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The first sheet of a workbook, as rows of cells.
+pub fn sheet(bytes: &[u8]) -> Vec<Vec<calamine::Data>> {
+    use calamine::Reader;
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = workbook.worksheet_range_at(0).unwrap().unwrap();
+    range.rows().map(<[calamine::Data]>::to_vec).collect()
+}
+
+#[tokio::test]
+async fn every_list_answers_xlsx_with_typed_cells_and_titles_in_german_or_english() {
+    use calamine::Data;
+    let app = spawn_app().await;
+    for case in cases(&app).await {
+        assert_eq!(app.post_json(&format!("/api/v1/{}", case.resource), &case.body).await.status(), 201);
+    }
+    for case in cases(&app).await {
+        let r = case.resource;
+        let page: Value =
+            app.as_admin(Method::GET, &format!("/api/v1/{r}?limit=200")).send().await.unwrap().json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        let english = app.as_admin(Method::GET, &format!("/api/v1/{r}?format=xlsx&lang=en")).send().await.unwrap();
+        assert_eq!(english.status(), 200, "{r}");
+        assert_eq!(english.headers()["content-type"], XLSX, "{r}");
+        let rows = sheet(&english.bytes().await.unwrap());
+        assert_eq!(rows.len() - 1, items.len(), "{r}: a header and one row per record");
+        let titles: Vec<String> = rows[0].iter().map(ToString::to_string).collect();
+        assert!(titles.iter().all(|t| !t.contains('_') && !t.is_empty()), "{r}: titles, not field names: {titles:?}");
+        assert!(titles.contains(&"Created at (UTC)".to_owned()), "{r}: {titles:?}");
+        let german = app.as_admin(Method::GET, &format!("/api/v1/{r}")).header("Accept", XLSX).send().await.unwrap();
+        let german = sheet(&german.bytes().await.unwrap());
+        assert!(
+            german[0].iter().any(|t| matches!(t, Data::String(s) if s == "Angelegt am (UTC)")),
+            "{r}: German by default"
+        );
+        let (id, created) = (
+            titles.iter().position(|t| t == "ID").unwrap(),
+            titles.iter().position(|t| t == "Created at (UTC)").unwrap(),
+        );
+        for (row, item) in rows[1..].iter().zip(items) {
+            assert_eq!(row[id], Data::Float(item["id"].as_f64().unwrap()), "{r}: ids are numbers, in the list's order");
+            assert!(matches!(row[created], Data::DateTime(_)), "{r}: times are dates: {:?}", row[created]);
+        }
+    }
+    // A measure with a date, a list and a description longer than a cell holds.
+    let measures: Value = app.get("/api/v1/measures").await.json().await.unwrap();
+    let mid = measures["items"][0]["id"].as_i64().unwrap();
+    let long = "Bauhof ".repeat(6000);
+    let patch = json!({"description": long, "planned_start": "2027-03-01"});
+    let patched = app.as_admin(Method::PATCH, &format!("/api/v1/measures/{mid}")).json(&patch).send().await.unwrap();
+    assert_eq!(patched.status(), 200);
+    let workbook = app.as_admin(Method::GET, "/api/v1/measures?format=xlsx&lang=en").send().await.unwrap();
+    let rows = sheet(&workbook.bytes().await.unwrap());
+    let column =
+        |title: &str| rows[0].iter().position(|t| matches!(t, calamine::Data::String(s) if s == title)).unwrap();
+    let row = rows.iter().find(|row| row[0] == Data::Float(mid as f64)).unwrap();
+    let description = row[column("Description")].to_string();
+    assert!(description.len() <= 32_767 && description.starts_with("Bauhof Bauhof"), "{}", description.len());
+    // The API trims the trailing space; all characters here are one UTF-16 unit (and one byte).
+    let left_off = long.trim().len() - description.find(" […cut").unwrap();
+    assert!(description.ends_with(&format!("[…cut: {left_off} characters left off]")), "{}", &description[32_600..]);
+    match &row[column("Planned start")] {
+        Data::DateTime(date) => assert_eq!(date.as_datetime().unwrap().date().to_string(), "2027-03-01"),
+        other => panic!("a date cell, not {other:?}"),
+    }
+}

@@ -377,3 +377,51 @@ async fn the_cli_imports_a_file_as_an_account_and_reports_invalid_rows() {
     assert!(run(&[]).status.success());
     assert_eq!(count().await, 1);
 }
+
+#[tokio::test]
+async fn the_cli_exports_what_the_api_exports_with_the_same_filters_on_every_resource() {
+    let app = spawn_app().await;
+    for case in cases(&app).await {
+        assert_eq!(app.post_json(&format!("/api/v1/{}", case.resource), &case.body).await.status(), 201);
+    }
+    app.create_partner(json!({"name": "Landkreis Bautzen", "kind": "district"})).await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ikz-api"))
+            .arg("export")
+            .args(args)
+            .env("DATABASE_URL", app._db.url())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    for (resource, filter) in [
+        ("partners", "kind=district"),
+        ("fields", "ref_source=x"),
+        ("cooperations", "status=active"),
+        ("measures", "status=idea"),
+        ("contacts", "q=a"),
+    ] {
+        for args in [vec![resource], vec![resource, filter, "--delimiter", "semicolon"]] {
+            let written = cli(&args);
+            assert!(written.status.success(), "{args:?}: {}", String::from_utf8_lossy(&written.stderr));
+            let query = match args.len() {
+                1 => "format=csv".to_owned(),
+                _ => format!("format=csv&{filter}&delimiter=semicolon"),
+            };
+            let answered = app.as_admin(Method::GET, &format!("/api/v1/{resource}?{query}")).send().await.unwrap();
+            let answered = answered.text().await.unwrap();
+            assert!(answered.lines().count() >= 2 || args.len() > 1, "{resource}: records to compare");
+            assert_eq!(String::from_utf8(written.stdout).unwrap(), answered, "{args:?}");
+        }
+    }
+    let workbook = cli(&["measures", "--format", "xlsx", "--lang", "en"]);
+    assert!(workbook.status.success(), "{}", String::from_utf8_lossy(&workbook.stderr));
+    let answered = app.as_admin(Method::GET, "/api/v1/measures?format=xlsx&lang=en").send().await.unwrap();
+    assert_eq!(crate::exchange::sheet(&workbook.stdout), crate::exchange::sheet(&answered.bytes().await.unwrap()));
+    let unknown = cli(&["measures", "stat=idea"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("`stat` is not a known parameter"));
+    app.token_for("vera", "viewer", &[]).await;
+    let as_viewer = cli(&["contacts", "--as", "vera"]);
+    assert!(as_viewer.status.success(), "{}", String::from_utf8_lossy(&as_viewer.stderr));
+}

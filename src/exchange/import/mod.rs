@@ -38,6 +38,7 @@ use crate::error::{AppError, FieldError};
 use crate::exchange::csv::cell;
 use crate::models::external_refs::ExternalRef;
 use crate::models::record::{IfMatch, Patch};
+use crate::progress::Progress;
 
 /// At most this many errors are listed in one answer; the rest are counted in a last entry.
 pub const MAX_ERRORS_LISTED: usize = 1000;
@@ -114,13 +115,15 @@ impl From<diesel::result::Error> for Stop {
     }
 }
 
-/// Applies every row of `table`, or none; see the module documentation.
+/// Applies every row of `table`, or none; see the module documentation. Each row applied
+/// counts on `progress`.
 pub fn run(
     conn: &mut AnyConnection,
     caller: &Caller,
     import: Import,
     table: Table,
     now: Timestamp,
+    progress: &Progress,
 ) -> Result<ImportReport, AppError> {
     caller.require(Role::Editor, "import records")?;
     let header: Vec<FieldError> =
@@ -132,11 +135,13 @@ pub fn run(
     let csv = table.format == Format::Csv;
     let columns = table.columns;
     let mut lookups = cells::Lookups::new(import.resource.resource());
+    progress.set_total(table.rows.len() as u64);
     let result = conn.transaction::<(), Stop, _>(|c| {
         let mut rows = table.rows.into_iter();
         while let Some(row) = rows.next() {
             let number = row.number;
             let values = row.named(&columns);
+            progress.add(1);
             match apply(c, &mut lookups, caller, import, csv, values, now) {
                 Ok((action, version)) => {
                     let id = (!(import.dry_run && action == Action::Created)).then_some(version.id);
