@@ -36,15 +36,12 @@ impl Progress {
     /// error: a bar on a terminal, log lines otherwise.
     pub fn shown(what: &str, total: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let (bar, template) = match total {
-                0 => (ProgressBar::new_spinner(), "{spinner} {elapsed_precise} {human_pos} {msg} ({per_sec})"),
-                n => (
-                    ProgressBar::new(n),
-                    "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {msg} ({per_sec}, {eta} left)",
-                ),
-            };
-            let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.with_style(style).with_message(what.to_owned())
+            let bar = ProgressBar::new_spinner().with_message(what.to_owned());
+            bar.set_style(style(total));
+            if total > 0 {
+                bar.set_length(total);
+            }
+            bar
         });
         let now = Instant::now();
         Self(Some(Arc::new(Shown {
@@ -62,6 +59,7 @@ impl Progress {
         if let Some(shown) = &self.0 {
             shown.total.store(total, Ordering::Relaxed);
             if let Some(bar) = &shown.bar {
+                bar.set_style(style(total));
                 bar.set_length(total);
             }
         }
@@ -91,6 +89,20 @@ impl Progress {
         }
         log::info!("{}", shown.line(shown.done.load(Ordering::Relaxed)));
     }
+}
+
+/// A bar towards a known total, a spinner otherwise; counts and rates as whole numbers.
+fn style(total: u64) -> ProgressStyle {
+    let template = match total {
+        0 => "{spinner} {elapsed_precise} {human_pos} {msg} ({rate})",
+        _ => "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {msg} ({rate}, {eta} left)",
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).with_key(
+        "rate",
+        |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0}/s", state.per_sec());
+        },
+    )
 }
 
 impl Shown {
