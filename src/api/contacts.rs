@@ -169,7 +169,7 @@ pub async fn contacts(
                 let (db, filter) = (db.clone(), filter.clone());
                 async move {
                     let after = pagination::decode_cursor(cursor.as_deref(), "name")?;
-                    let limit = pagination::MAX_LIMIT;
+                    let limit = export::PAGE;
                     let (records, next) = db.read(move |conn| model::page(conn, &filter, after, limit)).await?;
                     Ok((records.into_iter().map(ContactResponse::new).collect::<Vec<_>>(), next))
                 }

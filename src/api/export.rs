@@ -34,6 +34,10 @@ pub enum ListFormat {
     Xlsx,
 }
 
+/// Records read per page of an export: more than a list's page (fewer queries per record), few
+/// enough that a page in memory stays well under a megabyte or two.
+pub const PAGE: i64 = 1000;
+
 /// The media type of an Excel workbook.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -105,7 +109,7 @@ impl<'a> Answer<'a> {
 }
 
 /// Streams every page of a list as CSV, starting at `cursor`: `page` reads the records after a
-/// cursor (`None`: from the start) with the next cursor; one page of up to 200 records is read,
+/// cursor (`None`: from the start) with the next cursor; one page of up to [`PAGE`] records is read,
 /// written and sent at a time, so memory stays flat however long the list is. The first page is
 /// read before the answer starts, so that what refuses the list (no such cooperation, a bad
 /// cursor) is a problem with its status; a failure after the first byte ends the answer early

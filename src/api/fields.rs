@@ -141,7 +141,7 @@ pub async fn fields(
                 let (db, holding) = (db.clone(), holding.clone());
                 async move {
                     let after = pagination::decode_cursor(cursor.as_deref(), "id")?.map(|a| a.id);
-                    let limit = pagination::MAX_LIMIT;
+                    let limit = export::PAGE;
                     let (rows, next) =
                         db.read(move |conn| model::page(conn, after, limit, since, holding.as_ref().as_ref())).await?;
                     Ok((rows.into_iter().map(FieldResponse::from).collect::<Vec<_>>(), next))

@@ -251,7 +251,7 @@ pub async fn measures(
                 let (db, filter) = (db.clone(), filter.clone());
                 async move {
                     let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
-                    let limit = pagination::MAX_LIMIT;
+                    let limit = export::PAGE;
                     db.read(move |conn| {
                         model::page(conn, within, &filter, sort, after, limit, with_contacts, MeasureResponse::new)
                     })

@@ -223,7 +223,7 @@ pub async fn partners(
                 let (db, filter) = (db.clone(), filter.clone());
                 async move {
                     let after = pagination::decode_cursor(cursor.as_deref(), sort.as_str())?;
-                    let limit = pagination::MAX_LIMIT;
+                    let limit = export::PAGE;
                     let (rows, next) = db.read(move |conn| model::page(conn, &filter, sort, after, limit)).await?;
                     Ok((rows.into_iter().map(PartnerResponse::from).collect::<Vec<_>>(), next))
                 }

@@ -296,3 +296,29 @@ pub fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> QueryRes
 pub fn transaction_usable(conn: &mut AnyConnection) -> bool {
     diesel::sql_query("SELECT 1").execute(conn).is_ok()
 }
+
+/// Page cache (KiB) of a connection while it runs one large write, such as an import: SQLite's
+/// default of 2 MiB spills the dirty pages of a big transaction to the WAL again and again
+/// before it commits; with room for them each page is written once, at the commit.
+const LARGE_WRITE_CACHE_KIB: i64 = 256 * 1024;
+
+/// Runs `f` with a page cache big enough for a large write on SQLite (the cache only grows as
+/// far as the write needs), and the connection's usual cache again afterwards. PostgreSQL keeps
+/// its buffers on the server: `f` runs as it is.
+pub fn with_large_write_cache<T>(conn: &mut AnyConnection, f: impl FnOnce(&mut AnyConnection) -> T) -> T {
+    #[derive(diesel::QueryableByName)]
+    struct CacheSize {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        cache_size: i64,
+    }
+    if !matches!(conn, AnyConnection::Sqlite(_)) {
+        return f(conn);
+    }
+    let before = diesel::sql_query("PRAGMA cache_size").get_result::<CacheSize>(conn).map(|c| c.cache_size);
+    let raised = diesel::sql_query(format!("PRAGMA cache_size = -{LARGE_WRITE_CACHE_KIB}")).execute(conn).is_ok();
+    let result = f(conn);
+    if let (true, Ok(before)) = (raised, before) {
+        let _ = diesel::sql_query(format!("PRAGMA cache_size = {before}")).execute(conn);
+    }
+    result
+}

@@ -376,15 +376,21 @@ async fn every_list_answers_csv_with_its_filters_and_the_same_records_as_json() 
 #[tokio::test]
 async fn a_csv_export_holds_every_page_of_the_list() {
     let app = spawn_app().await;
-    for i in 0..205 {
-        app.create_partner(json!({"name": format!("Gemeinde {i:03}"), "kind": "municipality"})).await;
+    // More partners than one page of an export reads (1,000), loaded in one import.
+    let mut file = String::from("name,kind\n");
+    for i in 0..1005 {
+        file.push_str(&format!("Gemeinde {i:04},municipality\n"));
     }
+    let imported = app.as_admin(Method::POST, "/api/v1/import?resource=partners").header("Content-Type", "text/csv");
+    assert_eq!(imported.body(file).send().await.unwrap().status(), 200);
     let csv = app.get("/api/v1/partners?format=csv&sort=name").await.text().await.unwrap();
     let table = rows(&csv, ',');
     let name = table[0].iter().position(|c| c == "name").unwrap();
     let names: Vec<&str> = table[1..].iter().map(|row| row[name].as_str()).collect();
-    let expected: Vec<String> = (0..205).map(|i| format!("Gemeinde {i:03}")).collect();
-    assert_eq!(names, expected, "all 205 partners, past the page size of 200, in order");
+    let expected: Vec<String> = (0..1005).map(|i| format!("Gemeinde {i:04}")).collect();
+    assert_eq!(names, expected, "all 1,005 partners, past the export's page, in order");
+    let workbook = app.get("/api/v1/partners?format=xlsx&sort=name").await.bytes().await.unwrap();
+    assert_eq!(sheet(&workbook).len(), 1 + 1005, "the workbook too");
     let json = app.get("/api/v1/partners?format=json").await;
     assert!(json.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
 }

@@ -136,7 +136,8 @@ pub fn run(
     let columns = table.columns;
     let mut lookups = cells::Lookups::new(import.resource.resource());
     progress.set_total(table.rows.len() as u64);
-    let result = conn.transaction::<(), Stop, _>(|c| {
+    let result = crate::db::statements::with_large_write_cache(conn, |conn| {
+        conn.transaction::<(), Stop, _>(|c| {
         let mut rows = table.rows.into_iter();
         while let Some(row) = rows.next() {
             let number = row.number;
@@ -168,6 +169,7 @@ pub fn run(
             }
         }
         if errors.is_empty() && !import.dry_run { Ok(()) } else { Err(Stop::RolledBack) }
+    })
     });
     if let Err(Stop::Failed(err)) = result {
         return Err(err);
