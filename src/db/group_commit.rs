@@ -124,6 +124,9 @@ struct Writer {
     conn: AnyConnection,
 }
 
+/// How long the writer waits for another process's write lock before writes fail.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl Writer {
     fn run(mut self, mut queue: mpsc::Receiver<Box<dyn Job>>) {
         while let Some(first) = queue.blocking_recv() {
@@ -157,10 +160,23 @@ impl Writer {
         }
     }
 
-    /// `BEGIN IMMEDIATE`: takes SQLite's write lock now (other processes wait in busy_timeout).
+    /// `BEGIN IMMEDIATE`: takes SQLite's write lock. While another process holds it (an
+    /// `ikz-api import` of many rows, a migration), each try waits out `busy_timeout` and the
+    /// next one follows, for up to [`LOCK_WAIT`]: writes arriving meanwhile wait, they do not fail.
     fn begin(&mut self) -> Result<(), AppError> {
         self.ensure_usable();
-        self.on_sqlite(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")).map_err(AppError::from)
+        let started = std::time::Instant::now();
+        loop {
+            let begun = self.on_sqlite(|c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"));
+            match begun {
+                Err(diesel::result::Error::DatabaseError(_, info))
+                    if info.message().contains("locked") && started.elapsed() < LOCK_WAIT =>
+                {
+                    log::warn!("SQLite writer: another process holds the write lock; writes wait for it");
+                }
+                other => return other.map_err(AppError::from),
+            }
+        }
     }
 
     /// Runs one job between `SAVEPOINT` and `RELEASE`, or rolls it back to the savepoint.

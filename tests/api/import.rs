@@ -425,3 +425,31 @@ async fn the_cli_exports_what_the_api_exports_with_the_same_filters_on_every_res
     let as_viewer = cli(&["contacts", "--as", "vera"]);
     assert!(as_viewer.status.success(), "{}", String::from_utf8_lossy(&as_viewer.stderr));
 }
+
+#[tokio::test]
+async fn api_writes_wait_for_another_process_that_writes_longer_than_the_busy_timeout() {
+    let app = spawn_app().await;
+    // Another process (a long `ikz-api import`, say) holds the write lock for longer than
+    // SQLite's busy_timeout of 5 s. On PostgreSQL nothing is locked: the write goes through.
+    let url = app._db.url();
+    let (started, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let other = std::thread::spawn(move || {
+        let mut conn = ikz_api::db::ConnectionManager::new(&url).establish().unwrap();
+        ikz_api::db::write(&mut conn, |_| {
+            started.0.send(()).unwrap();
+            release.1.recv().unwrap();
+            Ok::<_, diesel::result::Error>(())
+        })
+    });
+    started.1.recv().unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        release.0.send(()).unwrap();
+    });
+    let created = app.create_partner(json!({"name": "Ottendorf-Okrilla", "kind": "municipality"})).await;
+    assert!(created["id"].is_i64(), "the write waited and went through: {created}");
+    let listed = app.collect_all("/api/v1/partners?limit=200").await;
+    assert!(listed.iter().any(|p| p["name"] == "Ottendorf-Okrilla"));
+    releaser.join().unwrap();
+    other.join().unwrap().unwrap();
+}
