@@ -181,6 +181,9 @@ where
         let (records, next) = page(cursor).await?;
         sheet.page(&values(&records))?;
         progress.add(records.len() as u64);
+        // On SQLite a page is read right here on the worker: let its other requests run between
+        // pages instead of after the whole workbook.
+        tokio::task::yield_now().await;
         match next {
             Some(next) => cursor = Some(next),
             None => break,
