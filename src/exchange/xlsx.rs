@@ -67,39 +67,24 @@ impl Sheet {
 
     /// Writes one row per record (a record that is not a JSON object is skipped).
     pub fn page(&mut self, records: &[Value]) -> Result<(), AppError> {
-        let columns = std::mem::take(&mut self.columns);
-        let written = records.iter().filter_map(Value::as_object).try_for_each(|record| {
-            for (col, (field, kind)) in columns.iter().enumerate() {
-                self.cell(col as u16, *kind, record.get(field).unwrap_or(&Value::Null))?;
+        for record in records.iter().filter_map(Value::as_object) {
+            for (col, (field, kind)) in self.columns.iter().enumerate() {
+                let (row, col, sheet) = (self.row, col as u16, &mut self.sheet);
+                let written = match (kind, record.get(field).unwrap_or(&Value::Null)) {
+                    (_, Value::Null) => continue,
+                    (CellKind::Number, Value::Number(n)) if let Some(n) = n.as_f64() => sheet.write_number(row, col, n),
+                    (CellKind::Boolean, Value::Bool(b)) => sheet.write_boolean(row, col, *b),
+                    (CellKind::Date, Value::String(s)) if let Some(date) = date(s) => {
+                        sheet.write_datetime_with_format(row, col, date, &self.date)
+                    }
+                    (CellKind::DateTime, Value::String(s)) if let Some(at) = date_time(s) => {
+                        sheet.write_datetime_with_format(row, col, at, &self.datetime)
+                    }
+                    (_, value) => sheet.write_string(row, col, fitted(text(value), self.lang)),
+                };
+                written.map_err(failed)?;
             }
             self.row += 1;
-            Ok(())
-        });
-        self.columns = columns;
-        written.map_err(failed)
-    }
-
-    fn cell(&mut self, col: u16, kind: CellKind, value: &Value) -> Result<(), XlsxError> {
-        let row = self.row;
-        if value.is_null() {
-            return Ok(());
-        }
-        match (kind, value) {
-            (CellKind::Number, Value::Number(n)) if n.as_f64().is_some() => {
-                self.sheet.write_number(row, col, n.as_f64().unwrap_or_default())?;
-            }
-            (CellKind::Boolean, Value::Bool(b)) => {
-                self.sheet.write_boolean(row, col, *b)?;
-            }
-            (CellKind::Date, Value::String(s)) if let Some(date) = date(s) => {
-                self.sheet.write_datetime_with_format(row, col, date, &self.date)?;
-            }
-            (CellKind::DateTime, Value::String(s)) if let Some(at) = date_time(s) => {
-                self.sheet.write_datetime_with_format(row, col, at, &self.datetime)?;
-            }
-            _ => {
-                self.sheet.write_string(row, col, fitted(text(value), self.lang))?;
-            }
         }
         Ok(())
     }
