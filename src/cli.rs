@@ -286,10 +286,18 @@ pub fn import(file: &std::path::Path, import: Import, as_user: Option<&str>) -> 
         Some(name) => crate::auth::Caller::of_account(&mut conn, name).map_err(show)?,
         None => crate::auth::Caller::system("cli import"),
     };
-    let progress = crate::progress::Progress::shown("rows imported", 0);
-    let report = db::write(&mut conn, |c| import::run(c, &caller, import, table, crate::models::now(), &progress));
+    // Checked first, reading only: a bad file never holds the writer, a dry run never takes it.
+    let progress = crate::progress::Progress::shown("rows checked", 0);
+    let report = import::check(&mut conn, &caller, import, &table, crate::models::now(), &progress);
     progress.finish();
-    let report = report.map_err(show)?;
+    let mut report = report.map_err(show)?;
+    if !import.dry_run {
+        let progress = crate::progress::Progress::shown("rows imported", 0);
+        let written =
+            db::write(&mut conn, |c| import::run(c, &caller, import, &table, crate::models::now(), &progress));
+        progress.finish();
+        report = written.map_err(show)?;
+    }
     log::info!(
         "{}{}: {} created, {} updated, {} unchanged",
         report.resource,

@@ -24,7 +24,7 @@ pub struct ImportQuery {
     /// an external reference a record holds, changes that record (absent columns unchanged).
     #[param(inline)]
     pub mode: Option<Mode>,
-    /// `true`: check and apply everything, then roll it back; the answer says what would happen.
+    /// `true`: check every row, write nothing; the answer says what would happen.
     pub dry_run: Option<bool>,
 }
 
@@ -80,11 +80,33 @@ pub async fn import_records(
     };
     let (format, bytes) = body.read().await?;
     let key = key.for_bytes(&caller, &bytes)?;
-    let table = web::block(move || read::read(&bytes, format)).await??;
+    let table = std::sync::Arc::new(web::block(move || read::read(&bytes, format)).await??);
     let render = move |report| respond::ok_answer(&report);
+    let none = crate::progress::Progress::none;
+    // Checked on a read connection first: a file with bad rows never holds the writer, and a
+    // dry run takes it only to keep its answer under a key.
+    let (checker, sent, rows) = (caller.clone(), key.clone(), table.clone());
+    let checked = db
+        .blocking(move |conn| {
+            if let Some(answer) = sent.map(|key| idempotency::replay(conn, &key, now())).transpose()?.flatten() {
+                return Ok(Err(answer));
+            }
+            import::check(conn, &checker, import, &rows, now(), &none()).map(Ok)
+        })
+        .await?;
+    let report = match checked {
+        Ok(report) => report,
+        Err(kept) => return Ok(respond::answer(kept, true)),
+    };
+    if import.dry_run && key.is_none() {
+        return Ok(respond::answer(render(report), false));
+    }
     let outcome = db
         .write(move |conn| {
-            let run = |c: &mut _| import::run(c, &caller, import, table, now(), &crate::progress::Progress::none());
+            let run = |c: &mut _| match import.dry_run {
+                true => Ok(report),
+                false => import::run(c, &caller, import, &table, now(), &none()),
+            };
             idempotency::once(conn, key.as_ref(), now(), run, render)
         })
         .await?;

@@ -79,14 +79,21 @@ pub fn create(
     input: CreateContact,
     now: Timestamp,
 ) -> Result<ContactRecord, AppError> {
-    caller.require_partner(input.partner_id, "add contacts")?;
-    check_references(conn, &input)?;
+    check_create(conn, caller, &input)?;
     let refs = input.external_refs.clone();
     let (data, field_ids) = input.into_data();
     let contact = insert(conn, &data, &field_ids, now)?;
     external_refs::store_new(conn, Resource::Contacts, contact.id, &refs)?;
     changes::changed(conn, caller, Resource::Contacts, contact.id, Op::Created, contact.updated_at)?;
     Ok(ContactRecord { contact, field_ids })
+}
+
+/// What [`create`] checks before it writes, reading only (an import checks a whole file this
+/// way before it takes the writer): the caller's rights, the references, the external references.
+pub fn check_create(conn: &mut AnyConnection, caller: &Caller, input: &CreateContact) -> Result<(), AppError> {
+    caller.require_partner(input.partner_id, "add contacts")?;
+    check_references(conn, input)?;
+    external_refs::ensure_free(conn, Resource::Contacts, None, &input.external_refs)
 }
 
 /// One contact with its fields, or 404.
@@ -134,12 +141,57 @@ pub fn update(
     now: Timestamp,
 ) -> Result<ContactRecord, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Contacts, id)?;
+    let (current, base, input) = patched(conn, caller, id, patch, if_match)?;
+    replace(conn, caller, current, base, input, now)
+}
+
+/// What [`update`] checks before it writes, reading only: `true` when the patch changes the
+/// contact.
+pub fn check_update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+) -> Result<bool, AppError> {
+    let (current, base, input) = patched(conn, caller, id, patch, if_match)?;
+    check_replace(conn, caller, &current, &base, &input)
+}
+
+/// The stored contact, its writable fields and what the patch makes of them, if the caller
+/// may change it and `if_match` allows the change.
+fn patched(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+) -> Result<(Contact, CreateContact, CreateContact), AppError> {
     let current = find(conn, id)?.ok_or_else(|| not_found("contact", id))?;
     caller.require_partner(current.partner_id, "change contacts")?;
     let base = CreateContact::from_stored(&current, field_ids(conn, id)?);
     let input: CreateContact = patch.apply(&base)?;
     if_match.check_version(current.updated_at)?;
-    replace(conn, caller, current, base, input, now)
+    Ok((current, base, input))
+}
+
+/// Whether `input` changes `current` (whose writable fields are `base`), and if so whether it
+/// may: the caller acts for the new partner, the references exist, the external references are
+/// free. Reads only.
+fn check_replace(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    current: &Contact,
+    base: &CreateContact,
+    input: &CreateContact,
+) -> Result<bool, AppError> {
+    if input == base {
+        return Ok(false);
+    }
+    caller.require_partner(input.partner_id, "move contacts to this partner")?;
+    check_references(conn, input)?;
+    external_refs::ensure_free(conn, Resource::Contacts, Some(current.id), &input.external_refs)?;
+    Ok(true)
 }
 
 /// Stores `input` as the new state of the locked contact `current` (whose writable fields are
@@ -152,11 +204,9 @@ fn replace(
     input: CreateContact,
     now: Timestamp,
 ) -> Result<ContactRecord, AppError> {
-    if input == base {
+    if !check_replace(conn, caller, &current, &base, &input)? {
         return Ok(ContactRecord { contact: current, field_ids: base.field_ids });
     }
-    caller.require_partner(input.partner_id, "move contacts to this partner")?;
-    check_references(conn, &input)?;
     let id = current.id;
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let (data, field_ids) = input.into_data();

@@ -181,16 +181,7 @@ pub fn store(
     record_id: i64,
     refs: &[ExternalRef],
 ) -> Result<(), AppError> {
-    for r in refs {
-        if let Some(other) = holder(conn, resource, &r.source, &r.id)?.filter(|other| *other != record_id) {
-            return Err(AppError::Conflict(format!(
-                "the external reference {}:{} already names {} {other}",
-                r.source,
-                r.id,
-                resource.as_str()
-            )));
-        }
-    }
+    ensure_free(conn, resource, Some(record_id), refs)?;
     remove(conn, resource, record_id)?;
     for r in refs {
         diesel::insert_into(external_refs::table)
@@ -201,6 +192,27 @@ pub fn store(
                 external_refs::record_id.eq(record_id),
             ))
             .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// 409 when a record of the resource other than `record_id` (or any, for a new record) holds
+/// one of `refs`. Reads only: the check before a write, and part of [`store`].
+pub fn ensure_free(
+    conn: &mut AnyConnection,
+    resource: Resource,
+    record_id: Option<i64>,
+    refs: &[ExternalRef],
+) -> Result<(), AppError> {
+    for r in refs {
+        if let Some(other) = holder(conn, resource, &r.source, &r.id)?.filter(|other| Some(*other) != record_id) {
+            return Err(AppError::Conflict(format!(
+                "the external reference {}:{} already names {} {other}",
+                r.source,
+                r.id,
+                resource.as_str()
+            )));
+        }
     }
     Ok(())
 }

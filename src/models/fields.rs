@@ -51,15 +51,21 @@ pub fn create(
     input: CreateField,
     now: Timestamp,
 ) -> Result<Field, AppError> {
+    check_create(conn, &input)?;
     let refs = input.external_refs.clone();
-    let data = input.into_data();
-    if let Some(other) = find_by_key(conn, &data.key)? {
-        return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", data.key, other.id)));
-    }
-    let field = insert(conn, &data, now)?;
+    let field = insert(conn, &input.into_data(), now)?;
     external_refs::store_new(conn, Resource::Fields, field.id, &refs)?;
     changes::changed(conn, caller, Resource::Fields, field.id, Op::Created, field.updated_at)?;
     Ok(field)
+}
+
+/// What [`create`] checks before it writes, reading only (an import checks a whole file this
+/// way before it takes the writer): the key and the external references must be free.
+pub fn check_create(conn: &mut AnyConnection, input: &CreateField) -> Result<(), AppError> {
+    if let Some(other) = find_by_key(conn, &input.key)? {
+        return Err(AppError::Conflict(format!("the key `{}` is already used by field {}", input.key, other.id)));
+    }
+    external_refs::ensure_free(conn, Resource::Fields, None, &input.external_refs)
 }
 
 /// One field, or 404.
@@ -89,10 +95,41 @@ pub fn update(
     now: Timestamp,
 ) -> Result<Field, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Fields, id)?;
+    let (current, input) = patched(conn, id, patch, if_match)?;
+    replace(conn, caller, current, input, now)
+}
+
+/// What [`update`] checks before it writes, reading only: `true` when the patch changes the
+/// field.
+pub fn check_update(conn: &mut AnyConnection, id: i64, patch: Patch, if_match: &IfMatch) -> Result<bool, AppError> {
+    let (current, input) = patched(conn, id, patch, if_match)?;
+    check_replace(conn, &current, &input)
+}
+
+/// The stored field and what the patch makes of it, if `if_match` allows the change.
+fn patched(
+    conn: &mut AnyConnection,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+) -> Result<(Field, CreateField), AppError> {
     let current = get(conn, id)?;
     let input = patch.apply::<CreateField>(&CreateField::from_stored(&current))?;
     if_match.check_version(current.updated_at)?;
-    replace(conn, caller, current, input, now)
+    Ok((current, input))
+}
+
+/// Whether `input` changes `current`, and if so whether it may: the key stays, the external
+/// references must stay free. Reads only.
+fn check_replace(conn: &mut AnyConnection, current: &Field, input: &CreateField) -> Result<bool, AppError> {
+    if *input == CreateField::from_stored(current) {
+        return Ok(false);
+    }
+    if input.key != current.key {
+        return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
+    }
+    external_refs::ensure_free(conn, Resource::Fields, Some(current.id), &input.external_refs)?;
+    Ok(true)
 }
 
 /// Stores `input` as the new state of the locked field `current` (its key cannot change); an
@@ -104,11 +141,8 @@ pub fn replace(
     input: CreateField,
     now: Timestamp,
 ) -> Result<Field, AppError> {
-    if input == CreateField::from_stored(&current) {
+    if !check_replace(conn, &current, &input)? {
         return Ok(current);
-    }
-    if input.key != current.key {
-        return Err(AppError::invalid_field("key", "immutable", "cannot be changed: clients rely on it"));
     }
     let id = current.id;
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());

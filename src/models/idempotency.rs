@@ -74,21 +74,10 @@ pub fn once<T>(
             "a request with this Idempotency-Key is still being processed; retry once it has finished".into(),
         ));
     }
-    let kept = idempotency_keys::table
-        .filter(idempotency_keys::caller.eq(&key.scope))
-        .filter(idempotency_keys::key.eq(&key.key))
-        .select((idempotency_keys::request_hash, idempotency_keys::created_at))
-        .first::<(String, Timestamp)>(conn)
-        .optional()?;
-    match kept {
-        Some((_, at)) if at < now - chrono::Duration::hours(KEPT_HOURS) => forget(conn, key)?,
-        Some((hash, _)) if hash != key.request_hash => {
-            return Err(AppError::IdempotencyKeyReused(
-                "this Idempotency-Key was sent with another request; use a new key for a new request".into(),
-            ));
-        }
-        Some(_) => return Ok(Once::Answered(kept_answer(conn, key)?, true)),
-        None => {}
+    match kept(conn, key, now)? {
+        Kept::Expired => forget(conn, key)?,
+        Kept::Answer(answer) => return Ok(Once::Answered(answer, true)),
+        Kept::Nothing => {}
     }
     let written = write(conn)?;
     let sent = answer(written);
@@ -105,6 +94,41 @@ pub fn once<T>(
         ))
         .execute(conn)?;
     Ok(Once::Answered(sent, false))
+}
+
+/// The answer kept for an earlier request with `key`, for a long write that checks its request
+/// before it takes the writer: a request sent again is answered, not checked again. Reads only;
+/// 422 when the key came with another request. [`once`] looks again under the key's lock.
+pub fn replay(conn: &mut AnyConnection, key: &Key, now: Timestamp) -> Result<Option<Answer>, AppError> {
+    Ok(match kept(conn, key, now)? {
+        Kept::Answer(answer) => Some(answer),
+        Kept::Expired | Kept::Nothing => None,
+    })
+}
+
+/// What is kept under a key.
+enum Kept {
+    Nothing,
+    /// Kept longer than [`KEPT_HOURS`]: as good as nothing, to be forgotten.
+    Expired,
+    Answer(Answer),
+}
+
+fn kept(conn: &mut AnyConnection, key: &Key, now: Timestamp) -> Result<Kept, AppError> {
+    let kept = idempotency_keys::table
+        .filter(idempotency_keys::caller.eq(&key.scope))
+        .filter(idempotency_keys::key.eq(&key.key))
+        .select((idempotency_keys::request_hash, idempotency_keys::created_at))
+        .first::<(String, Timestamp)>(conn)
+        .optional()?;
+    match kept {
+        None => Ok(Kept::Nothing),
+        Some((_, at)) if at < now - chrono::Duration::hours(KEPT_HOURS) => Ok(Kept::Expired),
+        Some((hash, _)) if hash != key.request_hash => Err(AppError::IdempotencyKeyReused(
+            "this Idempotency-Key was sent with another request; use a new key for a new request".into(),
+        )),
+        Some(_) => Ok(Kept::Answer(kept_answer(conn, key)?)),
+    }
 }
 
 fn kept_answer(conn: &mut AnyConnection, key: &Key) -> QueryResult<Answer> {

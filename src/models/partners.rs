@@ -153,13 +153,19 @@ pub fn create(
     input: CreatePartner,
     now: Timestamp,
 ) -> Result<Partner, AppError> {
+    check_create(conn, &input)?;
     let refs = input.external_refs.clone();
-    let data = input.into_data();
-    ensure_ags_free(conn, data.ags.as_deref(), None)?;
-    let partner = insert(conn, &data, now)?;
+    let partner = insert(conn, &input.into_data(), now)?;
     external_refs::store_new(conn, Resource::Partners, partner.id, &refs)?;
     changes::changed(conn, caller, Resource::Partners, partner.id, Op::Created, partner.updated_at)?;
     Ok(partner)
+}
+
+/// What [`create`] checks before it writes, reading only (an import checks a whole file this
+/// way before it takes the writer): the AGS and the external references must be free.
+pub fn check_create(conn: &mut AnyConnection, input: &CreatePartner) -> Result<(), AppError> {
+    ensure_ags_free(conn, input.ags.as_deref(), None)?;
+    external_refs::ensure_free(conn, Resource::Partners, None, &input.external_refs)
 }
 
 /// One partner, or 404.
@@ -200,10 +206,39 @@ pub fn update(
     now: Timestamp,
 ) -> Result<Partner, AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Partners, id)?;
+    let (current, input) = patched(conn, id, patch, if_match)?;
+    replace(conn, caller, current, input, now)
+}
+
+/// What [`update`] checks before it writes, reading only: `true` when the patch changes the
+/// partner.
+pub fn check_update(conn: &mut AnyConnection, id: i64, patch: Patch, if_match: &IfMatch) -> Result<bool, AppError> {
+    let (current, input) = patched(conn, id, patch, if_match)?;
+    check_replace(conn, &current, &input)
+}
+
+/// The stored partner and what the patch makes of it, if `if_match` allows the change.
+fn patched(
+    conn: &mut AnyConnection,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+) -> Result<(Partner, CreatePartner), AppError> {
     let current = get(conn, id)?;
     let input = patch.apply::<CreatePartner>(&CreatePartner::from_stored(&current))?;
     if_match.check_version(current.updated_at)?;
-    replace(conn, caller, current, input, now)
+    Ok((current, input))
+}
+
+/// Whether `input` changes `current`, and if so whether it may: its AGS and external
+/// references must stay free. Reads only.
+fn check_replace(conn: &mut AnyConnection, current: &Partner, input: &CreatePartner) -> Result<bool, AppError> {
+    if *input == CreatePartner::from_stored(current) {
+        return Ok(false);
+    }
+    ensure_ags_free(conn, input.ags.as_deref(), Some(current.id))?;
+    external_refs::ensure_free(conn, Resource::Partners, Some(current.id), &input.external_refs)?;
+    Ok(true)
 }
 
 /// Stores `input` as the new state of the locked partner `current` (checked like a new one:
@@ -215,13 +250,12 @@ pub fn replace(
     input: CreatePartner,
     now: Timestamp,
 ) -> Result<Partner, AppError> {
-    if input == CreatePartner::from_stored(&current) {
+    if !check_replace(conn, &current, &input)? {
         return Ok(current);
     }
     let id = current.id;
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let data = input.into_data();
-    ensure_ags_free(conn, data.ags.as_deref(), Some(id))?;
     let partner = update_row(conn, id, &data, current.updated_at, now)?.ok_or_else(|| changed_meanwhile("partner"))?;
     if let Some(refs) = refs {
         external_refs::store(conn, Resource::Partners, id, &refs)?;

@@ -1,6 +1,7 @@
 //! Import: `POST /api/v1/import` (and `ikz-api import`) reads what the CSV export writes, and
 //! what a spreadsheet user writes by hand, all or nothing.
 
+use diesel::RunQueryDsl;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -452,4 +453,98 @@ async fn api_writes_wait_for_another_process_that_writes_longer_than_the_busy_ti
     assert!(listed.iter().any(|p| p["name"] == "Ottendorf-Okrilla"));
     releaser.join().unwrap();
     other.join().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn rows_may_name_and_change_records_earlier_rows_create_and_a_dry_run_says_so_too() {
+    let app = spawn_app().await;
+    let kamenz = app.create_partner(json!({"name": "Kamenz", "kind": "municipality", "ags": "14625240"})).await;
+    let coop: Value =
+        app.post_json("/api/v1/cooperations", &json!({"name": "Westlausitz"})).await.json().await.unwrap();
+    let member = json!({"partner_id": kamenz["id"], "role": "member"});
+    assert_eq!(app.post_json(&format!("/api/v1/cooperations/{}/members", coop["id"]), &member).await.status(), 201);
+    let line = |title: &str, parent: Option<&str>, reference: &str| {
+        let mut m = json!({"title": title, "cooperation_id": coop["id"], "field_id": "key:bauhof",
+            "external_refs": [{"source": "plan", "id": reference}]});
+        if let Some(parent) = parent {
+            m["parent_id"] = json!(parent);
+        }
+        format!("{m}\n")
+    };
+    // Row 2 names the record row 1 creates; row 3 changes it (same reference, upsert).
+    let file = [
+        line("Bauhof", None, "7"),
+        line("Winterdienst", Some("ref:plan:7"), "8"),
+        line("Gemeinsamer Bauhof", None, "7"),
+    ]
+    .concat();
+    let dry = import_ok(&app, "resource=measures&mode=upsert&dry_run=true", "application/x-ndjson", file.clone()).await;
+    assert_eq!((dry["created"].as_i64(), dry["updated"].as_i64()), (Some(2), Some(1)), "{dry}");
+    assert!(app.collect_all("/api/v1/measures").await.is_empty(), "a dry run keeps nothing");
+    let done = import_ok(&app, "resource=measures&mode=upsert", "application/x-ndjson", file).await;
+    assert_eq!((done["created"].as_i64(), done["updated"].as_i64()), (Some(2), Some(1)), "{done}");
+    let plan = app.collect_all("/api/v1/measures?ref_source=plan&ref_id=7").await;
+    let part = app.collect_all("/api/v1/measures?ref_source=plan&ref_id=8").await;
+    assert_eq!((plan.len(), part.len()), (1, 1));
+    assert_eq!(plan[0]["title"], "Gemeinsamer Bauhof");
+    assert_eq!(part[0]["parent_id"], plan[0]["id"]);
+
+    // Two new records claiming one unique value: refused in the row that claims it second,
+    // by the dry run as by the import.
+    let twice = [line("Bauhof A", None, "9"), line("Bauhof B", None, "9")].concat();
+    let ags =
+        "name;kind;ags\nPulsnitz;municipality;14625470\nOhorn;municipality;;\nPulsnitz (Stadt);municipality;14625470\n";
+    for (query, content_type, file, row) in
+        [("resource=measures", "application/x-ndjson", twice.as_str(), 2), ("resource=partners", "text/csv", ags, 4)]
+    {
+        for dry_run in ["&dry_run=true", ""] {
+            let response = import(&app, &format!("{query}{dry_run}"), content_type, file.to_owned()).await;
+            let problem = assert_problem(response, 422, "/problems/import-invalid").await;
+            let errors = problem["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "{problem}");
+            assert_eq!(
+                (errors[0]["row"].as_i64(), errors[0]["code"].as_str()),
+                (Some(row), Some("conflict")),
+                "{problem}"
+            );
+        }
+    }
+    assert_eq!(app.collect_all("/api/v1/measures").await.len(), 2, "nothing more was kept");
+    assert_eq!(app.collect_all("/api/v1/partners").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_dry_run_and_a_file_with_bad_rows_are_answered_while_another_process_holds_the_write_lock() {
+    let app = spawn_app().await;
+    // Another process writes (a long `ikz-api import`): on SQLite it holds the database's write
+    // lock, on PostgreSQL an exclusive lock on the table. An import is checked on a read
+    // connection first, so a dry run and a refused file are answered meanwhile.
+    let url = app._db.direct_url();
+    let (started, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = released.clone();
+    let other = std::thread::spawn(move || {
+        let mut conn = ikz_api::db::ConnectionManager::new(&url).establish().unwrap();
+        ikz_api::db::write(&mut conn, |c| {
+            if let ikz_api::db::AnyConnection::Pg(pg) = c {
+                diesel::sql_query("LOCK TABLE partners IN EXCLUSIVE MODE").execute(pg)?;
+            }
+            started.0.send(()).unwrap();
+            // Let go after a minute at the latest, so that a failing test fails instead of hanging.
+            let _ = release.1.recv_timeout(std::time::Duration::from_secs(60));
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, diesel::result::Error>(())
+        })
+    });
+    started.1.recv().unwrap();
+    let good = "name;kind;ags\nPulsnitz;municipality;14625470\nOhorn;municipality;14625400\n";
+    let report = import_ok(&app, "resource=partners&dry_run=true", "text/csv", good).await;
+    assert_eq!(report["created"], 2, "{report}");
+    let bad = "name;kind;ags\nPulsnitz;municipality;14625470\nOhorn;castle;14625400\n";
+    let refused = import(&app, "resource=partners", "text/csv", bad).await;
+    assert_problem(refused, 422, "/problems/import-invalid").await;
+    assert!(!released.load(std::sync::atomic::Ordering::SeqCst), "both were answered while the lock was held");
+    release.0.send(()).unwrap();
+    other.join().unwrap().unwrap();
+    assert_eq!(import_ok(&app, "resource=partners", "text/csv", good).await["created"], 2);
 }

@@ -4,6 +4,8 @@
 //! without its leading zero, `1.200.000` and `1,5`, `WAHR`/`FALSCH`). References to other
 //! records may be written as `ags:…`, `key:…` or `ref:<source>:<id>` instead of an id.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -126,16 +128,57 @@ pub fn from_cell(
 
 /// The references resolved so far in one import, kept for the resources it does not write: a
 /// measure import cannot change which field has the key `bauhof`, so each is looked up once.
+///
+/// While a file is checked (before anything is written) it also holds the references of the
+/// records that earlier rows will create, so that a later row may name them (a sub-measure's
+/// `parent_id` as `ref:plan:7`), and the unique values rows claim (external references, AGS,
+/// field keys), so that two rows claiming one are found before the write.
 #[derive(Debug)]
 pub struct Lookups {
     writes: Resource,
-    known: std::collections::HashMap<(Resource, String), Option<i64>>,
+    known: HashMap<(Resource, String), Option<i64>>,
+    /// `source:id` of each external reference an earlier row creates, with that row.
+    pending: HashMap<String, usize>,
+    /// Each unique value claimed so far (`ags:…`, `key:…`, `ref:source:id`) and who claims it.
+    claimed: HashMap<String, Claimant>,
+}
+
+/// Who claims a unique value in a file being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimant {
+    /// The stored record with this id.
+    Record(i64),
+    /// The record the row with this number creates.
+    Row(usize),
 }
 
 impl Lookups {
     /// For an import that writes `writes`.
     pub fn new(writes: Resource) -> Self {
-        Self { writes, known: std::collections::HashMap::new() }
+        Self { writes, known: HashMap::new(), pending: HashMap::new(), claimed: HashMap::new() }
+    }
+
+    /// The row of the file that creates the record holding the external reference, if an
+    /// earlier row does (known only while a file is checked).
+    pub fn created_by(&self, source: &str, id: &str) -> Option<usize> {
+        self.pending.get(&format!("{source}:{id}")).copied()
+    }
+
+    /// Claims `values` (`ags:…`, `ref:source:id`) for `claimant`; the first value another
+    /// claimant holds is returned with it, and then nothing is claimed.
+    pub fn claim(&mut self, claimant: Claimant, values: &[String]) -> Option<(String, Claimant)> {
+        let taken = values
+            .iter()
+            .find_map(|v| self.claimed.get(v).filter(|other| **other != claimant).map(|other| (v.clone(), *other)));
+        if taken.is_none() {
+            for value in values {
+                self.claimed.insert(value.clone(), claimant);
+                if let (Claimant::Row(row), Some(reference)) = (claimant, value.strip_prefix("ref:")) {
+                    self.pending.insert(reference.to_owned(), row);
+                }
+            }
+        }
+        taken
     }
 }
 
@@ -268,9 +311,19 @@ fn integer_or_reference(
         }
         failed => failed,
     })?;
-    found
-        .map(Value::from)
-        .ok_or_else(|| FieldError::new(field, "unknown_reference", format!("no record matches `{word}`")).into())
+    match found {
+        Some(id) => Ok(Value::from(id)),
+        // A record an earlier row creates: checked when it is written.
+        None if target == lookups.writes && pending_reference(lookups, word) => Ok(Value::Null),
+        None => Err(FieldError::new(field, "unknown_reference", format!("no record matches `{word}`")).into()),
+    }
+}
+
+/// Whether `word` is `ref:<source>:<id>` of a record an earlier row of the file creates.
+fn pending_reference(lookups: &Lookups, word: &str) -> bool {
+    word.strip_prefix("ref:")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(source, id)| lookups.created_by(&source.to_ascii_lowercase(), id).is_some())
 }
 
 /// The id a reference names (`None`: no such record).

@@ -1,9 +1,14 @@
 //! Import of records from a spreadsheet (CSV) or NDJSON, in the layout the export writes:
 //! headers are field names, one row per record, `id` names an existing record. All or nothing:
 //! every row is applied in one transaction; one bad row and nothing is kept, and the answer
-//! names every bad row and cell. A dry run applies everything the same way and rolls it back.
-//! Linear in the file: each row costs its own writes and lookups, and at most
-//! [`MAX_ERRORS_LISTED`] errors are listed.
+//! names every bad row and cell. Linear in the file: each row costs its own writes and lookups,
+//! and at most [`MAX_ERRORS_LISTED`] errors are listed.
+//!
+//! Two passes: [`check`] first checks every row on a read connection, with the models' own
+//! checks (`check_create`, `check_update`), so that a file with bad rows never holds the SQLite
+//! writer and a dry run never takes it; API writes arriving meanwhile go on. Then [`run`]
+//! writes every row in one transaction, checking each again (the data may have changed since,
+//! and rows may name records earlier rows create).
 //!
 //! Rows are not put in savepoints of their own: on PostgreSQL each savepoint that writes keeps
 //! a lock on its subtransaction until the end, and every later savepoint's release walks all of
@@ -31,7 +36,6 @@ use utoipa::ToSchema;
 pub use read::{Format, Table};
 pub use targets::ImportResource;
 
-use self::targets::Version;
 use crate::auth::{Caller, Role};
 use crate::db::{AnyConnection, Timestamp};
 use crate::error::{AppError, FieldError};
@@ -115,15 +119,52 @@ impl From<diesel::result::Error> for Stop {
     }
 }
 
-/// Applies every row of `table`, or none; see the module documentation. Each row applied
-/// counts on `progress`.
+/// Checks every row of `table` as [`run`] would apply it, reading only (a read connection;
+/// on SQLite the writer stays free meanwhile), and answers what the import would do: the
+/// answer of a dry run. Each row checked counts on `progress`.
+///
+/// What a check cannot see is left to the write, which checks everything again: a row naming a
+/// record an earlier row creates (`ref:…`) is checked when it is written, and so is a row that
+/// changes, by its external reference, a record an earlier row creates.
+pub fn check(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    import: Import,
+    table: &Table,
+    now: Timestamp,
+    progress: &Progress,
+) -> Result<ImportReport, AppError> {
+    every_row(conn, caller, import, table, now, progress, Pass::Check)
+}
+
+/// Applies every row of `table`, or none, in one transaction; see the module documentation.
+/// Each row applied counts on `progress`. A dry run is rolled back.
 pub fn run(
     conn: &mut AnyConnection,
     caller: &Caller,
     import: Import,
-    table: Table,
+    table: &Table,
     now: Timestamp,
     progress: &Progress,
+) -> Result<ImportReport, AppError> {
+    every_row(conn, caller, import, table, now, progress, Pass::Write)
+}
+
+/// Whether rows are checked (reading only) or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Check,
+    Write,
+}
+
+fn every_row(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    import: Import,
+    table: &Table,
+    now: Timestamp,
+    progress: &Progress,
+    pass: Pass,
 ) -> Result<ImportReport, AppError> {
     caller.require(Role::Editor, "import records")?;
     let header: Vec<FieldError> =
@@ -133,21 +174,19 @@ pub fn run(
     }
     let (mut errors, mut more, mut outcomes) = (Vec::new(), 0, Vec::with_capacity(table.rows.len()));
     let csv = table.format == Format::Csv;
-    let columns = table.columns;
+    let columns = &table.columns;
     let mut lookups = cells::Lookups::new(import.resource.resource());
     progress.set_total(table.rows.len() as u64);
+    let keep = pass == Pass::Write && !import.dry_run;
     let result = crate::db::statements::with_large_write_cache(conn, |conn| {
         conn.transaction::<(), Stop, _>(|c| {
-        let mut rows = table.rows.into_iter();
+        let mut rows = table.rows.iter();
         while let Some(row) = rows.next() {
             let number = row.number;
-            let values = row.named(&columns);
             progress.add(1);
-            match apply(c, &mut lookups, caller, import, csv, values, now) {
-                Ok((action, version)) => {
-                    let id = (!(import.dry_run && action == Action::Created)).then_some(version.id);
-                    outcomes.push(RowOutcome { row: number, action, id });
-                }
+            let applied = apply(c, &mut lookups, caller, (import, pass), csv, (number, row.named(columns)), now);
+            match applied {
+                Ok((action, id)) => outcomes.push(RowOutcome { row: number, action, id }),
                 Err(err) => {
                     for error in row_errors(err).map_err(Stop::Failed)? {
                         if errors.len() < MAX_ERRORS_LISTED {
@@ -168,7 +207,7 @@ pub fn run(
                 }
             }
         }
-        if errors.is_empty() && !import.dry_run { Ok(()) } else { Err(Stop::RolledBack) }
+        if errors.is_empty() && keep { Ok(()) } else { Err(Stop::RolledBack) }
     })
     });
     if let Err(Stop::Failed(err)) = result {
@@ -243,16 +282,17 @@ fn row_errors(err: AppError) -> Result<Vec<FieldError>, AppError> {
     }
 }
 
-/// Applies one row; returns what it did and the record's version.
+/// Applies (or checks) one row; returns what it did (or would do) and the record's id (`None`
+/// for a record not yet created).
 fn apply(
     conn: &mut AnyConnection,
     lookups: &mut cells::Lookups,
     caller: &Caller,
-    import: Import,
+    (import, pass): (Import, Pass),
     csv: bool,
-    values: Vec<(String, Value)>,
+    (number, values): (usize, Vec<(String, Value)>),
     now: Timestamp,
-) -> Result<(Action, Version), AppError> {
+) -> Result<(Action, Option<i64>), AppError> {
     let resource = import.resource;
     let mut writable = Map::new();
     let mut fixed = Map::new();
@@ -278,9 +318,14 @@ fn apply(
         }
     }
     // Cells that cannot be read are left out, so that the rules still check the others; the
-    // row fails either way (and its savepoint takes back what it wrote).
+    // row fails either way.
     let empty: Vec<String> = writable.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect();
-    let applied = store(conn, caller, import, &fixed, writable, now).map_err(|err| match err {
+    let row = Row { number, fixed: &fixed, writable };
+    let applied = match pass {
+        Pass::Check => check_row(conn, lookups, caller, import, row),
+        Pass::Write => store(conn, caller, import, row, now),
+    }
+    .map_err(|err| match err {
         AppError::Validation(found) => AppError::Validation(found.into_iter().map(|e| required(e, &empty)).collect()),
         other => other,
     });
@@ -294,6 +339,13 @@ fn apply(
         (false, Err(other)) => row_errors(other).and(Err(AppError::Validation(errors))),
         (false, Ok(_)) => Err(AppError::Validation(errors)),
     }
+}
+
+/// A row's values, read: its number, its read-only cells, its writable fields.
+struct Row<'a> {
+    number: usize,
+    fixed: &'a Map<String, Value>,
+    writable: Map<String, Value>,
 }
 
 /// An empty cell of a field that cannot be null says so, instead of serde's "invalid type: null".
@@ -310,37 +362,105 @@ fn store(
     conn: &mut AnyConnection,
     caller: &Caller,
     import: Import,
-    fixed: &Map<String, Value>,
-    writable: Map<String, Value>,
+    row: Row,
     now: Timestamp,
-) -> Result<(Action, Version), AppError> {
+) -> Result<(Action, Option<i64>), AppError> {
     let resource = import.resource;
-    match target(conn, import, fixed, &writable)? {
-        None => {
-            refuse_filled(fixed)?;
-            let version = resource.create(conn, caller, Value::Object(writable), now)?;
-            Ok((Action::Created, version))
+    match target(conn, None, import, row.fixed, &row.writable)? {
+        Target::New => {
+            refuse_filled(row.fixed)?;
+            let version = resource.create(conn, caller, Value::Object(row.writable), now)?;
+            let id = (!import.dry_run).then_some(version.id);
+            Ok((Action::Created, id))
         }
-        Some((id, stored)) => {
-            let if_match = compare(fixed, &stored)?;
-            let before = stored.get("updated_at").cloned();
-            let version = resource.update(conn, caller, id, Patch(writable), &if_match, now)?;
-            let changed = serde_json::to_value(version.updated_at).ok() != before;
-            Ok((if changed { Action::Updated } else { Action::Unchanged }, version))
+        Target::Stored(id, stored) => {
+            let if_match = compare(row.fixed, &stored)?;
+            // Asked before, not read off the new version: a record an earlier row created in
+            // this transaction has the same `updated_at` after a change.
+            let patch = Patch(row.writable);
+            let changed = resource.check_update(conn, caller, id, patch.clone(), &if_match)?;
+            resource.update(conn, caller, id, patch, &if_match, now)?;
+            Ok((if changed { Action::Updated } else { Action::Unchanged }, Some(id)))
+        }
+        Target::Pending(_) => {
+            Err(AppError::Internal("a row of an import being written matched no stored record".into()))
         }
     }
 }
 
-/// A stored record's id and its read-only fields as exported.
-type Stored = (i64, Map<String, Value>);
+/// Checks the row as [`store`] would apply it, reading only, and claims its unique values.
+fn check_row(
+    conn: &mut AnyConnection,
+    lookups: &mut cells::Lookups,
+    caller: &Caller,
+    import: Import,
+    row: Row,
+) -> Result<(Action, Option<i64>), AppError> {
+    let resource = import.resource;
+    let (claimant, outcome) = match target(conn, Some(lookups), import, row.fixed, &row.writable)? {
+        Target::New => {
+            refuse_filled(row.fixed)?;
+            resource.check_create(conn, caller, Value::Object(row.writable.clone()))?;
+            (cells::Claimant::Row(row.number), (Action::Created, None))
+        }
+        Target::Stored(id, stored) => {
+            let if_match = compare(row.fixed, &stored)?;
+            let changed = resource.check_update(conn, caller, id, Patch(row.writable.clone()), &if_match)?;
+            (cells::Claimant::Record(id), (if changed { Action::Updated } else { Action::Unchanged }, Some(id)))
+        }
+        // A record an earlier row creates: the write checks the change.
+        Target::Pending(first) => (cells::Claimant::Row(first), (Action::Updated, None)),
+    };
+    if let Some((value, other)) = lookups.claim(claimant, &unique_values(resource, &row.writable)) {
+        let other = match other {
+            cells::Claimant::Row(n) => format!("the record of row {n}"),
+            cells::Claimant::Record(id) => format!("{} {id} (changed by an earlier row)", resource.resource().as_str()),
+        };
+        return Err(AppError::Conflict(format!("`{value}` is also claimed by {other} of this file")));
+    }
+    Ok(outcome)
+}
 
-/// The stored record a row changes (its id and read-only fields), or `None` for a new one.
+/// The values of a row that no two records may share: its external references (`ref:source:id`),
+/// a partner's AGS (`ags:…`), a field's key (`key:…`).
+fn unique_values(resource: ImportResource, writable: &Map<String, Value>) -> Vec<String> {
+    let mut values: Vec<String> = row_refs(writable).iter().map(|r| format!("ref:{}:{}", r.source, r.id)).collect();
+    let text = |name: &str| writable.get(name).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty());
+    match resource {
+        ImportResource::Partners => values.extend(text("ags").map(|ags| format!("ags:{ags}"))),
+        ImportResource::Fields => values.extend(text("key").map(|key| format!("key:{key}"))),
+        _ => {}
+    }
+    values
+}
+
+/// A row's external references, normalised (none when the cell cannot be read).
+fn row_refs(writable: &Map<String, Value>) -> Vec<ExternalRef> {
+    let mut refs: Vec<ExternalRef> =
+        writable.get("external_refs").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    crate::models::external_refs::normalize(&mut refs);
+    refs
+}
+
+/// The record a row changes.
+enum Target {
+    /// None: a new one.
+    New,
+    /// A stored one: its id and read-only fields as exported.
+    Stored(i64, Map<String, Value>),
+    /// The record an earlier row of the file creates (this row number), while the file is checked.
+    Pending(usize),
+}
+
+/// The record a row changes. While a file is checked (`lookups` given), a row may also match
+/// the record an earlier row creates.
 fn target(
     conn: &mut AnyConnection,
+    lookups: Option<&cells::Lookups>,
     import: Import,
     fixed: &Map<String, Value>,
     writable: &Map<String, Value>,
-) -> Result<Option<Stored>, AppError> {
+) -> Result<Target, AppError> {
     let resource = import.resource;
     let given = fixed.get("id").map(cell).filter(|id| !id.trim().is_empty());
     if let Some(given) = given {
@@ -362,14 +482,12 @@ fn target(
                 format!("there is no {} with id {id}", resource.resource().as_str()),
             )
         })?;
-        return Ok(Some((id, stored)));
+        return Ok(Target::Stored(id, stored));
     }
     if import.mode == Mode::Create {
-        return Ok(None);
+        return Ok(Target::New);
     }
-    let mut refs: Vec<ExternalRef> =
-        writable.get("external_refs").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-    crate::models::external_refs::normalize(&mut refs);
+    let refs = row_refs(writable);
     let mut holders = Vec::new();
     for reference in &refs {
         let holder = crate::models::external_refs::holder(conn, resource.resource(), &reference.source, &reference.id)?;
@@ -378,8 +496,11 @@ fn target(
         }
     }
     match holders.as_slice() {
-        [] => Ok(None),
-        [id] => Ok(resource.stored(conn, *id)?.map(|stored| (*id, stored))),
+        [] => {
+            let pending = lookups.and_then(|l| refs.iter().find_map(|r| l.created_by(&r.source, &r.id)));
+            Ok(pending.map_or(Target::New, Target::Pending))
+        }
+        [id] => Ok(resource.stored(conn, *id)?.map_or(Target::New, |stored| Target::Stored(*id, stored))),
         several => Err(AppError::invalid_field(
             "external_refs",
             "ambiguous",

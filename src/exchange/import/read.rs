@@ -36,19 +36,17 @@ pub enum Values {
 
 impl Row {
     /// The values by field name: cells as JSON strings, members as they are.
-    pub fn named(self, columns: &[String]) -> Vec<(String, Value)> {
-        match self.values {
+    /// (Copies: a file is read twice, once to check it and once to write it.)
+    pub fn named(&self, columns: &[String]) -> Vec<(String, Value)> {
+        match &self.values {
             Values::Cells(cells) => cells
-                .into_iter()
+                .iter()
                 .map(|(i, cell)| {
-                    let cell = match crate::exchange::csv::undefused(&cell) {
-                        restored if restored.len() < cell.len() => restored.to_owned(),
-                        _ => cell,
-                    };
-                    (columns[i].clone(), Value::String(cell))
+                    let cell = crate::exchange::csv::undefused(cell).to_owned();
+                    (columns[*i].clone(), Value::String(cell))
                 })
                 .collect(),
-            Values::Json(members) => members.into_iter().collect(),
+            Values::Json(members) => members.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         }
     }
 }

@@ -76,6 +76,60 @@ impl ImportResource {
         }
     }
 
+    /// The role a new record needs, as its `POST` demands (the model checks the rest).
+    fn allow_create(self, caller: &Caller) -> Result<(), AppError> {
+        match self {
+            Self::Partners => caller.require(Role::Admin, "create partners"),
+            Self::Fields => caller.require(Role::Admin, "create fields"),
+            Self::Cooperations => caller.require(Role::Admin, "create cooperations"),
+            Self::Measures => caller.require(Role::Editor, "create measures"),
+            Self::Contacts => caller.require(Role::Editor, "add contacts"),
+        }
+    }
+
+    /// The role a change needs, as its `PATCH` demands (the model checks the rest).
+    fn allow_update(self, caller: &Caller, id: i64) -> Result<(), AppError> {
+        match self {
+            Self::Partners => caller.require_partner(id, "change partners"),
+            Self::Fields => caller.require(Role::Admin, "change fields"),
+            Self::Cooperations => Ok(()),
+            Self::Measures => caller.require(Role::Editor, "change measures"),
+            Self::Contacts => caller.require(Role::Editor, "change contacts"),
+        }
+    }
+
+    /// Checks a new record from a row's values as [`Self::create`] would, reading only.
+    pub fn check_create(self, conn: &mut AnyConnection, caller: &Caller, values: Value) -> Result<(), AppError> {
+        self.allow_create(caller)?;
+        match self {
+            Self::Partners => partners::check_create(conn, &decode(values)?),
+            Self::Fields => fields::check_create(conn, &decode(values)?),
+            Self::Cooperations => cooperations::check_create(conn, &decode(values)?),
+            Self::Measures => measures::check_create(conn, caller, &decode(values)?),
+            Self::Contacts => contacts::check_create(conn, caller, &decode(values)?),
+        }
+    }
+
+    /// Checks a change by a row's values as [`Self::update`] would, reading only: `true` when
+    /// it changes the record.
+    pub fn check_update(
+        self,
+        conn: &mut AnyConnection,
+        caller: &Caller,
+        id: i64,
+        patch: Patch,
+        if_match: &IfMatch,
+    ) -> Result<bool, AppError> {
+        self.allow_update(caller, id)?;
+        match self {
+            Self::Partners => partners::check_update(conn, id, patch, if_match),
+            Self::Fields => fields::check_update(conn, id, patch, if_match),
+            Self::Cooperations => cooperations::check_update(conn, caller, id, patch, if_match),
+            Self::Measures => measures::check_update(conn, caller, id, patch, if_match),
+            Self::Contacts => contacts::check_update(conn, caller, id, patch, if_match),
+        }
+    }
+
     /// Creates a record from a row's values, as `POST /api/v1/<resource>` would.
     pub fn create(
         self,
@@ -84,33 +138,18 @@ impl ImportResource {
         values: Value,
         now: Timestamp,
     ) -> Result<Version, AppError> {
+        self.allow_create(caller)?;
         let version = |id, updated_at| Version { id, updated_at };
         match self {
-            Self::Partners => {
-                caller.require(Role::Admin, "create partners")?;
-                let p = partners::create(conn, caller, decode(values)?, now)?;
-                Ok(version(p.id, p.updated_at))
-            }
-            Self::Fields => {
-                caller.require(Role::Admin, "create fields")?;
-                let f = fields::create(conn, caller, decode(values)?, now)?;
-                Ok(version(f.id, f.updated_at))
-            }
+            Self::Partners => partners::create(conn, caller, decode(values)?, now).map(|p| version(p.id, p.updated_at)),
+            Self::Fields => fields::create(conn, caller, decode(values)?, now).map(|f| version(f.id, f.updated_at)),
             Self::Cooperations => {
-                caller.require(Role::Admin, "create cooperations")?;
-                let c = cooperations::create(conn, caller, decode(values)?, now)?;
-                Ok(version(c.id, c.updated_at))
+                cooperations::create(conn, caller, decode(values)?, now).map(|c| version(c.id, c.updated_at))
             }
-            Self::Measures => {
-                caller.require(Role::Editor, "create measures")?;
-                let m = measures::create(conn, caller, decode(values)?, now)?.measure;
-                Ok(version(m.id, m.updated_at))
-            }
-            Self::Contacts => {
-                caller.require(Role::Editor, "add contacts")?;
-                let c = contacts::create(conn, caller, decode(values)?, now)?.contact;
-                Ok(version(c.id, c.updated_at))
-            }
+            Self::Measures => measures::create(conn, caller, decode(values)?, now)
+                .map(|m| version(m.measure.id, m.measure.updated_at)),
+            Self::Contacts => contacts::create(conn, caller, decode(values)?, now)
+                .map(|c| version(c.contact.id, c.contact.updated_at)),
         }
     }
 
@@ -124,32 +163,20 @@ impl ImportResource {
         if_match: &IfMatch,
         now: Timestamp,
     ) -> Result<Version, AppError> {
+        self.allow_update(caller, id)?;
         let version = |id, updated_at| Version { id, updated_at };
         match self {
             Self::Partners => {
-                caller.require_partner(id, "change partners")?;
-                let p = partners::update(conn, caller, id, patch, if_match, now)?;
-                Ok(version(p.id, p.updated_at))
+                partners::update(conn, caller, id, patch, if_match, now).map(|p| version(p.id, p.updated_at))
             }
-            Self::Fields => {
-                caller.require(Role::Admin, "change fields")?;
-                let f = fields::update(conn, caller, id, patch, if_match, now)?;
-                Ok(version(f.id, f.updated_at))
-            }
+            Self::Fields => fields::update(conn, caller, id, patch, if_match, now).map(|f| version(f.id, f.updated_at)),
             Self::Cooperations => {
-                let c = cooperations::update(conn, caller, id, patch, if_match, now)?;
-                Ok(version(c.id, c.updated_at))
+                cooperations::update(conn, caller, id, patch, if_match, now).map(|c| version(c.id, c.updated_at))
             }
-            Self::Measures => {
-                caller.require(Role::Editor, "change measures")?;
-                let m = measures::update(conn, caller, id, patch, if_match, now)?.measure;
-                Ok(version(m.id, m.updated_at))
-            }
-            Self::Contacts => {
-                caller.require(Role::Editor, "change contacts")?;
-                let c = contacts::update(conn, caller, id, patch, if_match, now)?.contact;
-                Ok(version(c.id, c.updated_at))
-            }
+            Self::Measures => measures::update(conn, caller, id, patch, if_match, now)
+                .map(|m| version(m.measure.id, m.measure.updated_at)),
+            Self::Contacts => contacts::update(conn, caller, id, patch, if_match, now)
+                .map(|c| version(c.contact.id, c.contact.updated_at)),
         }
     }
 

@@ -185,11 +185,18 @@ pub fn create(
     input: CreateCooperation,
     now: Timestamp,
 ) -> Result<Cooperation, AppError> {
+    check_create(conn, &input)?;
     let refs = input.external_refs.clone();
     let cooperation = insert(conn, &input.into_data(), now)?;
     external_refs::store_new(conn, Resource::Cooperations, cooperation.id, &refs)?;
     changes::changed(conn, caller, Resource::Cooperations, cooperation.id, Op::Created, cooperation.updated_at)?;
     Ok(cooperation)
+}
+
+/// What [`create`] checks before it writes, reading only (an import checks a whole file this
+/// way before it takes the writer): the external references must be free.
+pub fn check_create(conn: &mut AnyConnection, input: &CreateCooperation) -> Result<(), AppError> {
+    external_refs::ensure_free(conn, Resource::Cooperations, None, &input.external_refs)
 }
 
 /// One cooperation, or 404.
@@ -220,6 +227,12 @@ pub fn lock_for_change(
     // The role first: whether the record exists is nobody's business without one.
     caller.require(Role::Editor, action)?;
     crate::db::lock_row(conn, crate::db::Locked::Cooperations, id)?;
+    allowed_change(conn, caller, id, action)
+}
+
+/// The cooperation, if the caller may change it (admin, or editor of a current member). Reads only.
+fn allowed_change(conn: &mut AnyConnection, caller: &Caller, id: i64, action: &str) -> Result<Cooperation, AppError> {
+    caller.require(Role::Editor, action)?;
     let cooperation = get(conn, id)?;
     if !caller.is_admin() {
         caller.require_member(&current_member_ids(conn, id)?, action)?;
@@ -242,6 +255,31 @@ pub fn update(
     replace(conn, caller, current, input, now)
 }
 
+/// What [`update`] checks before it writes, reading only: `true` when the patch changes the
+/// cooperation.
+pub fn check_update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+) -> Result<bool, AppError> {
+    let current = allowed_change(conn, caller, id, "change cooperations")?;
+    let input = patch.apply::<CreateCooperation>(&CreateCooperation::from_stored(&current))?;
+    if_match.check_version(current.updated_at)?;
+    check_replace(conn, &current, &input)
+}
+
+/// Whether `input` changes `current`, and if so whether it may: its external references must
+/// stay free. Reads only.
+fn check_replace(conn: &mut AnyConnection, current: &Cooperation, input: &CreateCooperation) -> Result<bool, AppError> {
+    if *input == CreateCooperation::from_stored(current) {
+        return Ok(false);
+    }
+    external_refs::ensure_free(conn, Resource::Cooperations, Some(current.id), &input.external_refs)?;
+    Ok(true)
+}
+
 /// Stores `input` as the new state of the locked cooperation `current`; an input equal to what
 /// is stored changes nothing.
 fn replace(
@@ -251,7 +289,7 @@ fn replace(
     input: CreateCooperation,
     now: Timestamp,
 ) -> Result<Cooperation, AppError> {
-    if input == CreateCooperation::from_stored(&current) {
+    if !check_replace(conn, &current, &input)? {
         return Ok(current);
     }
     let id = current.id;

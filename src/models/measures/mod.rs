@@ -5,7 +5,8 @@ mod rules;
 
 pub use input::{CreateMeasure, CreateTransition};
 pub use rules::{
-    HistoryRecord, MeasureRecord, create, delete, get, history_page, page, portfolio, put_by_ref, transition, update,
+    HistoryRecord, MeasureRecord, check_create, check_update, create, delete, get, history_page, page, portfolio,
+    put_by_ref, transition, update,
 };
 
 use crate::db::Timestamp;

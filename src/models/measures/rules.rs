@@ -108,11 +108,7 @@ pub fn create(
     input: CreateMeasure,
     now: Timestamp,
 ) -> Result<MeasureRecord, AppError> {
-    let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
-    if !caller.is_admin() {
-        caller.require_member(&members, "create measures")?;
-    }
-    check_references(conn, &input, &members, None)?;
+    check_create(conn, caller, &input)?;
     let refs = input.external_refs.clone();
     let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
     let measure = insert(conn, &data, &partner_ids, now)?;
@@ -122,17 +118,55 @@ pub fn create(
     MeasureRecord::new(measure, partner_ids)
 }
 
+/// What [`create`] checks before it writes, reading only (an import checks a whole file this
+/// way before it takes the writer): the caller's rights, the references, the external references.
+pub fn check_create(conn: &mut AnyConnection, caller: &Caller, input: &CreateMeasure) -> Result<(), AppError> {
+    let members = cooperations::current_member_ids(conn, input.cooperation_id)?;
+    if !caller.is_admin() {
+        caller.require_member(&members, "create measures")?;
+    }
+    check_references(conn, input, &members, None)?;
+    external_refs::ensure_free(conn, Resource::Measures, None, &input.external_refs)
+}
+
 /// Applies a merge patch to the locked measure. `status` is not changed here (see
 /// [`transition`]) and the cooperation cannot change.
 pub fn update(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
-    mut patch: Patch,
+    patch: Patch,
     if_match: &IfMatch,
     now: Timestamp,
 ) -> Result<MeasureRecord, AppError> {
     let (current, members) = lock_for_change(conn, caller, id, "change measures")?;
+    let (stored, input) = patched(conn, &current, patch, if_match)?;
+    replace(conn, caller, current, &members, stored, input, now)
+}
+
+/// What [`update`] checks before it writes, reading only: `true` when the patch changes the
+/// measure.
+pub fn check_update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    patch: Patch,
+    if_match: &IfMatch,
+) -> Result<bool, AppError> {
+    let (current, members) = allowed_change(conn, caller, id, "change measures")?;
+    let (stored, input) = patched(conn, &current, patch, if_match)?;
+    check_replace(conn, &current, &members, &stored, &input)
+}
+
+/// The writable fields and partners of `current` and what the patch makes of them, if
+/// `if_match` allows the change. `status` may only be sent as it is.
+fn patched(
+    conn: &mut AnyConnection,
+    current: &Measure,
+    mut patch: Patch,
+    if_match: &IfMatch,
+) -> Result<((CreateMeasure, Vec<i64>), CreateMeasure), AppError> {
+    let id = current.id;
     if let Some(status) = patch.take("status").filter(|s| s.as_str() != Some(current.status.as_str())) {
         return Err(AppError::invalid_field(
             "status",
@@ -141,10 +175,34 @@ pub fn update(
         ));
     }
     let before = partner_ids(conn, id)?;
-    let base = CreateMeasure::from_stored(&current, before.clone())?;
+    let base = CreateMeasure::from_stored(current, before.clone())?;
     let input: CreateMeasure = patch.apply(&base)?;
     if_match.check_version(current.updated_at)?;
-    replace(conn, caller, current, &members, (base, before), input, now)
+    Ok(((base, before), input))
+}
+
+/// Whether `input` changes `current` (whose writable fields are `base`), and if so whether it
+/// may: the cooperation stays, the references hold, the external references are free. Reads only.
+fn check_replace(
+    conn: &mut AnyConnection,
+    current: &Measure,
+    members: &[i64],
+    (base, _): &(CreateMeasure, Vec<i64>),
+    input: &CreateMeasure,
+) -> Result<bool, AppError> {
+    if input == base {
+        return Ok(false);
+    }
+    if input.cooperation_id != current.cooperation_id {
+        return Err(AppError::invalid_field(
+            "cooperation_id",
+            "immutable",
+            "cannot be changed; create the measure anew",
+        ));
+    }
+    check_references(conn, input, members, Some(current.id))?;
+    external_refs::ensure_free(conn, Resource::Measures, Some(current.id), &input.external_refs)?;
+    Ok(true)
 }
 
 /// Stores `input` as the new state of the locked measure `current`, whose writable fields and
@@ -154,23 +212,16 @@ fn replace(
     caller: &Caller,
     current: Measure,
     members: &[i64],
-    (base, before): (CreateMeasure, Vec<i64>),
+    stored: (CreateMeasure, Vec<i64>),
     input: CreateMeasure,
     now: Timestamp,
 ) -> Result<MeasureRecord, AppError> {
     let id = current.id;
-    if input == base {
-        return MeasureRecord::new(current, before);
+    if !check_replace(conn, &current, members, &stored, &input)? {
+        return MeasureRecord::new(current, stored.1);
     }
+    let before = stored.1;
     let resume = stored_status(&current, current.resume_status.as_deref())?;
-    if input.cooperation_id != current.cooperation_id {
-        return Err(AppError::invalid_field(
-            "cooperation_id",
-            "immutable",
-            "cannot be changed; create the measure anew",
-        ));
-    }
-    check_references(conn, &input, members, Some(id))?;
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let (data, partner_ids) = input.into_data(current.status, resume);
     let stored = update_row(conn, &current, &data, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
@@ -337,6 +388,17 @@ fn lock_for_change(
     action: &str,
 ) -> Result<(Measure, Vec<i64>), AppError> {
     crate::db::lock_row(conn, crate::db::Locked::Measures, id)?;
+    allowed_change(conn, caller, id, action)
+}
+
+/// A measure and its cooperation's current members, if the caller may change it (admin, or
+/// editor of a member of its cooperation). Reads only.
+fn allowed_change(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    action: &str,
+) -> Result<(Measure, Vec<i64>), AppError> {
     let measure = find(conn, id)?.ok_or_else(|| not_found("measure", id))?;
     let members = cooperations::current_member_ids(conn, measure.cooperation_id)?;
     if !caller.is_admin() {
