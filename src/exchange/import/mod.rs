@@ -403,21 +403,22 @@ fn check_row(
     row: Row,
 ) -> Result<(Action, Option<i64>), AppError> {
     let resource = import.resource;
+    let unique = unique_values(resource, &row.writable);
     let (claimant, outcome) = match target(conn, Some(lookups), import, row.fixed, &row.writable)? {
         Target::New => {
             refuse_filled(row.fixed)?;
-            resource.check_create(conn, caller, Value::Object(row.writable.clone()))?;
+            resource.check_create(conn, caller, Value::Object(row.writable))?;
             (cells::Claimant::Row(row.number), (Action::Created, None))
         }
         Target::Stored(id, stored) => {
             let if_match = compare(row.fixed, &stored)?;
-            let changed = resource.check_update(conn, caller, id, Patch(row.writable.clone()), &if_match)?;
+            let changed = resource.check_update(conn, caller, id, Patch(row.writable), &if_match)?;
             (cells::Claimant::Record(id), (if changed { Action::Updated } else { Action::Unchanged }, Some(id)))
         }
         // A record an earlier row creates: the write checks the change.
         Target::Pending(first) => (cells::Claimant::Row(first), (Action::Updated, None)),
     };
-    if let Some((value, other)) = lookups.claim(claimant, &unique_values(resource, &row.writable)) {
+    if let Some((value, other)) = lookups.claim(claimant, &unique) {
         let other = match other {
             cells::Claimant::Row(n) => format!("the record of row {n}"),
             cells::Claimant::Record(id) => format!("{} {id} (changed by an earlier row)", resource.resource().as_str()),
