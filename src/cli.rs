@@ -81,6 +81,11 @@ pub enum Command {
         as_user: Option<String>,
     },
     /// Exit 0 when the local service answers `GET /health/live` (for container health checks).
+    /// Copy from another system once, e.g. `ikz-api sync oparl https://ris.example.de/oparl/v1/system`.
+    Sync {
+        #[command(subcommand)]
+        what: SyncWhat,
+    },
     Healthcheck,
     /// Write the OpenAPI document (to stdout, or to a file).
     Openapi {
@@ -102,6 +107,21 @@ pub enum FileFormat {
 pub enum Delimiter {
     Comma,
     Semicolon,
+}
+
+/// What `sync` copies from.
+#[derive(Subcommand)]
+pub enum SyncWhat {
+    /// A council information system's OParl interface: one run with a progress bar (the sync
+    /// source for the URL is created if there is none, so the API shows its runs). Exits 0 when
+    /// the run completed, non-zero with the reason otherwise. Any host may be named here.
+    Oparl {
+        /// The URL of the system's OParl `System` object.
+        system_url: String,
+        /// Read everything, not only what changed since the last run.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +194,7 @@ pub fn run(cli: Cli) -> Result<(), AnyError> {
             };
             export(resource, &filters, kind, as_user.as_deref())
         }
+        Command::Sync { what: SyncWhat::Oparl { system_url, full } } => sync_oparl(&system_url, full),
         Command::Healthcheck => healthcheck(),
         Command::Openapi { output } => openapi(output),
     }
@@ -270,6 +291,41 @@ pub fn user(action: UserAction) -> Result<(), AnyError> {
 }
 
 /// Imports a file as `POST /api/v1/import` does; an invalid file is reported as the API's problem.
+/// `ikz-api sync oparl URL`: one run of the URL's sync source, as the operator's own call (any
+/// host: the outbound policy binds what the service calls by itself).
+pub fn sync_oparl(system_url: &str, full: bool) -> Result<(), AnyError> {
+    use crate::models::sync_sources::{self, Trigger};
+    use crate::sync::oparl::{self, RunError};
+    let config = Config::from_env()?;
+    let backend = db::Backend::from_url(&config.database_url);
+    let pool = db::build_pool(config.connection_manager(), 4)?;
+    db::run_migrations(&mut *pool.get()?)?;
+    let handle = db::Db::new(pool, backend, None);
+    let client = crate::outbound::Client::new(crate::outbound::Policy::everywhere())?;
+    let show = |e: crate::error::AppError| -> AnyError { e.problem().detail.into() };
+    actix_web::rt::System::new().block_on(async move {
+        let url = system_url.to_owned();
+        let source = handle
+            .write(move |c| sync_sources::find_or_create(c, &url, crate::models::now()))
+            .await
+            .map_err(show)?;
+        let progress = crate::progress::Progress::shown("objects synced", 0);
+        let result = oparl::run(&handle, client, &config.sync, source.id, Trigger::Cli, full, progress.clone()).await;
+        progress.finish();
+        match result {
+            Ok(done) => {
+                log::info!("sync source {}: run {} completed", source.id, done.run_id);
+                println!("{}", serde_json::to_string_pretty(&done.counts)?);
+                Ok(())
+            }
+            Err(RunError::Failed { run_id, message }) => {
+                Err(format!("sync source {}: run {run_id} failed: {message}", source.id).into())
+            }
+            Err(e) => Err(format!("sync source {}: {e}", source.id).into()),
+        }
+    })
+}
+
 pub fn import(file: &std::path::Path, import: Import, as_user: Option<&str>) -> Result<(), AnyError> {
     use crate::exchange::import::{self, Format, read};
     let config = Config::from_env()?;

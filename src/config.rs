@@ -15,6 +15,15 @@
 //! | `IKZ_OUTBOUND_ALLOW` | empty | comma-separated private or loopback hosts the service may call (webhooks, council sync), e.g. `127.0.0.1,ris.intranet.example` |
 //! | `IKZ_OUTBOUND_PUBLIC` | `true` | `false` confines every outbound call to the hosts of `IKZ_OUTBOUND_ALLOW` |
 //! | `IKZ_WEBHOOK_RETRY_HOURS` | `72` | how long a failing webhook delivery is retried before the webhook is paused |
+//! | `IKZ_SYNC_OVERLAP_HOURS` | `24` | council sync: incremental runs ask for what changed since the watermark minus this |
+//! | `IKZ_SYNC_FULL_EVERY_DAYS` | `7` | council sync: a full run (everything, deletions included) when the last is older |
+//! | `IKZ_SYNC_STALE_HOURS` | `48` | council sync: a source is `stale` when its last success is older |
+//! | `IKZ_SYNC_RATE_PER_SECOND` | `10` | council sync: at most this many requests per second to one system (`0`: no limit) |
+//! | `IKZ_SYNC_CONCURRENCY` | `4` | council sync: requests in flight at once per run |
+//! | `IKZ_SYNC_TIMEOUT_SECONDS` | `30` | council sync: time for one request |
+//! | `IKZ_SYNC_MAX_ANSWER_MB` | `16` | council sync: largest answer read |
+//! | `IKZ_SYNC_LEASE_SECONDS` | `120` | council sync: a run's lease, renewed with every page; a run whose process died is taken over after it |
+//! | `IKZ_SYNC_RETRY_BASE_MS` | `500` | council sync: first wait before a retry (doubled each time, ±50 %; `Retry-After` wins) |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 //! | `IKZ_JWT_SECRET` | generated once, kept in the database | HS256 secret, at least 32 bytes |
 //! | `IKZ_TOKEN_TTL_SECONDS` | `3600` | lifetime of tokens from `POST /api/v1/auth/token` |
@@ -85,6 +94,8 @@ pub struct Config {
     pub outbound: crate::outbound::Policy,
     /// `IKZ_WEBHOOK_RETRY_HOURS`: how long a failing delivery is retried.
     pub webhook_retry: chrono::Duration,
+    /// `IKZ_SYNC_*`: how council systems are synced.
+    pub sync: crate::sync::oparl::SyncSettings,
 }
 
 /// Settings for accepting tokens of an external OpenID Connect provider.
@@ -145,6 +156,7 @@ impl Config {
             changes_retention_days: DEFAULT_CHANGES_RETENTION_DAYS,
             outbound: crate::outbound::Policy::default(),
             webhook_retry: chrono::Duration::hours(DEFAULT_WEBHOOK_RETRY_HOURS.into()),
+            sync: crate::sync::oparl::SyncSettings::default(),
             database_url,
         }
     }
@@ -191,9 +203,33 @@ impl Config {
                 )?
                 .into(),
             ),
+            sync: sync_settings()?,
             database_url,
         })
     }
+}
+
+/// The `IKZ_SYNC_*` settings.
+fn sync_settings() -> Result<crate::sync::oparl::SyncSettings, ConfigError> {
+    use std::time::Duration;
+    let mut settings = crate::sync::oparl::SyncSettings::default();
+    settings.overlap = chrono::Duration::hours(parse_env("IKZ_SYNC_OVERLAP_HOURS", 24u32)?.into());
+    settings.full_every =
+        chrono::Duration::days(positive("IKZ_SYNC_FULL_EVERY_DAYS", parse_env("IKZ_SYNC_FULL_EVERY_DAYS", 7u32)?)?.into());
+    settings.stale_after =
+        chrono::Duration::hours(positive("IKZ_SYNC_STALE_HOURS", parse_env("IKZ_SYNC_STALE_HOURS", 48u32)?)?.into());
+    let rate = parse_env("IKZ_SYNC_RATE_PER_SECOND", 10u32)?;
+    settings.fetch.min_interval = if rate == 0 { Duration::ZERO } else { Duration::from_secs(1) / rate };
+    settings.fetch.concurrency = positive("IKZ_SYNC_CONCURRENCY", parse_env("IKZ_SYNC_CONCURRENCY", 4usize)?)?;
+    settings.fetch.timeout =
+        Duration::from_secs(positive("IKZ_SYNC_TIMEOUT_SECONDS", parse_env("IKZ_SYNC_TIMEOUT_SECONDS", 30u64)?)?);
+    settings.fetch.max_bytes =
+        positive("IKZ_SYNC_MAX_ANSWER_MB", parse_env("IKZ_SYNC_MAX_ANSWER_MB", 16usize)?)?.saturating_mul(1024 * 1024);
+    settings.fetch.retry_base = Duration::from_millis(parse_env("IKZ_SYNC_RETRY_BASE_MS", 500u64)?);
+    settings.lease = chrono::Duration::seconds(
+        positive("IKZ_SYNC_LEASE_SECONDS", parse_env("IKZ_SYNC_LEASE_SECONDS", 120u32)?)?.into(),
+    );
+    Ok(settings)
 }
 
 /// Cores this process may use (2 if the system does not say).

@@ -18,3 +18,4 @@ pub mod outbound;
 pub mod progress;
 pub mod seed;
 pub mod startup;
+pub mod sync;

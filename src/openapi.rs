@@ -37,6 +37,8 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "changes", description = "The change feed: every committed change, in commit order, for clients that keep a copy current."),
         (name = "import", description = "Records from spreadsheets (CSV, also as German Excel saves them) or NDJSON, in the layout of the CSV export; all or nothing, with a dry run."),
         (name = "webhooks", description = "Signed deliveries of the change feed to integrators' URLs (Standard Webhooks; admins only)."),
+        (name = "council", description = "Papers and meetings of the partners' council information systems, as the OParl sync copied them (read only)."),
+        (name = "sync", description = "Council information systems (OParl) the service copies from: their health and runs (admins only)."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     servers((url = "/", description = "This server")),

@@ -56,6 +56,7 @@ pub struct Application {
     cursors: crate::changes::cursor::CursorKey,
     deliveries: crate::changes::delivery::Settings,
     heads: std::sync::Arc<crate::changes::waiting::Heads>,
+    sync: crate::sync::oparl::SyncSettings,
 }
 
 impl Application {
@@ -105,6 +106,7 @@ impl Application {
         let outbound =
             crate::outbound::Client::new(config.outbound.clone()).map_err(|e| StartupError::Outbound(e.to_string()))?;
         let outbound_data = web::Data::new(outbound.clone());
+        let sync_data = web::Data::new(config.sync.clone());
         let heads = web::Data::new(crate::changes::waiting::Heads::default());
         let heads_handle = heads.clone().into_inner();
         let state = web::Data::new(AppState {
@@ -122,6 +124,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(authenticator.clone())
                 .app_data(outbound_data.clone())
+                .app_data(sync_data.clone())
                 .app_data(heads.clone())
                 .app_data(limit)
                 .app_data(import_limit)
@@ -187,6 +190,7 @@ impl Application {
             cursors,
             deliveries,
             heads: heads_handle,
+            sync: config.sync.clone(),
         })
     }
 
@@ -220,6 +224,7 @@ impl Application {
         let db = self.db.get_ref().clone();
         tokio::spawn(self.heads.run(db.clone(), db.commits()));
         let wake = db.commits();
+        tokio::spawn(crate::sync::oparl::schedule(db.clone(), self.outbound.clone(), self.sync));
         tokio::spawn(crate::changes::delivery::run(db, self.outbound, self.cursors, self.deliveries, wake));
         self.server.await
     }

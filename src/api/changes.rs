@@ -184,6 +184,8 @@ fn answer(record: Current) -> Result<Value, AppError> {
         Current::User(r) => serde_json::to_value(UserResponse::new(r)),
         Current::ServiceToken(r) => serde_json::to_value(ServiceTokenResponse::new(r)),
         Current::Webhook(r) => serde_json::to_value(WebhookResponse::from(r)),
+        Current::CouncilPaper(r) => serde_json::to_value(super::council::CouncilPaperResponse::from(*r)),
+        Current::CouncilMeeting(r) => serde_json::to_value(super::council::CouncilMeetingResponse::from(*r)),
     };
     value.map_err(|e| AppError::Internal(e.to_string()))
 }

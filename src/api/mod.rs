@@ -4,6 +4,7 @@ pub mod auth;
 pub mod changes;
 pub mod contacts;
 pub mod cooperations;
+pub mod council;
 pub mod export;
 pub mod extract;
 pub mod fields;
@@ -16,6 +17,7 @@ pub mod pagination;
 pub mod partners;
 pub mod respond;
 pub mod service_tokens;
+pub mod sync_sources;
 pub mod users;
 pub mod webhooks;
 
@@ -54,6 +56,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/auth").configure(auth::configure))
             .service(scope("/users").configure(users::configure))
             .service(scope("/service-tokens").configure(service_tokens::configure))
-            .service(scope("/webhooks").configure(webhooks::configure)),
+            .service(scope("/webhooks").configure(webhooks::configure))
+            .service(scope("/council-papers").configure(council::configure_papers))
+            .service(scope("/council-meetings").configure(council::configure_meetings))
+            .service(scope("/sync-sources").configure(sync_sources::configure)),
     );
 }

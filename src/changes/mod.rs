@@ -41,10 +41,12 @@ pub enum Resource {
     Users,
     ServiceTokens,
     Webhooks,
+    CouncilPapers,
+    CouncilMeetings,
 }
 
 /// Every resource, in the order they are listed.
-pub const ALL_RESOURCES: [Resource; 8] = [
+pub const ALL_RESOURCES: [Resource; 10] = [
     Resource::Partners,
     Resource::Fields,
     Resource::Cooperations,
@@ -53,6 +55,8 @@ pub const ALL_RESOURCES: [Resource; 8] = [
     Resource::Users,
     Resource::ServiceTokens,
     Resource::Webhooks,
+    Resource::CouncilPapers,
+    Resource::CouncilMeetings,
 ];
 
 impl Resource {
@@ -65,7 +69,12 @@ impl Resource {
     /// itself (anonymous with public read), contacts from viewer on, accounts for admins only.
     pub fn visible_to(self, caller: &Caller) -> bool {
         match self {
-            Self::Partners | Self::Fields | Self::Cooperations | Self::Measures => caller.may_read_public().is_ok(),
+            Self::Partners
+            | Self::Fields
+            | Self::Cooperations
+            | Self::Measures
+            | Self::CouncilPapers
+            | Self::CouncilMeetings => caller.may_read_public().is_ok(),
             Self::Contacts => caller.role.is_some_and(|r| r >= Role::Viewer),
             Self::Users | Self::ServiceTokens | Self::Webhooks => caller.is_admin(),
         }

@@ -309,3 +309,153 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    sync_sources (id) {
+        id -> BigInt,
+        system_url -> Text,
+        partner_ids -> Text,
+        interval_minutes -> Integer,
+        active -> Bool,
+        state -> Text,
+        last_run_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_full_at -> Nullable<Timestamp>,
+        watermark -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        counts -> Text,
+        resume -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        next_run_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_runs (id) {
+        id -> BigInt,
+        source_id -> BigInt,
+        full_run -> Bool,
+        trigger_kind -> Text,
+        state -> Text,
+        modified_since -> Nullable<Timestamp>,
+        resumed -> Bool,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        counts -> Text,
+    }
+}
+
+diesel::table! {
+    council_bodies (id) {
+        id -> BigInt,
+        source_id -> BigInt,
+        oparl_id -> Text,
+        partner_id -> Nullable<BigInt>,
+        name -> Text,
+        ags -> Nullable<Text>,
+        organization_list -> Nullable<Text>,
+        meeting_list -> Nullable<Text>,
+        paper_list -> Nullable<Text>,
+        modified -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    council_organizations (id) {
+        id -> BigInt,
+        body_id -> BigInt,
+        oparl_id -> Text,
+        name -> Text,
+        short_name -> Nullable<Text>,
+        classification -> Nullable<Text>,
+        organization_type -> Nullable<Text>,
+        modified -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    council_meetings (id) {
+        id -> BigInt,
+        body_id -> BigInt,
+        partner_id -> Nullable<BigInt>,
+        oparl_id -> Text,
+        name -> Text,
+        name_folded -> Text,
+        start_at -> Nullable<Timestamp>,
+        end_at -> Nullable<Timestamp>,
+        start_date -> Nullable<Date>,
+        sort_key -> Text,
+        cancelled -> Bool,
+        location -> Nullable<Text>,
+        web_url -> Nullable<Text>,
+        organization_ids -> Text,
+        agenda_items -> Text,
+        modified -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    council_papers (id) {
+        id -> BigInt,
+        body_id -> BigInt,
+        partner_id -> Nullable<BigInt>,
+        oparl_id -> Text,
+        reference -> Nullable<Text>,
+        name -> Text,
+        search_folded -> Text,
+        paper_type -> Nullable<Text>,
+        paper_date -> Nullable<Date>,
+        sort_key -> Text,
+        main_file_url -> Nullable<Text>,
+        web_url -> Nullable<Text>,
+        keywords -> Text,
+        keywords_folded -> Text,
+        candidate -> Bool,
+        consultations -> Text,
+        modified -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    council_paper_keys (key, paper_id) {
+        key -> Text,
+        paper_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    measure_council_keys (key, measure_id) {
+        key -> Text,
+        measure_id -> BigInt,
+    }
+}
+
+diesel::joinable!(sync_runs -> sync_sources (source_id));
+diesel::joinable!(council_bodies -> sync_sources (source_id));
+diesel::joinable!(council_organizations -> council_bodies (body_id));
+diesel::joinable!(council_meetings -> council_bodies (body_id));
+diesel::joinable!(council_papers -> council_bodies (body_id));
+diesel::joinable!(council_paper_keys -> council_papers (paper_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    sync_sources,
+    sync_runs,
+    council_bodies,
+    council_organizations,
+    council_meetings,
+    council_papers,
+    council_paper_keys,
+    measure_council_keys,
+    measures,
+);

@@ -43,6 +43,12 @@ impl Timestamp {
         Self(chrono::Utc::now().naive_utc().trunc_subsecs(6))
     }
 
+    /// The instant truncated to microseconds, as stored (for instants read from elsewhere).
+    pub fn truncated(self) -> Self {
+        use chrono::SubsecRound;
+        Self(self.0.trunc_subsecs(6))
+    }
+
     /// The instant as chrono's UTC date and time.
     pub fn utc(self) -> chrono::DateTime<chrono::Utc> {
         self.0.and_utc()

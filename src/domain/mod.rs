@@ -117,6 +117,34 @@ pub fn normalize_phone(value: &str) -> String {
     }
 }
 
+/// An AGS as council systems send it, in its 8-digit form, and whether a leading zero had to be
+/// put back: digits only (blanks dropped); 7 digits get their leading zero back (`5958044` →
+/// `05958044`, the state keys 01–09 lose it when stored as numbers); a 12-digit regional key
+/// (Regionalschlüssel) gives its AGS (first five and last three digits). Anything else: `None`.
+pub fn normalize_ags(raw: &str) -> Option<(String, bool)> {
+    let digits: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match digits.len() {
+        8 => Some((digits, false)),
+        7 => Some((format!("0{digits}"), true)),
+        12 => Some((format!("{}{}", &digits[..5], &digits[9..]), false)),
+        _ => None,
+    }
+    .filter(|(ags, _)| state_of_ags(ags).is_some())
+}
+
+/// The state (ISO 3166-2) an AGS lies in, by its first two digits.
+pub fn state_of_ags(ags: &str) -> Option<&'static str> {
+    const BY_KEY: [&str; 16] = [
+        "DE-SH", "DE-HH", "DE-NI", "DE-HB", "DE-NW", "DE-HE", "DE-RP", "DE-BW", "DE-BY", "DE-SL", "DE-BE", "DE-BB",
+        "DE-MV", "DE-SN", "DE-ST", "DE-TH",
+    ];
+    let key: usize = ags.get(..2)?.parse().ok()?;
+    BY_KEY.get(key.checked_sub(1)?).copied()
+}
+
 /// The search form of a text: Unicode-normalised (NFKC), lower-cased, `ß` as `ss`.
 ///
 /// Stored beside names so that `q` finds "Königsbrück" from `KÖNIGSBRÜCK` or `königs` on both
@@ -160,6 +188,21 @@ pub fn trim_opt(value: &mut Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn council_systems_agss_are_brought_to_eight_digits_and_name_their_state() {
+        assert_eq!(normalize_ags("5958044"), Some(("05958044".into(), true)));
+        assert_eq!(normalize_ags("05958044"), Some(("05958044".into(), false)));
+        assert_eq!(normalize_ags(" 14625240 "), Some(("14625240".into(), false)));
+        assert_eq!(normalize_ags("146250000240"), Some(("14625240".into(), false)));
+        for bad in ["", "N/A", "123", "1462524x", "99999999", "00123456"] {
+            assert_eq!(normalize_ags(bad), None, "{bad:?}");
+        }
+        assert_eq!(state_of_ags("05958044"), Some("DE-NW"));
+        assert_eq!(state_of_ags("14625240"), Some("DE-SN"));
+        assert_eq!(state_of_ags("16000000"), Some("DE-TH"));
+        assert_eq!(state_of_ags("17000000"), None);
+    }
 
     #[test]
     fn ags_needs_exactly_eight_digits_and_keeps_leading_zeros() {

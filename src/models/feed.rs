@@ -16,6 +16,8 @@ pub enum Current {
     User(super::users::UserRecord),
     ServiceToken(super::service_tokens::ServiceTokenRecord),
     Webhook(super::webhooks::Webhook),
+    CouncilPaper(Box<super::council::PaperRecord>),
+    CouncilMeeting(Box<super::council::MeetingRecord>),
 }
 
 /// The record a change is about, as it is now (as `GET` on it reads it); `None` once deleted.
@@ -30,6 +32,10 @@ pub fn current(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<
         Resource::Users => super::users::get(conn, id).map(Current::User),
         Resource::ServiceTokens => super::service_tokens::get(conn, id).map(Current::ServiceToken),
         Resource::Webhooks => super::webhooks::get(conn, id).map(Current::Webhook),
+        Resource::CouncilPapers => super::council::get_paper(conn, id).map(|r| Current::CouncilPaper(Box::new(r))),
+        Resource::CouncilMeetings => {
+            super::council::get_meeting(conn, id).map(|r| Current::CouncilMeeting(Box::new(r)))
+        }
     };
     match found {
         Ok(record) => Ok(Some(record)),

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod contacts;
 pub mod cooperations;
+pub mod council;
 pub mod external_refs;
 pub mod feed;
 pub mod fields;
@@ -13,6 +14,7 @@ pub mod measures;
 pub mod partners;
 pub mod record;
 pub mod service_tokens;
+pub mod sync_sources;
 pub mod usage;
 pub mod users;
 pub mod webhooks;

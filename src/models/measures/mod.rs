@@ -234,7 +234,17 @@ pub fn insert(
         .returning(Measure::as_returning())
         .get_result(c))?;
     change_partners(conn, measure.id, &[], partner_ids)?;
+    if data.council_refs != "[]" {
+        link_council_refs(conn, measure.id, &data.council_refs)?;
+    }
     Ok(measure)
+}
+
+/// Keeps the keys that link the measure to council papers ([`crate::models::council`]) equal to
+/// its `council_refs` (a stored JSON list of URLs).
+fn link_council_refs(conn: &mut AnyConnection, measure_id: i64, council_refs: &str) -> QueryResult<()> {
+    let refs: Vec<String> = serde_json::from_str(council_refs).unwrap_or_default();
+    crate::models::council::set_measure_refs(conn, measure_id, &refs)
 }
 
 /// Loads one measure.
@@ -274,6 +284,9 @@ fn update_row(
     };
     if changed == 0 {
         return Ok(None);
+    }
+    if data.council_refs != current.council_refs {
+        link_council_refs(conn, current.id, &data.council_refs)?;
     }
     find(conn, current.id)
 }
