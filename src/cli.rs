@@ -305,10 +305,8 @@ pub fn sync_oparl(system_url: &str, full: bool) -> Result<(), AnyError> {
     let show = |e: crate::error::AppError| -> AnyError { e.problem().detail.into() };
     actix_web::rt::System::new().block_on(async move {
         let url = system_url.to_owned();
-        let source = handle
-            .write(move |c| sync_sources::find_or_create(c, &url, crate::models::now()))
-            .await
-            .map_err(show)?;
+        let source =
+            handle.write(move |c| sync_sources::find_or_create(c, &url, crate::models::now())).await.map_err(show)?;
         let progress = crate::progress::Progress::shown("objects synced", 0);
         let result = oparl::run(&handle, client, &config.sync, source.id, Trigger::Cli, full, progress.clone()).await;
         progress.finish();

@@ -212,23 +212,33 @@ impl Config {
 /// The `IKZ_SYNC_*` settings.
 fn sync_settings() -> Result<crate::sync::oparl::SyncSettings, ConfigError> {
     use std::time::Duration;
-    let mut settings = crate::sync::oparl::SyncSettings::default();
-    settings.overlap = chrono::Duration::hours(parse_env("IKZ_SYNC_OVERLAP_HOURS", 24u32)?.into());
-    settings.full_every =
-        chrono::Duration::days(positive("IKZ_SYNC_FULL_EVERY_DAYS", parse_env("IKZ_SYNC_FULL_EVERY_DAYS", 7u32)?)?.into());
-    settings.stale_after =
-        chrono::Duration::hours(positive("IKZ_SYNC_STALE_HOURS", parse_env("IKZ_SYNC_STALE_HOURS", 48u32)?)?.into());
     let rate = parse_env("IKZ_SYNC_RATE_PER_SECOND", 10u32)?;
-    settings.fetch.min_interval = if rate == 0 { Duration::ZERO } else { Duration::from_secs(1) / rate };
-    settings.fetch.concurrency = positive("IKZ_SYNC_CONCURRENCY", parse_env("IKZ_SYNC_CONCURRENCY", 4usize)?)?;
-    settings.fetch.timeout =
-        Duration::from_secs(positive("IKZ_SYNC_TIMEOUT_SECONDS", parse_env("IKZ_SYNC_TIMEOUT_SECONDS", 30u64)?)?);
-    settings.fetch.max_bytes =
-        positive("IKZ_SYNC_MAX_ANSWER_MB", parse_env("IKZ_SYNC_MAX_ANSWER_MB", 16usize)?)?.saturating_mul(1024 * 1024);
-    settings.fetch.retry_base = Duration::from_millis(parse_env("IKZ_SYNC_RETRY_BASE_MS", 500u64)?);
-    settings.lease = chrono::Duration::seconds(
-        positive("IKZ_SYNC_LEASE_SECONDS", parse_env("IKZ_SYNC_LEASE_SECONDS", 120u32)?)?.into(),
-    );
+    let fetch = crate::sync::oparl::FetchSettings {
+        min_interval: if rate == 0 { Duration::ZERO } else { Duration::from_secs(1) / rate },
+        concurrency: positive("IKZ_SYNC_CONCURRENCY", parse_env("IKZ_SYNC_CONCURRENCY", 4usize)?)?,
+        timeout: Duration::from_secs(positive(
+            "IKZ_SYNC_TIMEOUT_SECONDS",
+            parse_env("IKZ_SYNC_TIMEOUT_SECONDS", 30u64)?,
+        )?),
+        max_bytes: positive("IKZ_SYNC_MAX_ANSWER_MB", parse_env("IKZ_SYNC_MAX_ANSWER_MB", 16usize)?)?
+            .saturating_mul(1024 * 1024),
+        retry_base: Duration::from_millis(parse_env("IKZ_SYNC_RETRY_BASE_MS", 500u64)?),
+        ..crate::sync::oparl::FetchSettings::default()
+    };
+    let settings = crate::sync::oparl::SyncSettings {
+        fetch,
+        overlap: chrono::Duration::hours(parse_env("IKZ_SYNC_OVERLAP_HOURS", 24u32)?.into()),
+        full_every: chrono::Duration::days(
+            positive("IKZ_SYNC_FULL_EVERY_DAYS", parse_env("IKZ_SYNC_FULL_EVERY_DAYS", 7u32)?)?.into(),
+        ),
+        stale_after: chrono::Duration::hours(
+            positive("IKZ_SYNC_STALE_HOURS", parse_env("IKZ_SYNC_STALE_HOURS", 48u32)?)?.into(),
+        ),
+        lease: chrono::Duration::seconds(
+            positive("IKZ_SYNC_LEASE_SECONDS", parse_env("IKZ_SYNC_LEASE_SECONDS", 120u32)?)?.into(),
+        ),
+        ..crate::sync::oparl::SyncSettings::default()
+    };
     Ok(settings)
 }
 

@@ -384,7 +384,11 @@ pub async fn list_council_papers(
     (status = 404, description = "No such paper", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
-pub async fn get_council_paper(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn get_council_paper(
+    db: web::Data<Db>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
     let paper = db.read(move |conn| model::get_paper(conn, id)).await?;
@@ -427,7 +431,11 @@ pub async fn list_council_meetings(
     (status = 404, description = "No such meeting", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
-pub async fn get_council_meeting(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn get_council_meeting(
+    db: web::Data<Db>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
     let meeting = db.read(move |conn| model::get_meeting(conn, id)).await?;

@@ -366,7 +366,11 @@ pub async fn list_sync_runs(
     (status = 404, description = "No such source or run", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}/runs/{run_id}")]
-pub async fn get_sync_run(db: web::Data<Db>, caller: Caller, path: web::Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
+pub async fn get_sync_run(
+    db: web::Data<Db>,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin, MANAGE)?;
     let (id, run_id) = path.into_inner();
     let run = db.read(move |conn| model::get_run(conn, id, run_id)).await?;

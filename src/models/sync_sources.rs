@@ -202,7 +202,12 @@ impl CreateSyncSource {
     }
 }
 
-fn check(conn: &mut AnyConnection, policy: Option<&Policy>, input: &CreateSyncSource, id: Option<i64>) -> Result<(), AppError> {
+fn check(
+    conn: &mut AnyConnection,
+    policy: Option<&Policy>,
+    input: &CreateSyncSource,
+    id: Option<i64>,
+) -> Result<(), AppError> {
     let mut errors: Vec<FieldError> = Vec::new();
     if let Some(error) = policy.and_then(|p| p.field_error("system_url", &input.system_url)) {
         errors.push(error);
@@ -211,7 +216,10 @@ fn check(conn: &mut AnyConnection, policy: Option<&Policy>, input: &CreateSyncSo
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let mut taken = sync_sources::table.filter(sync_sources::system_url.eq(&input.system_url)).select(sync_sources::id).into_boxed();
+    let mut taken = sync_sources::table
+        .filter(sync_sources::system_url.eq(&input.system_url))
+        .select(sync_sources::id)
+        .into_boxed();
     if let Some(id) = id {
         taken = taken.filter(sync_sources::id.ne(id));
     }
@@ -263,11 +271,20 @@ pub fn find_or_create(conn: &mut AnyConnection, system_url: &str, now: Timestamp
 
 /// One source, or 404.
 pub fn get(conn: &mut AnyConnection, id: i64) -> Result<SyncSource, AppError> {
-    sync_sources::table.find(id).select(SyncSource::as_select()).first(conn).optional()?.ok_or_else(|| not_found("sync source", id))
+    sync_sources::table
+        .find(id)
+        .select(SyncSource::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| not_found("sync source", id))
 }
 
 /// One page of sources by id.
-pub fn page(conn: &mut AnyConnection, after: Option<i64>, limit: i64) -> Result<(Vec<SyncSource>, Option<String>), AppError> {
+pub fn page(
+    conn: &mut AnyConnection,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<SyncSource>, Option<String>), AppError> {
     let mut query = sync_sources::table.select(SyncSource::as_select()).order(sync_sources::id).into_boxed();
     if let Some(id) = after {
         query = query.filter(sync_sources::id.gt(id));
@@ -422,20 +439,31 @@ pub struct Claimed {
     pub run: SyncRun,
 }
 
-/// Takes the lease of a source for `owner` until `until` and starts a run: a full one when
-/// `full` or when the last full run is older than `full_every`; a previous run that did not
-/// finish (its `resume` kept) is marked interrupted. `Err(Busy)` when another process holds the
-/// lease.
+/// What a process asks for when it claims a source.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    /// The process (`host:pid:random`).
+    pub owner: &'a str,
+    /// Until when the lease holds (renewed with every page).
+    pub until: Timestamp,
+    pub trigger: Trigger,
+    /// A full run was asked for.
+    pub full: bool,
+    /// A full run anyway when the last one is older than this.
+    pub full_every: chrono::Duration,
+}
+
+/// Takes the lease of a source and starts a run: a full one when asked for, when there is no
+/// watermark yet, or when the last full run is older than `full_every`; a previous run that did
+/// not finish (its `resume` kept) is marked interrupted. `Err(Busy)` when another process holds
+/// the lease.
 pub fn claim(
     conn: &mut AnyConnection,
     source_id: i64,
-    owner: &str,
-    until: Timestamp,
-    trigger: Trigger,
-    full: bool,
-    full_every: chrono::Duration,
+    claim: Claim<'_>,
     now: Timestamp,
 ) -> Result<Result<Claimed, Busy>, AppError> {
+    let Claim { owner, until, trigger, full, full_every } = claim;
     let free = sync_sources::lease_until.is_null().or(sync_sources::lease_until.lt(now));
     let taken = diesel::update(sync_sources::table.find(source_id).filter(free))
         .set((sync_sources::lease_owner.eq(owner), sync_sources::lease_until.eq(until)))
@@ -451,6 +479,10 @@ pub fn claim(
         .set((sync_runs::state.eq(<&str>::from(RunState::Interrupted)), sync_runs::finished_at.eq(now)))
         .execute(conn)?;
     let full = full || source.watermark.is_none() || source.last_full_at.is_none_or(|at| at + full_every < now);
+    let full = match source.resume.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok()) {
+        Some(saved) => saved["full"].as_bool().unwrap_or(full),
+        None => full,
+    };
     let values = (
         sync_runs::source_id.eq(source_id),
         sync_runs::full_run.eq(full),
@@ -481,18 +513,17 @@ pub fn save_progress(
     until: Timestamp,
     resume: &str,
     counts: &RunCounts,
-    modified_since: Option<Timestamp>,
 ) -> Result<(), AppError> {
     let counts = serde_json::to_string(counts).unwrap_or_else(|_| "{}".into());
     let kept = diesel::update(sync_sources::table.find(source_id).filter(sync_sources::lease_owner.eq(owner)))
         .set((sync_sources::lease_until.eq(until), sync_sources::resume.eq(resume)))
         .execute(conn)?;
     if kept == 0 {
-        return Err(AppError::Conflict("another process took this source over (this run stalled past its lease)".into()));
+        return Err(AppError::Conflict(
+            "another process took this source over (this run stalled past its lease)".into(),
+        ));
     }
-    diesel::update(sync_runs::table.find(run_id))
-        .set((sync_runs::counts.eq(counts), sync_runs::modified_since.eq(modified_since)))
-        .execute(conn)?;
+    diesel::update(sync_runs::table.find(run_id)).set(sync_runs::counts.eq(counts)).execute(conn)?;
     Ok(())
 }
 

@@ -69,7 +69,7 @@ const ENUMS: [(&str, &str, &[&str]); 5] = [
 ];
 
 /// The example body of each PATCH: one field changed, as a client would send it.
-const PATCH_EXAMPLES: [(&str, &str); 7] = [
+const PATCH_EXAMPLES: [(&str, &str); 8] = [
     ("UpdatePartner", r#"{"population": 4500}"#),
     ("FieldPatch", r#"{"name_en": "Municipal building yard"}"#),
     ("CooperationPatch", r#"{"funding_programme": "Förderrichtlinie IKZ 2026"}"#),
@@ -77,6 +77,7 @@ const PATCH_EXAMPLES: [(&str, &str); 7] = [
     ("ContactPatch", r#"{"function": "Leitung Bauhof"}"#),
     ("UserPatch", r#"{"display_name": "Maria Mustermann"}"#),
     ("WebhookPatch", r#"{"active": true}"#),
+    ("SyncSourcePatch", r#"{"interval_minutes": 1440}"#),
 ];
 
 /// Applies every rule of this module to the serialised document.

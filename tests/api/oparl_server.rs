@@ -147,7 +147,8 @@ impl Size {
     }
 }
 
-const RESULTS: [&str; 6] = ["beschlossen", "einstimmig beschlossen", "abgelehnt", "vertagt", "zur Kenntnis genommen", ""];
+const RESULTS: [&str; 6] =
+    ["beschlossen", "einstimmig beschlossen", "abgelehnt", "vertagt", "zur Kenntnis genommen", ""];
 const TOPICS: [&str; 6] = [
     "Interkommunale Zusammenarbeit der Bauhöfe",
     "Haushaltssatzung",
@@ -266,7 +267,8 @@ impl World {
 
     /// How many different pages of body lists (organisations, meetings, papers) were asked for.
     pub fn list_pages_asked(&self) -> u64 {
-        let pages: std::collections::HashSet<&String> = self.requests.iter().filter(|r| r.starts_with("/oparl/body/")).collect();
+        let pages: std::collections::HashSet<&String> =
+            self.requests.iter().filter(|r| r.starts_with("/oparl/body/")).collect();
         pages.len() as u64
     }
 
@@ -391,19 +393,33 @@ async fn answer(world: &Arc<Mutex<World>>, base: &str, req: &HttpRequest) -> Htt
                     .organizations
                     .iter()
                     .filter(|o| o.body == b && visible(o.modified, o.deleted))
-                    .map(|o| if o.deleted { tombstone(&w, base, "organization", o.n, o.modified) } else { org_json(&w, base, o) })
+                    .map(|o| {
+                        if o.deleted {
+                            tombstone(&w, base, "organization", o.n, o.modified)
+                        } else {
+                            org_json(&w, base, o)
+                        }
+                    })
                     .collect(),
                 "meetings" => w
                     .meetings
                     .iter()
                     .filter(|m| m.body == b && visible(m.modified, m.deleted))
-                    .map(|m| if m.deleted { tombstone(&w, base, "meeting", m.n, m.modified) } else { meeting_json(&w, base, m) })
+                    .map(|m| {
+                        if m.deleted {
+                            tombstone(&w, base, "meeting", m.n, m.modified)
+                        } else {
+                            meeting_json(&w, base, m)
+                        }
+                    })
                     .collect(),
                 "papers" => w
                     .papers
                     .iter()
                     .filter(|p| p.body == b && !p.hidden && visible(p.modified, p.deleted))
-                    .map(|p| if p.deleted { tombstone(&w, base, "paper", p.n, p.modified) } else { paper_json(&w, base, p) })
+                    .map(|p| {
+                        if p.deleted { tombstone(&w, base, "paper", p.n, p.modified) } else { paper_json(&w, base, p) }
+                    })
                     .collect(),
                 _ => return HttpResponse::NotFound().finish(),
             }
@@ -415,7 +431,11 @@ async fn answer(world: &Arc<Mutex<World>>, base: &str, req: &HttpRequest) -> Htt
             return json_answer(200, &json!([]), &w);
         }
         if w.quirks.not_found_empty_list {
-            return json_answer(404, &json!({"type": "https://schema.oparl.org/1.1/Error", "message": "Keine Einträge"}), &w);
+            return json_answer(
+                404,
+                &json!({"type": "https://schema.oparl.org/1.1/Error", "message": "Keine Einträge"}),
+                &w,
+            );
         }
     }
     let size = w.page_size.max(1);

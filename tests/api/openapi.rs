@@ -176,8 +176,45 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
+    // A council system copied once, so that papers, meetings and runs have something to show.
+    let council = crate::oparl_server::OparlServer::start(crate::oparl_server::World::generate(
+        3,
+        crate::oparl_server::Size::small(),
+    ));
+    let source = json!({"system_url": council.system_url(), "active": false});
+    let source: Value = app.post_json("/api/v1/sync-sources", &source).await.json().await.unwrap();
+    let sid = source["id"].clone();
+    let started = app.as_admin(Method::POST, &format!("/api/v1/sync-sources/{sid}/runs")).send().await.unwrap();
+    let run: Value = started.json().await.unwrap();
+    let rid = run["id"].clone();
+    for _ in 0..200 {
+        let now: Value = app
+            .as_admin(Method::GET, &format!("/api/v1/sync-sources/{sid}/runs/{rid}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if now["state"] != "running" {
+            assert_eq!(now["state"], "succeeded", "{now}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let papers: Value = app.get("/api/v1/council-papers").await.json().await.unwrap();
+    let meetings: Value = app.get("/api/v1/council-meetings").await.json().await.unwrap();
+
     // (path, operation method, answer status) for every kind of answer.
     let reads = [
+        "/api/v1/sync-sources".into(),
+        format!("/api/v1/sync-sources/{sid}"),
+        format!("/api/v1/sync-sources/{sid}/runs"),
+        format!("/api/v1/sync-sources/{sid}/runs/{rid}"),
+        "/api/v1/council-papers".into(),
+        format!("/api/v1/council-papers/{}", papers["items"][0]["id"]),
+        "/api/v1/council-meetings".into(),
+        format!("/api/v1/council-meetings/{}", meetings["items"][0]["id"]),
         format!("/api/v1/partners/{partner}?include=contacts"),
         format!("/api/v1/partners/{bare}"),
         "/api/v1/partners".into(),
@@ -233,7 +270,7 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         mismatches(&doc, schema, &body, &format!("GET {template} {status}"), &mut problems);
         checked += 1;
     }
-    assert_eq!(checked, 28);
+    assert_eq!(checked, 36);
     assert!(problems.is_empty(), "answers and document disagree:\n{}", problems.join("\n"));
 }
 

@@ -35,7 +35,8 @@ async fn create_source(app: &TestApp, url: &str) -> i64 {
 
 /// Starts a run through the API and waits for its end (at most 30 s).
 async fn run_sync(app: &TestApp, source: i64, query: &str) -> Value {
-    let response = app.as_admin(Method::POST, &format!("/api/v1/sync-sources/{source}/runs{query}")).send().await.unwrap();
+    let response =
+        app.as_admin(Method::POST, &format!("/api/v1/sync-sources/{source}/runs{query}")).send().await.unwrap();
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     for _ in 0..600 {
@@ -122,7 +123,8 @@ async fn a_first_run_copies_the_council_system_and_matches_bodies_to_partners_by
     });
     let watermark = chrono::DateTime::parse_from_rfc3339(health["health"]["watermark"].as_str().unwrap()).unwrap();
     assert_eq!(watermark, newest, "the watermark is the server's newest `modified`");
-    let mut partners: Vec<i64> = health["partner_ids"].as_array().unwrap().iter().map(|p| p.as_i64().unwrap()).collect();
+    let mut partners: Vec<i64> =
+        health["partner_ids"].as_array().unwrap().iter().map(|p| p.as_i64().unwrap()).collect();
     partners.sort();
     assert_eq!(partners, vec![known["id"].as_i64().unwrap(), made["id"].as_i64().unwrap()]);
 }
@@ -189,7 +191,8 @@ async fn incremental_runs_ask_since_the_watermark_and_take_changes_and_explicit_
     assert!(papers.iter().any(|p| p["oparl_id"] == format!("{base}/oparl/paper/6")));
     assert_eq!(papers.iter().filter(|p| p["name"].as_str().unwrap().ends_with("(geändert)")).count(), 3);
 
-    let feed: Value = app.get(&format!("/api/v1/changes?cursor={head}&resource=council_papers")).await.json().await.unwrap();
+    let feed: Value =
+        app.get(&format!("/api/v1/changes?cursor={head}&resource=council_papers")).await.json().await.unwrap();
     let ops: Vec<&str> = feed["items"].as_array().unwrap().iter().map(|c| c["op"].as_str().unwrap()).collect();
     assert_eq!(ops.iter().filter(|o| **o == "updated").count(), 3, "{feed}");
     assert_eq!(ops.iter().filter(|o| **o == "deleted").count(), 1, "{feed}");
@@ -199,7 +202,12 @@ async fn incremental_runs_ask_since_the_watermark_and_take_changes_and_explicit_
     let full = run_sync(&app, id, "?full=true").await;
     assert_eq!((full["state"].as_str(), full["full"].as_bool()), (Some("succeeded"), Some(true)));
     let asked = server.with(|w| w.requests.clone());
-    assert!(asked.iter().filter(|r| r.contains("/papers")).all(|r| r.contains("modified_since=1970-01-01T00%3A00%3A00%2B00%3A00")));
+    assert!(
+        asked
+            .iter()
+            .filter(|r| r.contains("/papers"))
+            .all(|r| r.contains("modified_since=1970-01-01T00%3A00%3A00%2B00%3A00"))
+    );
     assert_eq!(app.collect_all("/api/v1/council-papers").await.len(), 13);
 }
 
@@ -264,7 +272,8 @@ async fn quirk_deleted_entries_without_type() {
 
 #[tokio::test]
 async fn quirk_a_body_list_answered_with_a_single_object() {
-    let (app, _server, run) = survives(Quirks { single_body_object: true, ..Quirks::default() }, Some("single_object_for_list")).await;
+    let (app, _server, run) =
+        survives(Quirks { single_body_object: true, ..Quirks::default() }, Some("single_object_for_list")).await;
     assert_eq!(tally(&run, "body").1, 1);
     assert_eq!(app.collect_all("/api/v1/council-papers").await.len(), 7, "the one body's papers");
 }
@@ -284,14 +293,16 @@ async fn quirk_an_ags_without_its_leading_zero() {
 
 #[tokio::test]
 async fn quirk_placeholders_and_blank_strings() {
-    let (app, _server, _) = survives(Quirks { placeholders: true, ..Quirks::default() }, Some("placeholder_or_blank_string")).await;
+    let (app, _server, _) =
+        survives(Quirks { placeholders: true, ..Quirks::default() }, Some("placeholder_or_blank_string")).await;
     let papers = app.collect_all("/api/v1/council-papers").await;
     assert!(papers.iter().all(|p| p["paper_type"].is_null() && p["reference"].is_null()), "{:?}", papers[0]);
 }
 
 #[tokio::test]
 async fn quirk_an_object_where_an_array_belongs() {
-    let (app, _server, _) = survives(Quirks { object_for_array: true, ..Quirks::default() }, Some("object_for_array")).await;
+    let (app, _server, _) =
+        survives(Quirks { object_for_array: true, ..Quirks::default() }, Some("object_for_array")).await;
     let papers = app.collect_all("/api/v1/council-papers").await;
     assert!(papers.iter().all(|p| p["consultations"][0]["organizations"].as_array().unwrap().len() == 1));
     let ikz = app.collect_all("/api/v1/council-papers?keyword=ikz").await;
@@ -339,8 +350,11 @@ async fn quirk_retry_after_is_honoured() {
 
 #[tokio::test]
 async fn quirk_next_links_that_drop_modified_since() {
-    let (_app, server, _) =
-        survives(Quirks { next_drops_modified_since: true, ..Quirks::default() }, Some("next_link_drops_modified_since")).await;
+    let (_app, server, _) = survives(
+        Quirks { next_drops_modified_since: true, ..Quirks::default() },
+        Some("next_link_drops_modified_since"),
+    )
+    .await;
     let asked = server.with(|w| w.requests.clone());
     let later_pages: Vec<&String> = asked.iter().filter(|r| r.contains("/papers") && r.contains("page=")).collect();
     assert!(!later_pages.is_empty());
@@ -401,8 +415,14 @@ async fn the_service_runs_due_sources_on_their_interval() {
     let response = app.post_json("/api/v1/sync-sources", &json!({"system_url": server.system_url()})).await;
     let id = response.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     for _ in 0..200 {
-        let runs: Value =
-            app.as_admin(Method::GET, &format!("/api/v1/sync-sources/{id}/runs")).send().await.unwrap().json().await.unwrap();
+        let runs: Value = app
+            .as_admin(Method::GET, &format!("/api/v1/sync-sources/{id}/runs"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if let Some(run) = runs["items"].as_array().unwrap().first().filter(|r| r["state"] == "succeeded") {
             assert_eq!(run["trigger"], "schedule");
             let next = source(&app, id).await["next_run_at"].as_str().unwrap().to_owned();
@@ -475,7 +495,8 @@ async fn measures_link_to_the_papers_their_council_refs_name() {
     let app = spawn_sync_app().await;
     let server = OparlServer::start(small_world(Quirks::default()));
     let lead = app.create_partner(json!({"name": "Königsbrück", "kind": "municipality"})).await["id"].clone();
-    let coop: Value = app.post_json("/api/v1/cooperations", &json!({"name": "IKZ Westlausitz"})).await.json().await.unwrap();
+    let coop: Value =
+        app.post_json("/api/v1/cooperations", &json!({"name": "IKZ Westlausitz"})).await.json().await.unwrap();
     let member = json!({"partner_id": lead, "role": "lead"});
     assert_eq!(app.post_json(&format!("/api/v1/cooperations/{}/members", coop["id"]), &member).await.status(), 201);
     let fields = app.collect_all("/api/v1/fields?limit=200").await;
@@ -502,7 +523,8 @@ async fn measures_link_to_the_papers_their_council_refs_name() {
     assert_eq!(app.collect_all("/api/v1/council-papers?linked=false").await.len(), 13);
     // Changing the refs moves the link, without another sync.
     let oparl_id = format!("{}/oparl/paper/4", server.base);
-    let patched = app.patch_json(&format!("/api/v1/measures/{}", measure["id"]), &json!({"council_refs": [oparl_id]})).await;
+    let patched =
+        app.patch_json(&format!("/api/v1/measures/{}", measure["id"]), &json!({"council_refs": [oparl_id]})).await;
     assert_eq!(patched.status(), 200);
     let linked = app.collect_all(&format!("/api/v1/council-papers?measure_id={}", measure["id"])).await;
     assert_eq!(linked.iter().map(|p| p["oparl_id"].clone()).collect::<Vec<_>>(), vec![json!(oparl_id)]);
@@ -596,7 +618,8 @@ async fn a_run_killed_with_kill_9_resumes_from_the_list_positions_it_saved() {
     tokio::time::sleep(Duration::from_millis(1100)).await; // the dead run's lease runs out
     let done = cli(&app, vec![url], vec![("IKZ_SYNC_LEASE_SECONDS", "1".into())]).await;
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
-    let again = server.with(|w| w.requests.iter().filter(|r| r.starts_with("/oparl/body/0/papers?") && !r.contains("page=")).count());
+    let again = server
+        .with(|w| w.requests.iter().filter(|r| r.starts_with("/oparl/body/0/papers?") && !r.contains("page=")).count());
     assert_eq!(again, 1, "the first page was not read again");
     assert_eq!(app.collect_all("/api/v1/council-papers").await.len(), 14);
     let sources: Value = app.as_admin(Method::GET, "/api/v1/sync-sources").send().await.unwrap().json().await.unwrap();
@@ -608,8 +631,12 @@ async fn a_run_killed_with_kill_9_resumes_from_the_list_positions_it_saved() {
         .json()
         .await
         .unwrap();
-    let states: Vec<(&str, bool)> =
-        runs["items"].as_array().unwrap().iter().map(|r| (r["state"].as_str().unwrap(), r["resumed"] == true)).collect();
+    let states: Vec<(&str, bool)> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["state"].as_str().unwrap(), r["resumed"] == true))
+        .collect();
     assert_eq!(states, vec![("succeeded", true), ("interrupted", false)]);
     assert_eq!(runs["items"][0]["counts"]["objects"]["paper"]["created"], 14, "the counts carry over");
 }

@@ -195,7 +195,8 @@ fn to_json<T: Serialize>(value: &T) -> String {
 impl PaperIn {
     fn into_data(self, partner_id: Option<i64>) -> PaperData {
         let search_folded = crate::domain::fold(&format!("{} {}", self.name, self.reference.as_deref().unwrap_or("")));
-        let keywords_folded: String = self.keywords.iter().map(|k| format!("|{}", crate::domain::fold(k.trim()))).collect();
+        let keywords_folded: String =
+            self.keywords.iter().map(|k| format!("|{}", crate::domain::fold(k.trim()))).collect();
         let keywords_folded = if keywords_folded.is_empty() { String::new() } else { format!("{keywords_folded}|") };
         let candidate = CANDIDATE_WORDS.iter().any(|w| search_folded.contains(w) || keywords_folded.contains(w));
         PaperData {
@@ -256,8 +257,11 @@ pub fn store_body(
     now: Timestamp,
 ) -> Result<(StoredBody, Op), AppError> {
     use council_bodies::dsl as b;
-    let existing: Option<(i64, Option<i64>)> =
-        b::council_bodies.filter(b::oparl_id.eq(&body.oparl_id)).select((b::id, b::partner_id)).first(conn).optional()?;
+    let existing: Option<(i64, Option<i64>)> = b::council_bodies
+        .filter(b::oparl_id.eq(&body.oparl_id))
+        .select((b::id, b::partner_id))
+        .first(conn)
+        .optional()?;
     let values = (
         b::source_id.eq(source_id),
         b::partner_id.eq(partner_id),
@@ -475,8 +479,11 @@ pub fn store_papers(
                         id
                     }
                 };
-                let mut keys: Vec<String> =
-                    [Some(&data.oparl_id), data.web_url.as_ref()].into_iter().flatten().map(|k| super::link_key(k)).collect();
+                let mut keys: Vec<String> = [Some(&data.oparl_id), data.web_url.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .map(|k| super::link_key(k))
+                    .collect();
                 keys.dedup();
                 let rows: Vec<_> = keys
                     .into_iter()

@@ -86,7 +86,13 @@ impl Fetcher {
     /// A fetcher over `client` that counts into `counts`.
     pub fn new(client: outbound::Client, settings: FetchSettings, counts: Arc<Mutex<RunCounts>>) -> Self {
         let slots = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
-        Self { client, settings, slots, next_start: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())), counts }
+        Self {
+            client,
+            settings,
+            slots,
+            next_start: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())),
+            counts,
+        }
     }
 
     fn count(&self, f: impl FnOnce(&mut RunCounts)) {
@@ -117,10 +123,11 @@ impl Fetcher {
             attempt += 1;
             self.pace().await;
             let answer = {
-                let _slot = self.slots.acquire().await.map_err(|_| FetchError::Invalid {
-                    url: url.clone(),
-                    why: "the run was stopped".into(),
-                })?;
+                let _slot = self
+                    .slots
+                    .acquire()
+                    .await
+                    .map_err(|_| FetchError::Invalid { url: url.clone(), why: "the run was stopped".into() })?;
                 self.count(|c| c.requests += 1);
                 self.client.get(&url, self.settings.max_bytes, self.settings.timeout).await
             };

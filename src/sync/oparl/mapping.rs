@@ -142,7 +142,8 @@ impl Reader<'_> {
                     None
                 }
             });
-            let ags = ags.or_else(|| r.text(v, "rgs").and_then(|rgs| crate::domain::normalize_ags(&rgs)).map(|(a, _)| a));
+            let ags =
+                ags.or_else(|| r.text(v, "rgs").and_then(|rgs| crate::domain::normalize_ags(&rgs)).map(|(a, _)| a));
             let name = r.text(v, "name").or_else(|| r.text(v, "shortName")).unwrap_or_else(|| oparl_id.clone());
             BodyIn {
                 name,
@@ -173,13 +174,11 @@ impl Reader<'_> {
     pub fn meeting(&mut self, v: &Value) -> Option<Incoming<MeetingIn>> {
         self.entry(v, |r, oparl_id| {
             let location = v.get("location").and_then(|l| match l {
-                Value::Object(_) => r
-                    .text(l, "description")
-                    .or_else(|| {
-                        let parts: Vec<String> =
-                            ["streetAddress", "locality", "room"].iter().filter_map(|k| r.text(l, k)).collect();
-                        (!parts.is_empty()).then(|| parts.join(", "))
-                    }),
+                Value::Object(_) => r.text(l, "description").or_else(|| {
+                    let parts: Vec<String> =
+                        ["streetAddress", "locality", "room"].iter().filter_map(|k| r.text(l, k)).collect();
+                    (!parts.is_empty()).then(|| parts.join(", "))
+                }),
                 _ => None,
             });
             let items = r.list(v, "agendaItem");
@@ -217,12 +216,19 @@ impl Reader<'_> {
         self.entry(v, |r, oparl_id| {
             let main_file_url = v.get("mainFile").and_then(|f| match f {
                 Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-                Value::Object(_) => r.text(f, "accessUrl").or_else(|| r.text(f, "downloadUrl")).or_else(|| r.text(f, "id")),
+                Value::Object(_) => {
+                    r.text(f, "accessUrl").or_else(|| r.text(f, "downloadUrl")).or_else(|| r.text(f, "id"))
+                }
                 _ => None,
             });
             let keywords: Vec<String> = {
                 let items = r.list(v, "keyword");
-                items.into_iter().filter_map(|k| k.as_str().map(str::trim)).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+                items
+                    .into_iter()
+                    .filter_map(|k| k.as_str().map(str::trim))
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned)
+                    .collect()
             };
             let entries = r.list(v, "consultation");
             let consultations = entries

@@ -138,7 +138,8 @@ pub async fn start(
     let claimed = db
         .write(move |c| {
             let now = Timestamp::now();
-            sync_sources::claim(c, source_id, &who, now + lease, trigger, full, full_every, now)
+            let claim = sync_sources::Claim { owner: &who, until: now + lease, trigger, full, full_every };
+            sync_sources::claim(c, source_id, claim, now)
         })
         .await?;
     match claimed {
@@ -156,11 +157,8 @@ pub async fn execute(
     progress: Progress,
 ) -> Result<Finished, RunError> {
     let Started { claimed: Claimed { source, run }, owner } = started;
-    let plan = source
-        .resume
-        .as_deref()
-        .and_then(|saved| serde_json::from_str::<Plan>(saved).ok())
-        .unwrap_or_else(|| Plan {
+    let plan =
+        source.resume.as_deref().and_then(|saved| serde_json::from_str::<Plan>(saved).ok()).unwrap_or_else(|| Plan {
             full: run.full_run,
             modified_since: Some(match (run.full_run, source.watermark) {
                 (false, Some(watermark)) => since(watermark - settings.overlap),
@@ -192,7 +190,8 @@ pub async fn execute(
         Err(message) => (Outcome::Failed(message.clone()), Err(message)),
     };
     let (source_id, run_id, recorded) = (source.id, run.id, counts.clone());
-    db.write(move |c| sync_sources::finish(c, source_id, run_id, &owner, &outcome, &recorded, Timestamp::now())).await?;
+    db.write(move |c| sync_sources::finish(c, source_id, run_id, &owner, &outcome, &recorded, Timestamp::now()))
+        .await?;
     match answer {
         Ok(()) => Ok(Finished { run_id, counts }),
         Err(message) => Err(RunError::Failed { run_id, message }),
@@ -245,8 +244,11 @@ fn since(at: Timestamp) -> String {
 fn with_since(url: &str, modified_since: Option<&str>) -> Result<String, String> {
     let Some(value) = modified_since else { return Ok(url.to_owned()) };
     let mut parsed = url::Url::parse(url).map_err(|e| format!("{url}: not a URL: {e}"))?;
-    let kept: Vec<(String, String)> =
-        parsed.query_pairs().filter(|(k, _)| k != "modified_since").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != "modified_since")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     parsed.query_pairs_mut().clear().extend_pairs(kept).append_pair("modified_since", value);
     Ok(parsed.to_string())
 }
@@ -301,7 +303,9 @@ impl Job {
         let system = match self.fetcher.get(system_url).await.map_err(|e| e.to_string())? {
             Got::Found(value) if value.is_object() => value,
             Got::Found(_) => return Err(format!("{system_url}: the answer is not an OParl System object")),
-            Got::NotFound(_) => return Err(format!("{system_url}: the server answered HTTP 404 (no OParl System here)")),
+            Got::NotFound(_) => {
+                return Err(format!("{system_url}: the server answered HTTP 404 (no OParl System here)"));
+            }
         };
         if system.get("id").and_then(Value::as_str).is_some_and(|id| id.trim() != system_url) {
             self.quirk("id_differs_from_url");
@@ -536,7 +540,7 @@ impl Job {
                 plan.lists.insert(key, next);
                 plan.counts = counts.clone();
                 let text = serde_json::to_string(&*plan).map_err(|e| AppError::Internal(e.to_string()))?;
-                sync_sources::save_progress(c, source_id, run_id, &owner, until, &text, &counts, None)?;
+                sync_sources::save_progress(c, source_id, run_id, &owner, until, &text, &counts)?;
                 Ok(())
             })
             .await
@@ -552,7 +556,8 @@ mod tests {
 
     #[test]
     fn modified_since_is_a_whole_second_date_time_and_url_encoded() {
-        let at = Timestamp::from(chrono::DateTime::parse_from_rfc3339("2026-11-30T12:34:56.789+01:00").unwrap().to_utc());
+        let at =
+            Timestamp::from(chrono::DateTime::parse_from_rfc3339("2026-11-30T12:34:56.789+01:00").unwrap().to_utc());
         assert_eq!(since(at), "2026-11-30T11:34:56+00:00");
         let url = with_since("https://ris.example/oparl/paper?page=2&modified_since=x", Some(&since(at))).unwrap();
         assert_eq!(url, "https://ris.example/oparl/paper?page=2&modified_since=2026-11-30T11%3A34%3A56%2B00%3A00");
