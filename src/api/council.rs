@@ -442,6 +442,37 @@ pub async fn get_council_meeting(
     Ok(respond::record(&CouncilMeetingResponse::from(meeting)))
 }
 
+/// List the council papers a measure links to
+///
+/// The papers its `council_refs` name (by OParl id or web URL, compared without scheme, host
+/// case and trailing slash), newest first, as the council systems published them.
+#[utoipa::path(tag = "council", params(("id" = i64, Path, description = "Measure id"), pagination::PageQuery),
+    security((), ("bearer" = [])), responses(
+    (status = 200, description = "One page of linked papers", body = CouncilPaperPage,
+     headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
+    (status = 404, description = "No such measure", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/{id}/council-papers")]
+pub async fn list_measure_council_papers(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    caller: Caller,
+    id: web::Path<i64>,
+    query: Query<pagination::PageQuery>,
+) -> Result<HttpResponse, AppError> {
+    caller.may_read_public()?;
+    let id = id.into_inner();
+    let after = pagination::decode_cursor(query.0.cursor.as_deref(), "-date")?;
+    let limit = query.0.limit.unwrap_or_default().0;
+    let (rows, next) = db.read(move |conn| model::measure_paper_page(conn, id, after, limit)).await?;
+    Ok(respond::page(&req, rows.into_iter().map(CouncilPaperResponse::from).collect(), next))
+}
+
+/// Registers the route of a measure's papers (in the measures scope).
+pub fn configure_in_measures(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_measure_council_papers);
+}
+
 /// Registers the paper routes.
 pub fn configure_papers(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_council_papers).service(get_council_paper);

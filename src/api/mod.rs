@@ -40,7 +40,12 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(scope("/health").configure(health::configure));
     cfg.service(
         scope("/api/v1")
-            .service(scope("/measures").configure(measures::configure).configure(measure_workflow::configure))
+            .service(
+                scope("/measures")
+                    .configure(measures::configure)
+                    .configure(measure_workflow::configure)
+                    .configure(council::configure_in_measures),
+            )
             .service(
                 scope("/cooperations")
                     .configure(cooperations::configure)

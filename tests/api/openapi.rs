@@ -215,6 +215,7 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         format!("/api/v1/council-papers/{}", papers["items"][0]["id"]),
         "/api/v1/council-meetings".into(),
         format!("/api/v1/council-meetings/{}", meetings["items"][0]["id"]),
+        format!("/api/v1/measures/{mid}/council-papers"),
         format!("/api/v1/partners/{partner}?include=contacts"),
         format!("/api/v1/partners/{bare}"),
         "/api/v1/partners".into(),
@@ -270,7 +271,7 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         mismatches(&doc, schema, &body, &format!("GET {template} {status}"), &mut problems);
         checked += 1;
     }
-    assert_eq!(checked, 36);
+    assert_eq!(checked, 37);
     assert!(problems.is_empty(), "answers and document disagree:\n{}", problems.join("\n"));
 }
 

@@ -519,6 +519,9 @@ async fn measures_link_to_the_papers_their_council_refs_name() {
     assert_eq!(linked.len(), 1);
     assert_eq!(linked[0]["oparl_id"], format!("{}/oparl/paper/3", server.base));
     assert_eq!(linked[0]["measure_ids"], json!([measure["id"]]));
+    let of_measure = app.collect_all(&format!("/api/v1/measures/{}/council-papers", measure["id"])).await;
+    assert_eq!(of_measure, linked, "the measure shows its papers");
+    assert_problem(app.get("/api/v1/measures/999999/council-papers").await, 404, "/problems/not-found").await;
     assert_eq!(app.collect_all("/api/v1/council-papers?linked=true").await.len(), 1);
     assert_eq!(app.collect_all("/api/v1/council-papers?linked=false").await.len(), 13);
     // Changing the refs moves the link, without another sync.

@@ -226,6 +226,20 @@ pub fn paper_page(
     Ok((paper_records(conn, rows)?, next))
 }
 
+/// One page of the papers a measure's `council_refs` link to, or 404 for no such measure.
+pub fn measure_paper_page(
+    conn: &mut AnyConnection,
+    measure_id: i64,
+    after: Option<After>,
+    limit: i64,
+) -> Result<(Vec<PaperRecord>, Option<String>), AppError> {
+    if crate::models::measures::find(conn, measure_id)?.is_none() {
+        return Err(not_found("measure", measure_id));
+    }
+    let filter = PaperFilter { measure_id: Some(measure_id), ..PaperFilter::default() };
+    paper_page(conn, &filter, after, limit)
+}
+
 /// One paper, or 404.
 pub fn get_paper(conn: &mut AnyConnection, id: i64) -> Result<PaperRecord, AppError> {
     let row: PaperRow = council_papers::table
