@@ -130,6 +130,8 @@ pub struct World {
     /// Requests for paper pages beyond this many stall for a minute (to kill a run mid-way).
     pub stall_after_paper_pages: Option<usize>,
     paper_pages_served: usize,
+    /// This page of every paper list answers 404 (a page that went missing mid-list).
+    pub missing_paper_page: Option<usize>,
 }
 
 /// How much to generate.
@@ -379,6 +381,9 @@ async fn answer(world: &Arc<Mutex<World>>, base: &str, req: &HttpRequest) -> Htt
     };
     let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
     let parts: Vec<&str> = path.trim_start_matches("/oparl/").split('/').collect();
+    if path.ends_with("/papers") && w.missing_paper_page == Some(page) {
+        return json_answer(404, &json!({"type": "https://schema.oparl.org/1.1/Error", "message": "not found"}), &w);
+    }
     // Only the page's entries are turned into JSON (the list is filtered first), so that a
     // page costs what a page costs and the server does not dominate what a benchmark measures.
     let size = w.page_size.max(1);

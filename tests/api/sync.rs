@@ -390,6 +390,30 @@ async fn a_system_that_cannot_be_reached_fails_the_run_loudly() {
 }
 
 #[tokio::test]
+async fn a_page_that_goes_missing_fails_the_run_and_the_next_run_resumes_there() {
+    let app = spawn_sync_app().await;
+    let mut world = small_world(Quirks::default());
+    world.missing_paper_page = Some(2);
+    let server = OparlServer::start(world);
+    let id = create_source(&app, &server.system_url()).await;
+    let run = run_sync(&app, id, "").await;
+    assert_eq!(run["state"], "failed", "a list is never given up silently: {run}");
+    assert!(run["error"].as_str().unwrap().contains("404 for a page its list linked to"), "{run}");
+    assert_eq!(source(&app, id).await["health"]["state"], "failed");
+    assert_eq!(app.collect_all("/api/v1/council-papers").await.len(), 3, "the first page of the first body");
+    server.with(|w| {
+        w.missing_paper_page = None;
+        w.requests.clear();
+    });
+    let again = run_sync(&app, id, "").await;
+    assert_eq!((again["state"].as_str(), again["resumed"].as_bool()), (Some("succeeded"), Some(true)), "{again}");
+    let asked = server.with(|w| w.requests.clone());
+    assert!(!asked.iter().any(|r| r.starts_with("/oparl/body/0/papers?modified_since")), "page 1 not again: {asked:?}");
+    assert_eq!(app.collect_all("/api/v1/council-papers").await.len(), 14);
+    assert_eq!(source(&app, id).await["health"]["last_error"], Value::Null);
+}
+
+#[tokio::test]
 async fn two_runs_of_one_source_never_overlap() {
     let app = spawn_sync_app().await;
     let mut world = small_world(Quirks::default());

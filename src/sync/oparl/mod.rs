@@ -318,7 +318,7 @@ impl Job {
         let mut visited = HashSet::new();
         while let Some(current) = url.take() {
             visited.insert(current.clone());
-            let page = self.page(&current, None).await?;
+            let page = self.page(&current, None, visited.len() == 1).await?;
             bodies.extend(page.items);
             url = page.next.filter(|n| !visited.contains(n));
         }
@@ -393,14 +393,19 @@ impl Job {
         }
     }
 
-    /// Reads one page of a list, with the quirks of empty lists and lone objects.
-    async fn page(&self, url: &str, modified_since: Option<&str>) -> Result<Page, String> {
+    /// Reads one page of a list, with the quirks of empty lists and lone objects. A 404 is an
+    /// empty list only on a list's first page: a later page that is not found ends the run with
+    /// an error, as a list is never given up silently.
+    async fn page(&self, url: &str, modified_since: Option<&str>, first: bool) -> Result<Page, String> {
         let got = self.fetcher.get(url).await.map_err(|e: FetchError| e.to_string())?;
         let value = match got {
             Got::Found(value) => value,
-            Got::NotFound(_) => {
+            Got::NotFound(_) if first => {
                 self.quirk("not_found_for_empty_list");
                 return Ok(Page { items: Vec::new(), next: None });
+            }
+            Got::NotFound(_) => {
+                return Err(format!("{url}: the server answered HTTP 404 for a page its list linked to"));
             }
         };
         let (items, links) = match value {
@@ -446,6 +451,7 @@ impl Job {
             let plan = self.plan.lock().map_err(|_| "plan poisoned".to_owned())?;
             (plan.lists.get(&key).cloned(), plan.modified_since.clone())
         };
+        let resumed = matches!(position, Some(Some(_)));
         let mut url = match position {
             Some(None) => return Ok(()),
             Some(Some(next)) => Some(next),
@@ -454,7 +460,8 @@ impl Job {
         let mut visited = HashSet::new();
         while let Some(current) = url.take() {
             visited.insert(current.clone());
-            let page = self.page(&current, modified_since.as_deref()).await?;
+            let first = visited.len() == 1 && !resumed;
+            let page = self.page(&current, modified_since.as_deref(), first).await?;
             let next = page.next.filter(|n| !visited.contains(n));
             self.write_page(body, kind, &key, page.items, next.clone()).await?;
             url = next;
@@ -484,7 +491,11 @@ impl Job {
             let mut repeats = 0;
             let mut fresh = Vec::new();
             for item in items {
-                if self.seen.lock().map(|mut s| s.insert(format!("{} {}", kind.name(), id_of(&item)))).unwrap_or(true) {
+                // An entry without id is passed on (and counted as such by the reader).
+                let id = id_of(&item);
+                if id.is_empty()
+                    || self.seen.lock().map(|mut s| s.insert(format!("{} {id}", kind.name()))).unwrap_or(true)
+                {
                     fresh.push(item);
                 } else {
                     repeats += 1;
