@@ -73,16 +73,18 @@ pub struct SyncSourceResponse {
 
 impl SyncSourceResponse {
     fn new(s: SyncSource, stale_after: chrono::Duration) -> Self {
-        let stale = s.stale(stale_after, Timestamp::now());
+        let now = Timestamp::now();
+        let stale = s.stale(stale_after, now);
+        let (state, last_error) = s.state_now(now);
         Self {
             partner_ids: s.partner_id_list(),
             health: SyncHealth {
-                state: s.state,
+                state,
                 last_run_at: s.last_run_at,
                 last_success_at: s.last_success_at,
                 watermark: s.watermark,
                 stale,
-                last_error: s.last_error.clone(),
+                last_error,
                 counts: s.count_list(),
             },
             id: s.id,

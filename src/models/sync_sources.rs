@@ -142,6 +142,18 @@ impl SyncSource {
         counts_of(&self.counts)
     }
 
+    /// The state as it is now: a run whose process died (its lease ran out before it ended) is
+    /// shown as failed, with why, until the next run resumes its work.
+    pub fn state_now(&self, now: Timestamp) -> (SyncState, Option<String>) {
+        match (self.state, self.lease_until) {
+            (SyncState::Running, until) if until.is_none_or(|u| u < now) => (
+                SyncState::Failed,
+                Some("the process running the last run stopped before it ended (its lease ran out); the next run resumes where it stopped".into()),
+            ),
+            (state, _) => (state, self.last_error.clone()),
+        }
+    }
+
     /// Whether the last success is older than `stale_after` (or there was none since the
     /// source was created that long ago).
     pub fn stale(&self, stale_after: chrono::Duration, now: Timestamp) -> bool {

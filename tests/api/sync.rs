@@ -145,7 +145,7 @@ async fn running_again_changes_nothing() {
     for query in ["", "?full=true"] {
         let again = run_sync(&app, id, query).await;
         assert_eq!(again["state"], "succeeded");
-        for kind in ["paper", "meeting", "organization"] {
+        for kind in ["paper", "meeting", "organization", "body"] {
             let (_, created, updated, deleted) = tally(&again, kind);
             assert_eq!((created, updated, deleted), (0, 0, 0), "{kind} in {again}");
         }
@@ -643,6 +643,10 @@ async fn a_run_killed_with_kill_9_resumes_from_the_list_positions_it_saved() {
     });
     assert_eq!(first_page, 1);
     tokio::time::sleep(Duration::from_millis(1100)).await; // the dead run's lease runs out
+    let sources: Value = app.as_admin(Method::GET, "/api/v1/sync-sources").send().await.unwrap().json().await.unwrap();
+    let health = &sources["items"][0]["health"];
+    assert_eq!(health["state"], "failed", "a dead run is not shown as running: {health}");
+    assert!(health["last_error"].as_str().unwrap().contains("lease ran out"), "{health}");
     let done = cli(&app, vec![url], vec![("IKZ_SYNC_LEASE_SECONDS", "1".into())]).await;
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     let again = server

@@ -248,20 +248,44 @@ pub struct StoredBody {
 }
 
 /// Stores a body of source `source_id` with the partner it was matched to (or created for it);
-/// the partner is the caller's business ([`super::super::partners`]).
+/// the operation is `None` when the stored body was the same already (nothing is written).
 pub fn store_body(
     conn: &mut AnyConnection,
     source_id: i64,
     body: &BodyIn,
     partner_id: Option<i64>,
     now: Timestamp,
-) -> Result<(StoredBody, Op), AppError> {
+) -> Result<(StoredBody, Option<Op>), AppError> {
     use council_bodies::dsl as b;
-    let existing: Option<(i64, Option<i64>)> = b::council_bodies
+    type Stored =
+        (i64, Option<i64>, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<Timestamp>);
+    let existing: Option<(i64, Stored)> = b::council_bodies
         .filter(b::oparl_id.eq(&body.oparl_id))
-        .select((b::id, b::partner_id))
+        .select((
+            b::id,
+            (
+                b::source_id,
+                b::partner_id,
+                b::name,
+                b::ags,
+                b::organization_list,
+                b::meeting_list,
+                b::paper_list,
+                b::modified,
+            ),
+        ))
         .first(conn)
         .optional()?;
+    let wanted = (
+        source_id,
+        partner_id,
+        body.name.clone(),
+        body.ags.clone(),
+        body.organization_list.clone(),
+        body.meeting_list.clone(),
+        body.paper_list.clone(),
+        body.modified,
+    );
     let values = (
         b::source_id.eq(source_id),
         b::partner_id.eq(partner_id),
@@ -273,16 +297,17 @@ pub fn store_body(
         b::modified.eq(body.modified),
     );
     match existing {
-        Some((id, _)) => {
+        Some((id, stored)) if stored == wanted => Ok((StoredBody { id, partner_id }, None)),
+        Some((id, ..)) => {
             diesel::update(b::council_bodies.find(id)).set((values, b::updated_at.eq(now))).execute(conn)?;
-            Ok((StoredBody { id, partner_id }, Op::Updated))
+            Ok((StoredBody { id, partner_id }, Some(Op::Updated)))
         }
         None => {
             let id: i64 = per_backend!(conn, |c| diesel::insert_into(b::council_bodies)
                 .values((values, b::oparl_id.eq(&body.oparl_id), b::created_at.eq(now), b::updated_at.eq(now)))
                 .returning(b::id)
                 .get_result(c))?;
-            Ok((StoredBody { id, partner_id }, Op::Created))
+            Ok((StoredBody { id, partner_id }, Some(Op::Created)))
         }
     }
 }

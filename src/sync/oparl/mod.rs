@@ -355,8 +355,9 @@ impl Job {
             let (stored, op, partner, body) = written;
             self.note_newest(newest);
             if let Ok(mut counts) = self.counts.lock() {
-                let created = u64::from(op == crate::changes::Op::Created);
-                counts.tally("body", store::Tally { seen: 1, created, updated: 0, deleted: 0 });
+                let created = u64::from(op == Some(crate::changes::Op::Created));
+                let updated = u64::from(op == Some(crate::changes::Op::Updated));
+                counts.tally("body", store::Tally { seen: 1, created, updated, deleted: 0 });
                 if let store::PartnerMatch::Created(_) = partner {
                     counts.tally("partner", store::Tally { seen: 1, created: 1, updated: 0, deleted: 0 });
                 }
