@@ -360,6 +360,12 @@ async fn answer(world: &Arc<Mutex<World>>, base: &str, req: &HttpRequest) -> Htt
         *tries += 1;
         *tries == 1
     };
+    if path == "/oparl/moved" {
+        return HttpResponse::PermanentRedirect().insert_header(("Location", "/oparl/system")).finish();
+    }
+    if path == "/oparl/loop" {
+        return HttpResponse::Found().insert_header(("Location", "/oparl/loop")).finish();
+    }
     if path == "/oparl/system" {
         if w.quirks.retry_after && first_try {
             return HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "1")).body("busy");

@@ -414,6 +414,49 @@ async fn a_page_that_goes_missing_fails_the_run_and_the_next_run_resumes_there()
 }
 
 #[tokio::test]
+async fn answers_are_size_limited_and_redirects_are_followed_a_few_times_only() {
+    let app = spawn_app_with(|c| {
+        c.sync.fetch.retry_base = Duration::from_millis(5);
+        c.sync.schedule_every = Duration::from_secs(3600);
+        c.sync.fetch.max_bytes = 1500;
+    })
+    .await;
+    let server = OparlServer::start(small_world(Quirks::default()));
+    let id = create_source(&app, &server.system_url()).await;
+    let run = run_sync(&app, id, "").await;
+    assert_eq!(run["state"], "failed");
+    assert!(run["error"].as_str().unwrap().contains("larger than 1500 bytes"), "{run}");
+
+    let app = spawn_sync_app().await;
+    let moved = create_source(&app, &format!("{}/oparl/moved", server.base)).await;
+    let run = run_sync(&app, moved, "").await;
+    assert_eq!(run["state"], "succeeded", "a moved System is followed: {run}");
+    let looping = create_source(&app, &format!("{}/oparl/loop", server.base)).await;
+    let run = run_sync(&app, looping, "").await;
+    assert_eq!(run["state"], "failed");
+    assert!(run["error"].as_str().unwrap().contains("too many redirects"), "{run}");
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_times_out_and_fails_the_run_after_its_retries() {
+    let app = spawn_app_with(|c| {
+        c.sync.fetch.retry_base = Duration::from_millis(5);
+        c.sync.schedule_every = Duration::from_secs(3600);
+        c.sync.fetch.timeout = Duration::from_millis(200);
+    })
+    .await;
+    let mut world = small_world(Quirks::default());
+    world.stall_after_paper_pages = Some(0);
+    let server = OparlServer::start(world);
+    let id = create_source(&app, &server.system_url()).await;
+    let run = run_sync(&app, id, "").await;
+    assert_eq!(run["state"], "failed");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("timed out") && error.contains("gave up after 5 tries"), "{run}");
+    assert_eq!(run["counts"]["retries"], 4, "{run}");
+}
+
+#[tokio::test]
 async fn two_runs_of_one_source_never_overlap() {
     let app = spawn_sync_app().await;
     let mut world = small_world(Quirks::default());
