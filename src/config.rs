@@ -18,7 +18,7 @@
 //! | `IKZ_SYNC_OVERLAP_HOURS` | `24` | council sync: incremental runs ask for what changed since the watermark minus this |
 //! | `IKZ_SYNC_FULL_EVERY_DAYS` | `7` | council sync: a full run (everything, deletions included) when the last is older |
 //! | `IKZ_SYNC_STALE_HOURS` | `48` | council sync: a source is `stale` when its last success is older |
-//! | `IKZ_SYNC_RATE_PER_SECOND` | `10` | council sync: at most this many requests per second to one system (`0`: no limit) |
+//! | `IKZ_SYNC_RATE_PER_SECOND` | `20` | council sync: at most this many requests per second to one system (`0`: no limit) |
 //! | `IKZ_SYNC_CONCURRENCY` | `4` | council sync: requests in flight at once per run |
 //! | `IKZ_SYNC_TIMEOUT_SECONDS` | `30` | council sync: time for one request |
 //! | `IKZ_SYNC_MAX_ANSWER_MB` | `16` | council sync: largest answer read |
@@ -212,7 +212,7 @@ impl Config {
 /// The `IKZ_SYNC_*` settings.
 fn sync_settings() -> Result<crate::sync::oparl::SyncSettings, ConfigError> {
     use std::time::Duration;
-    let rate = parse_env("IKZ_SYNC_RATE_PER_SECOND", 10u32)?;
+    let rate = parse_env("IKZ_SYNC_RATE_PER_SECOND", 20u32)?;
     let fetch = crate::sync::oparl::FetchSettings {
         min_interval: if rate == 0 { Duration::ZERO } else { Duration::from_secs(1) / rate },
         concurrency: positive("IKZ_SYNC_CONCURRENCY", parse_env("IKZ_SYNC_CONCURRENCY", 4usize)?)?,

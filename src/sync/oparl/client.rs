@@ -41,7 +41,7 @@ impl Default for FetchSettings {
             attempts: 5,
             retry_base: Duration::from_millis(500),
             retry_cap: Duration::from_secs(60),
-            min_interval: Duration::ZERO,
+            min_interval: Duration::from_millis(50),
             concurrency: 4,
             max_redirects: 3,
         }
