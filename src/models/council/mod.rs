@@ -233,7 +233,11 @@ pub fn measure_paper_page(
     after: Option<After>,
     limit: i64,
 ) -> Result<(Vec<PaperRecord>, Option<String>), AppError> {
-    if crate::models::measures::find(conn, measure_id)?.is_none() {
+    // The measures table itself, not the measures model: that one keeps its links through
+    // this module (`set_measure_refs`).
+    use crate::db::schema::measures;
+    let exists: Option<i64> = measures::table.find(measure_id).select(measures::id).first(conn).optional()?;
+    if exists.is_none() {
         return Err(not_found("measure", measure_id));
     }
     let filter = PaperFilter { measure_id: Some(measure_id), ..PaperFilter::default() };
