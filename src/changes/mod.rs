@@ -188,6 +188,25 @@ pub fn deleted(
     insert(conn, caller, resource, record_id, Op::Deleted, at, None)
 }
 
+/// Records the changes of many records of one resource written at `at` (`None`: deleted), in
+/// one statement on PostgreSQL. Call it last in the write, as [`changed`].
+pub fn changed_many(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    resource: Resource,
+    records: &[(i64, Option<Op>)],
+    at: Timestamp,
+) -> QueryResult<()> {
+    let rows: Vec<(i64, &str, Option<String>)> = records
+        .iter()
+        .map(|(id, op)| match op {
+            Some(op) => (*id, <&str>::from(*op), Some(etag(at))),
+            None => (*id, <&str>::from(Op::Deleted), None),
+        })
+        .collect();
+    crate::db::statements::insert_changes(conn, resource.as_str(), &rows, at, &caller.actor())
+}
+
 /// Records a change of a record that has no `ETag` of its own (a service token), at `at`.
 pub fn unversioned(
     conn: &mut AnyConnection,

@@ -278,6 +278,54 @@ pub fn insert_change(conn: &mut AnyConnection, change: NewChange<'_>) -> QueryRe
     }
 }
 
+/// Inserts the change rows of many records of one resource at one instant (a page the council
+/// sync wrote), in the given order: on PostgreSQL in one statement that takes the feed's lock as
+/// [`insert_change`] does; on SQLite row by row (its single writer needs no lock, and a local
+/// insert costs no round trip).
+pub fn insert_changes(
+    conn: &mut AnyConnection,
+    resource: &str,
+    rows: &[(i64, &str, Option<String>)],
+    at: Timestamp,
+    actor: &str,
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    const FEED_LOCK: i64 = 0x0069_6b7a_6665_6564;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        AnyConnection::Pg(pg) => {
+            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            let ops: Vec<&str> = rows.iter().map(|r| r.1).collect();
+            let etags: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
+            diesel::sql_query(
+                "INSERT INTO changes (resource, record_id, op, at, etag, actor) \
+                 SELECT $1, r.id, r.op, $2, r.etag, $3 \
+                 FROM (SELECT pg_advisory_xact_lock($4)) AS feed_lock, \
+                      unnest($5::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS r(id, op, etag, n) \
+                 ORDER BY r.n",
+            )
+            .bind::<Text, _>(resource)
+            .bind::<diesel::sql_types::Timestamp, _>(at)
+            .bind::<Text, _>(actor)
+            .bind::<BigInt, _>(FEED_LOCK)
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(ops)
+            .bind::<Array<Nullable<Text>>, _>(etags)
+            .execute(pg)
+            .map(|_| ())
+        }
+        AnyConnection::Sqlite(_) => {
+            for (record_id, op, etag) in rows {
+                let change = NewChange { resource, record_id: *record_id, op, at, etag: etag.as_deref(), actor };
+                insert_change(conn, change)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Stores a setting, replacing its value.
 pub fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> QueryResult<()> {
     use super::schema::settings;

@@ -449,7 +449,9 @@ pub fn store_meetings(
 }
 
 /// Stores one page of papers of a body, with the keys measures link to them by; created,
-/// changed and deleted papers are recorded in the change feed.
+/// changed and deleted papers are recorded in the change feed. New papers, their keys and the
+/// page's changes go in one statement each on PostgreSQL (a round trip per statement is what a
+/// page costs there); changed papers, rare after the first run, one by one.
 pub fn store_papers(
     conn: &mut AnyConnection,
     caller: &Caller,
@@ -469,54 +471,80 @@ pub fn store_papers(
         .collect();
     let mut tally = Tally { seen: incoming.len() as u64, ..Tally::default() };
     let mut feed = Vec::new();
+    let mut gone: Vec<i64> = Vec::new();
+    let mut rekeyed: Vec<(i64, PaperData)> = Vec::new();
+    let mut new: Vec<PaperData> = Vec::new();
     for item in incoming {
         match item {
             Incoming::Deleted(oparl_id) => {
                 if let Some((id, _)) = stored.get(&oparl_id) {
-                    diesel::delete(council_paper_keys::table.filter(council_paper_keys::paper_id.eq(*id)))
-                        .execute(conn)?;
-                    diesel::delete(p::council_papers.find(*id)).execute(conn)?;
-                    tally.deleted += 1;
+                    gone.push(*id);
                     feed.push((*id, None));
                 }
             }
             Incoming::Live(paper) => {
                 let data = paper.into_data(body.partner_id);
-                let id = match stored.get(&data.oparl_id) {
-                    Some((_, row)) if *row == data => continue,
+                match stored.get(&data.oparl_id) {
+                    Some((_, row)) if *row == data => {}
                     Some((id, _)) => {
                         diesel::update(p::council_papers.find(*id))
                             .set((&data, p::body_id.eq(body.id), p::updated_at.eq(now)))
                             .execute(conn)?;
-                        tally.updated += 1;
                         feed.push((*id, Some(Op::Updated)));
-                        diesel::delete(council_paper_keys::table.filter(council_paper_keys::paper_id.eq(*id)))
-                            .execute(conn)?;
-                        *id
+                        rekeyed.push((*id, data));
                     }
-                    None => {
-                        let id: i64 = per_backend!(conn, |c| diesel::insert_into(p::council_papers)
-                            .values((&data, p::body_id.eq(body.id), p::created_at.eq(now), p::updated_at.eq(now)))
-                            .returning(p::id)
-                            .get_result(c))?;
-                        tally.created += 1;
-                        feed.push((id, Some(Op::Created)));
-                        id
-                    }
-                };
-                let mut keys: Vec<String> = [Some(&data.oparl_id), data.web_url.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .map(|k| super::link_key(k))
-                    .collect();
-                keys.dedup();
-                let rows: Vec<_> = keys
-                    .into_iter()
-                    .map(|key| (council_paper_keys::key.eq(key), council_paper_keys::paper_id.eq(id)))
-                    .collect();
-                per_backend!(conn, |c| diesel::insert_into(council_paper_keys::table).values(rows).execute(c))?;
+                    None => new.push(data),
+                }
             }
         }
+    }
+    tally.deleted = gone.len() as u64;
+    tally.updated = rekeyed.len() as u64;
+    tally.created = new.len() as u64;
+    let old_keys: Vec<i64> = gone.iter().copied().chain(rekeyed.iter().map(|(id, _)| *id)).collect();
+    if !old_keys.is_empty() {
+        diesel::delete(council_paper_keys::table.filter(council_paper_keys::paper_id.eq_any(&old_keys)))
+            .execute(conn)?;
+    }
+    if !gone.is_empty() {
+        diesel::delete(p::council_papers.filter(p::id.eq_any(&gone))).execute(conn)?;
+    }
+    let created: Vec<i64> = if new.is_empty() {
+        Vec::new()
+    } else {
+        let row = |d| (d, p::body_id.eq(body.id), p::created_at.eq(now), p::updated_at.eq(now));
+        let returned: Vec<(i64, String)> = match conn {
+            AnyConnection::Pg(c) => diesel::insert_into(p::council_papers)
+                .values(new.iter().map(row).collect::<Vec<_>>())
+                .returning((p::id, p::oparl_id))
+                .get_results(c)?,
+            AnyConnection::Sqlite(c) => {
+                let mut returned = Vec::with_capacity(new.len());
+                for d in &new {
+                    let one = diesel::insert_into(p::council_papers).values(row(d)).returning((p::id, p::oparl_id));
+                    returned.push(one.get_result(c)?);
+                }
+                returned
+            }
+        };
+        let by_oparl: HashMap<&str, i64> = returned.iter().map(|(id, o)| (o.as_str(), *id)).collect();
+        new.iter().map(|d| by_oparl.get(d.oparl_id.as_str()).copied().unwrap_or_default()).collect()
+    };
+    feed.extend(created.iter().map(|id| (*id, Some(Op::Created))));
+    let keyed = created.iter().copied().zip(new.iter()).chain(rekeyed.iter().map(|(id, d)| (*id, d)));
+    let mut keys: Vec<(String, i64)> = Vec::new();
+    for (id, data) in keyed {
+        let mut own: Vec<String> =
+            [Some(&data.oparl_id), data.web_url.as_ref()].into_iter().flatten().map(|k| super::link_key(k)).collect();
+        own.dedup();
+        keys.extend(own.into_iter().map(|k| (k, id)));
+    }
+    if !keys.is_empty() {
+        let rows: Vec<_> = keys
+            .into_iter()
+            .map(|(key, id)| (council_paper_keys::key.eq(key), council_paper_keys::paper_id.eq(id)))
+            .collect();
+        per_backend!(conn, |c| diesel::insert_into(council_paper_keys::table).values(&rows).execute(c))?;
     }
     record(conn, caller, Resource::CouncilPapers, feed, now)?;
     Ok(tally)
@@ -530,13 +558,7 @@ fn record(
     feed: Vec<(i64, Option<Op>)>,
     now: Timestamp,
 ) -> QueryResult<()> {
-    for (id, op) in feed {
-        match op {
-            Some(op) => changes::changed(conn, caller, resource, id, op, now)?,
-            None => changes::deleted(conn, caller, resource, id, now)?,
-        }
-    }
-    Ok(())
+    changes::changed_many(conn, caller, resource, &feed, now)
 }
 
 /// How a body found its partner.
