@@ -566,14 +566,6 @@ pub fn finish(
         Outcome::Succeeded { .. } => (RunState::Succeeded, None),
         Outcome::Failed(message) => (RunState::Failed, Some(message.clone())),
     };
-    diesel::update(sync_runs::table.find(run_id))
-        .set((
-            sync_runs::state.eq(<&str>::from(run_state)),
-            sync_runs::finished_at.eq(now),
-            sync_runs::error.eq(&error),
-            sync_runs::counts.eq(&counts),
-        ))
-        .execute(conn)?;
     let mine = sync_sources::table.find(source_id).filter(sync_sources::lease_owner.eq(owner));
     match outcome {
         Outcome::Succeeded { watermark, full } => {
@@ -610,5 +602,15 @@ pub fn finish(
                 .execute(conn)?;
         }
     }
+    // The run's row after the source's, in the order every write of a run takes them
+    // (`claim`, `save_progress`), so that two writes of one run never wait for each other.
+    diesel::update(sync_runs::table.find(run_id))
+        .set((
+            sync_runs::state.eq(<&str>::from(run_state)),
+            sync_runs::finished_at.eq(now),
+            sync_runs::error.eq(&error),
+            sync_runs::counts.eq(&counts),
+        ))
+        .execute(conn)?;
     Ok(())
 }

@@ -179,6 +179,7 @@ pub async fn execute(
         seen: Arc::new(Mutex::new(HashSet::new())),
         progress,
         caller: Caller::system("oparl-sync"),
+        stop: std::sync::atomic::AtomicBool::new(false),
     };
     let result = job.run(&source.system_url).await;
     let counts = job.counts.lock().map(|c| c.clone()).unwrap_or_default();
@@ -290,6 +291,8 @@ struct Job {
     seen: Arc<Mutex<HashSet<String>>>,
     progress: Progress,
     caller: Caller,
+    /// Set when a list failed: the others stop at their next page.
+    stop: std::sync::atomic::AtomicBool,
 }
 
 impl Job {
@@ -373,8 +376,13 @@ impl Job {
                 (Kind::Meeting, body.meeting_list.clone()),
                 (Kind::Paper, body.paper_list.clone()),
             ];
+            // Side by side; when one fails the others stop at their next page, and the run
+            // waits for them, so that no page is still being written when the run is ended.
             let jobs = lists.into_iter().filter_map(|(kind, url)| url.map(|u| self.list(stored, kind, u)));
-            futures_util::future::try_join_all(jobs).await?;
+            let ended = futures_util::future::join_all(jobs).await;
+            if let Some(error) = ended.into_iter().find_map(Result::err) {
+                return Err(error);
+            }
         }
         Ok(())
     }
@@ -460,12 +468,25 @@ impl Job {
         };
         let mut visited = HashSet::new();
         while let Some(current) = url.take() {
+            if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(());
+            }
             visited.insert(current.clone());
             let first = visited.len() == 1 && !resumed;
-            let page = self.page(&current, modified_since.as_deref(), first).await?;
-            let next = page.next.filter(|n| !visited.contains(n));
-            self.write_page(body, kind, &key, page.items, next.clone()).await?;
-            url = next;
+            let done = match self.page(&current, modified_since.as_deref(), first).await {
+                Ok(page) => {
+                    let next = page.next.filter(|n| !visited.contains(n));
+                    self.write_page(body, kind, &key, page.items, next.clone()).await.map(|()| next)
+                }
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(next) => url = next,
+                Err(e) => {
+                    self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
