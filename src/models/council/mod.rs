@@ -58,24 +58,6 @@ pub fn set_measure_refs(conn: &mut AnyConnection, measure_id: i64, refs: &[Strin
     Ok(())
 }
 
-/// The ids of the papers linked to each of `measure_ids`.
-pub fn papers_of_measures(conn: &mut AnyConnection, measure_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<i64>>> {
-    let pairs: Vec<(i64, i64)> = measure_council_keys::table
-        .inner_join(council_paper_keys::table.on(council_paper_keys::key.eq(measure_council_keys::key)))
-        .filter(measure_council_keys::measure_id.eq_any(measure_ids))
-        .select((measure_council_keys::measure_id, council_paper_keys::paper_id))
-        .load(conn)?;
-    let mut map: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (measure, paper) in pairs {
-        let ids = map.entry(measure).or_default();
-        if !ids.contains(&paper) {
-            ids.push(paper);
-        }
-    }
-    map.values_mut().for_each(|ids| ids.sort_unstable());
-    Ok(map)
-}
-
 /// The ids of the measures linked to each of `paper_ids`.
 fn measures_of_papers(conn: &mut AnyConnection, paper_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<i64>>> {
     let pairs: Vec<(i64, i64)> = council_paper_keys::table
@@ -281,12 +263,7 @@ fn paper_records(conn: &mut AnyConnection, rows: Vec<PaperRow>) -> Result<Vec<Pa
         .collect();
     let meeting_ids: HashSet<&str> =
         parsed.iter().flat_map(|(_, _, cs)| cs.iter().filter_map(|c| c.meeting_id.as_deref())).collect();
-    let org_names: HashMap<String, String> = council_organizations::table
-        .filter(council_organizations::oparl_id.eq_any(org_ids))
-        .select((council_organizations::oparl_id, council_organizations::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    let org_names = organization_names(conn, org_ids)?;
     let meetings: HashMap<String, (MeetingRef, Vec<AgendaItem>)> = council_meetings::table
         .filter(council_meetings::oparl_id.eq_any(meeting_ids))
         .select((
@@ -334,6 +311,16 @@ fn paper_records(conn: &mut AnyConnection, rows: Vec<PaperRow>) -> Result<Vec<Pa
             let measure_ids = measures.remove(&paper.id).unwrap_or_default();
             PaperRecord { paper, keywords, consultations, measure_ids }
         })
+        .collect())
+}
+
+/// The names of the organisations of these OParl ids (those the sync has read).
+fn organization_names(conn: &mut AnyConnection, ids: HashSet<&str>) -> QueryResult<HashMap<String, String>> {
+    Ok(council_organizations::table
+        .filter(council_organizations::oparl_id.eq_any(ids))
+        .select((council_organizations::oparl_id, council_organizations::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
         .collect())
 }
 
@@ -428,12 +415,7 @@ fn meeting_records(conn: &mut AnyConnection, rows: Vec<MeetingRow>) -> Result<Ve
         })
         .collect();
     let org_ids: HashSet<&str> = parsed.iter().flat_map(|(_, o, _)| o.iter().map(String::as_str)).collect();
-    let org_names: HashMap<String, String> = council_organizations::table
-        .filter(council_organizations::oparl_id.eq_any(org_ids))
-        .select((council_organizations::oparl_id, council_organizations::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    let org_names = organization_names(conn, org_ids)?;
     Ok(parsed
         .into_iter()
         .map(|(meeting, orgs, agenda_items)| MeetingRecord {
