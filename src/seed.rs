@@ -445,6 +445,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume, progress: &crate::progress::P
                         funding_programme: None,
                         funding_amount_eur: None,
                         external_refs: "[]".to_owned(),
+                        requires_council_approval: false,
                     },
                     coops_t::created_at.eq(stamp),
                     coops_t::updated_at.eq(stamp),

@@ -186,6 +186,9 @@ fn answer(record: Current) -> Result<Value, AppError> {
         Current::Webhook(r) => serde_json::to_value(WebhookResponse::from(r)),
         Current::CouncilPaper(r) => serde_json::to_value(super::council::CouncilPaperResponse::from(*r)),
         Current::CouncilMeeting(r) => serde_json::to_value(super::council::CouncilMeetingResponse::from(*r)),
+        Current::CouncilDecision(r) => {
+            serde_json::to_value(super::council_decisions::CouncilDecisionResponse::from(*r))
+        }
     };
     value.map_err(|e| AppError::Internal(e.to_string()))
 }

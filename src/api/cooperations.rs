@@ -45,6 +45,8 @@ pub struct CooperationResponse {
     pub funding_amount_eur: Option<i64>,
     /// The cooperation's ids in other systems.
     pub external_refs: Vec<ExternalRef>,
+    /// Whether a measure becomes `approved` only when the councils of all its partners approved it.
+    pub requires_council_approval: bool,
     /// Created (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -65,6 +67,7 @@ impl From<Cooperation> for CooperationResponse {
             funding_programme: c.funding_programme,
             funding_amount_eur: c.funding_amount_eur,
             external_refs: c.external_refs.0,
+            requires_council_approval: c.requires_council_approval,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

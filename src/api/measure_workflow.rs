@@ -133,6 +133,20 @@ pub struct SummaryResponse {
     pub estimated_cost_eur_total: i64,
     /// The five measures with the highest priority score.
     pub top_measures: Vec<MeasureResponse>,
+    /// Per partner with any: its `planned` measures whose approval waits for its council (no
+    /// decision, `pending` or `deferred`), and those its council rejected; by partner id.
+    pub waiting_for_councils: Vec<CouncilsWaiting>,
+}
+
+/// How many planned measures of a cooperation wait for one partner's council.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CouncilsWaiting {
+    /// The partner.
+    pub partner_id: i64,
+    /// Planned measures its council has not approved yet.
+    pub measures_waiting: i64,
+    /// Planned measures its council rejected.
+    pub measures_rejected: i64,
 }
 
 /// The portfolio of a cooperation
@@ -145,7 +159,7 @@ pub struct SummaryResponse {
 pub async fn get_summary(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let (totals, top) = db.read(move |conn| model::portfolio(conn, id)).await?;
+    let (totals, top, waiting) = db.read(move |conn| model::portfolio(conn, id)).await?;
     let mut by_status: BTreeMap<String, i64> = ALL_STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     by_status.extend(totals.by_status);
     let summary = SummaryResponse {
@@ -156,6 +170,14 @@ pub async fn get_summary(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) 
         signed_total: totals.signed,
         estimated_cost_eur_total: totals.estimated_cost_eur,
         top_measures: top.into_iter().map(MeasureResponse::new).collect(),
+        waiting_for_councils: waiting
+            .into_iter()
+            .map(|w| CouncilsWaiting {
+                partner_id: w.partner_id,
+                measures_waiting: w.waiting,
+                measures_rejected: w.rejected,
+            })
+            .collect(),
     };
     Ok(respond::json(HttpResponse::Ok(), &summary))
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::contacts::ContactResponse;
+use super::council_decisions::CouncilDecisionResponse;
 use super::export::{self, CsvDelimiter, ListFormat};
 use super::extract::{ByRef, IdempotencyKey, JsonBody, Query, search_pattern};
 use super::pagination::{self, Limit};
@@ -76,8 +77,14 @@ pub struct MeasureResponse {
     pub progress: i32,
     /// Parent measure, for sub-measures.
     pub parent_id: Option<i64>,
-    /// URLs of council papers (e.g. OParl papers).
+    /// URLs of council papers (e.g. OParl papers). A paper the OParl sync copied is linked by
+    /// its `oparl_id` or `web_url`; its consultations then yield the partners' decisions.
     pub council_refs: Vec<String>,
+    /// Each partner's council decision, by partner (`/api/v1/measures/{id}/council-decisions`).
+    pub council_decisions: Vec<CouncilDecisionResponse>,
+    /// Derived: the council of every partner of the measure (lead and participating) has
+    /// approved it; `false` for a measure without partners.
+    pub councils_agreed: bool,
     /// The measure's ids in other systems.
     pub external_refs: Vec<ExternalRef>,
     /// Created (UTC).
@@ -91,7 +98,7 @@ pub struct MeasureResponse {
 impl MeasureResponse {
     /// The answer for a stored measure, its partners and (if read) its responsible contact.
     pub fn new(record: MeasureRecord) -> Self {
-        let MeasureRecord { measure: m, partner_ids, horizon, council_refs, contact } = record;
+        let MeasureRecord { measure: m, partner_ids, horizon, council_refs, contact, decisions } = record;
         Self {
             id: m.id,
             cooperation_id: m.cooperation_id,
@@ -117,6 +124,8 @@ impl MeasureResponse {
             progress: m.progress,
             parent_id: m.parent_id,
             council_refs,
+            council_decisions: decisions.into_iter().map(CouncilDecisionResponse::from).collect(),
+            councils_agreed: m.councils_agreed,
             external_refs: m.external_refs.0,
             created_at: m.created_at,
             updated_at: m.updated_at,

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod contacts;
 pub mod cooperations;
 pub mod council;
+pub mod council_decisions;
 pub mod export;
 pub mod extract;
 pub mod fields;
@@ -44,7 +45,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 scope("/measures")
                     .configure(measures::configure)
                     .configure(measure_workflow::configure)
-                    .configure(council::configure_in_measures),
+                    .configure(council::configure_in_measures)
+                    .configure(council_decisions::configure_in_measures),
             )
             .service(
                 scope("/cooperations")
@@ -64,6 +66,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/webhooks").configure(webhooks::configure))
             .service(scope("/council-papers").configure(council::configure_papers))
             .service(scope("/council-meetings").configure(council::configure_meetings))
+            .service(scope("/council-decisions").configure(council_decisions::configure))
             .service(scope("/sync-sources").configure(sync_sources::configure)),
     );
 }

@@ -43,10 +43,11 @@ pub enum Resource {
     Webhooks,
     CouncilPapers,
     CouncilMeetings,
+    CouncilDecisions,
 }
 
 /// Every resource, in the order they are listed.
-pub const ALL_RESOURCES: [Resource; 10] = [
+pub const ALL_RESOURCES: [Resource; 11] = [
     Resource::Partners,
     Resource::Fields,
     Resource::Cooperations,
@@ -57,6 +58,7 @@ pub const ALL_RESOURCES: [Resource; 10] = [
     Resource::Webhooks,
     Resource::CouncilPapers,
     Resource::CouncilMeetings,
+    Resource::CouncilDecisions,
 ];
 
 impl Resource {
@@ -74,7 +76,8 @@ impl Resource {
             | Self::Cooperations
             | Self::Measures
             | Self::CouncilPapers
-            | Self::CouncilMeetings => caller.may_read_public().is_ok(),
+            | Self::CouncilMeetings
+            | Self::CouncilDecisions => caller.may_read_public().is_ok(),
             Self::Contacts => caller.role.is_some_and(|r| r >= Role::Viewer),
             Self::Users | Self::ServiceTokens | Self::Webhooks => caller.is_admin(),
         }

@@ -141,6 +141,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         external_refs -> Text,
+        requires_council_approval -> Bool,
     }
 }
 
@@ -219,6 +220,7 @@ diesel::table! {
         updated_at -> Timestamp,
         partner_ids -> Nullable<Text>,
         external_refs -> Text,
+        councils_agreed -> Bool,
     }
 }
 
@@ -459,3 +461,29 @@ diesel::allow_tables_to_appear_in_same_query!(
     measure_council_keys,
     measures,
 );
+
+diesel::allow_tables_to_appear_in_same_query!(council_decisions, measures);
+
+diesel::table! {
+    council_decisions (id) {
+        id -> BigInt,
+        measure_id -> BigInt,
+        partner_id -> BigInt,
+        manual_decision -> Nullable<Text>,
+        manual_decided_on -> Nullable<Date>,
+        manual_paper_id -> Nullable<BigInt>,
+        manual_paper_url -> Nullable<Text>,
+        note -> Nullable<Text>,
+        derived_decision -> Nullable<Text>,
+        derived_decided_on -> Nullable<Date>,
+        derived_paper_id -> Nullable<BigInt>,
+        derived_consultation_id -> Nullable<Text>,
+        derived_meeting_id -> Nullable<BigInt>,
+        derived_result -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(council_decisions -> measures (measure_id));
+diesel::joinable!(council_decisions -> partners (partner_id));

@@ -1,5 +1,6 @@
 //! Domain rules that the validator crate cannot express, each with its unit tests.
 
+pub mod council;
 pub mod measures;
 
 use std::borrow::Cow;

@@ -18,6 +18,7 @@ pub enum Current {
     Webhook(super::webhooks::Webhook),
     CouncilPaper(Box<super::council::PaperRecord>),
     CouncilMeeting(Box<super::council::MeetingRecord>),
+    CouncilDecision(Box<super::measures::decisions::DecisionRecord>),
 }
 
 /// The record a change is about, as it is now (as `GET` on it reads it); `None` once deleted.
@@ -35,6 +36,9 @@ pub fn current(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<
         Resource::CouncilPapers => super::council::get_paper(conn, id).map(|r| Current::CouncilPaper(Box::new(r))),
         Resource::CouncilMeetings => {
             super::council::get_meeting(conn, id).map(|r| Current::CouncilMeeting(Box::new(r)))
+        }
+        Resource::CouncilDecisions => {
+            super::measures::decisions::get_any(conn, id).map(|r| Current::CouncilDecision(Box::new(r)))
         }
     };
     match found {

@@ -76,6 +76,14 @@ pub fn ensure_partner_unused(conn: &mut AnyConnection, partner_id: i64) -> Resul
             joined(&ids)
         )));
     }
+    let decided = measures::decisions::measures_decided_by(conn, partner_id)?;
+    if !decided.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "partner {partner_id}'s council has decisions on measure(s) {}: delete them first \
+             (DELETE /api/v1/measures/{{id}}/council-decisions/{{decision_id}})",
+            joined(&decided)
+        )));
+    }
     let contacts = contacts::count_of_partner(conn, partner_id)?;
     if contacts > 0 {
         return Err(AppError::Conflict(format!(

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::error::AppError;
 
 /// The records that carry a version (`ETag`), by their item path.
-const VERSIONED: [&str; 7] = [
+const VERSIONED: [&str; 9] = [
     "/api/v1/partners/{id}",
     "/api/v1/fields/{id}",
     "/api/v1/cooperations/{id}",
@@ -25,6 +25,8 @@ const VERSIONED: [&str; 7] = [
     "/api/v1/contacts/{id}",
     "/api/v1/users/{id}",
     "/api/v1/webhooks/{id}",
+    "/api/v1/council-decisions/{id}",
+    "/api/v1/measures/{id}/council-decisions/{decision_id}",
 ];
 
 /// Other operations whose answer is one versioned record (with its `ETag`).
@@ -33,7 +35,7 @@ const ANSWERS_A_RECORD: [(&str, &str); 2] =
 
 /// The operations that take an `Idempotency-Key` (those that create or move something; not
 /// login, service tokens or webhooks, whose answers carry secrets).
-const IDEMPOTENT: [(&str, &str); 8] = [
+const IDEMPOTENT: [(&str, &str); 9] = [
     ("/api/v1/partners", "post"),
     ("/api/v1/fields", "post"),
     ("/api/v1/cooperations", "post"),
@@ -42,6 +44,7 @@ const IDEMPOTENT: [(&str, &str); 8] = [
     ("/api/v1/cooperations/{id}/members", "post"),
     ("/api/v1/measures/{id}/transitions", "post"),
     ("/api/v1/import", "post"),
+    ("/api/v1/measures/{id}/council-decisions", "post"),
 ];
 
 /// Properties an answer may leave out, each only in the situation its description names.
@@ -69,7 +72,7 @@ const ENUMS: [(&str, &str, &[&str]); 5] = [
 ];
 
 /// The example body of each PATCH: one field changed, as a client would send it.
-const PATCH_EXAMPLES: [(&str, &str); 8] = [
+const PATCH_EXAMPLES: [(&str, &str); 9] = [
     ("UpdatePartner", r#"{"population": 4500}"#),
     ("FieldPatch", r#"{"name_en": "Municipal building yard"}"#),
     ("CooperationPatch", r#"{"funding_programme": "Förderrichtlinie IKZ 2026"}"#),
@@ -78,6 +81,7 @@ const PATCH_EXAMPLES: [(&str, &str); 8] = [
     ("UserPatch", r#"{"display_name": "Maria Mustermann"}"#),
     ("WebhookPatch", r#"{"active": true}"#),
     ("SyncSourcePatch", r#"{"interval_minutes": 1440}"#),
+    ("CouncilDecisionPatch", r#"{"decision": "approved"}"#),
 ];
 
 /// Applies every rule of this module to the serialised document.

@@ -6,6 +6,7 @@ mod auth_tokens;
 mod changes;
 mod contacts;
 mod cooperations;
+mod council_decisions;
 mod exchange;
 mod fields;
 mod health;

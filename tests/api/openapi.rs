@@ -204,6 +204,14 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
     }
     let papers: Value = app.get("/api/v1/council-papers").await.json().await.unwrap();
     let meetings: Value = app.get("/api/v1/council-meetings").await.json().await.unwrap();
+    // Decisions: one derived from the linked paper's council, one entered by hand.
+    let linked = json!({"council_refs": [papers["items"][0]["oparl_id"]]});
+    assert_eq!(app.patch_json(&format!("/api/v1/measures/{mid}"), &linked).await.status(), 200);
+    let entry =
+        json!({"partner_id": partner, "decision": "approved", "decided_on": "2026-11-19", "note": "einstimmig"});
+    let decision: Value =
+        app.post_json(&format!("/api/v1/measures/{mid}/council-decisions"), &entry).await.json().await.unwrap();
+    let did = decision["id"].clone();
 
     // (path, operation method, answer status) for every kind of answer.
     let reads = [
@@ -216,6 +224,10 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         "/api/v1/council-meetings".into(),
         format!("/api/v1/council-meetings/{}", meetings["items"][0]["id"]),
         format!("/api/v1/measures/{mid}/council-papers"),
+        "/api/v1/council-decisions".into(),
+        format!("/api/v1/council-decisions/{did}"),
+        format!("/api/v1/measures/{mid}/council-decisions"),
+        format!("/api/v1/measures/{mid}/council-decisions/{did}"),
         format!("/api/v1/partners/{partner}?include=contacts"),
         format!("/api/v1/partners/{bare}"),
         "/api/v1/partners".into(),
@@ -271,7 +283,7 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         mismatches(&doc, schema, &body, &format!("GET {template} {status}"), &mut problems);
         checked += 1;
     }
-    assert_eq!(checked, 37);
+    assert_eq!(checked, 41);
     assert!(problems.is_empty(), "answers and document disagree:\n{}", problems.join("\n"));
 }
 

@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, assert_problem, spawn_app_with};
 use crate::oparl_server::{OparlServer, Quirks, Size, World};
 
 /// The service with fast retries and no scheduler in the way (a test starts its runs).
-async fn spawn_sync_app() -> TestApp {
+pub async fn spawn_sync_app() -> TestApp {
     spawn_app_with(|c| {
         c.sync.fetch.retry_base = Duration::from_millis(5);
         c.sync.fetch.min_interval = Duration::ZERO;
@@ -27,14 +27,14 @@ fn small_world(quirks: Quirks) -> World {
     world
 }
 
-async fn create_source(app: &TestApp, url: &str) -> i64 {
+pub async fn create_source(app: &TestApp, url: &str) -> i64 {
     let response = app.post_json("/api/v1/sync-sources", &json!({"system_url": url, "active": false})).await;
     assert_eq!(response.status(), 201);
     response.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
 /// Starts a run through the API and waits for its end (at most 30 s).
-async fn run_sync(app: &TestApp, source: i64, query: &str) -> Value {
+pub async fn run_sync(app: &TestApp, source: i64, query: &str) -> Value {
     let response =
         app.as_admin(Method::POST, &format!("/api/v1/sync-sources/{source}/runs{query}")).send().await.unwrap();
     assert_eq!(response.status(), 202);

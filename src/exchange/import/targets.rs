@@ -61,7 +61,7 @@ impl ImportResource {
     /// The exported fields a row cannot set: it must leave them empty or as exported.
     pub fn read_only(self) -> &'static [&'static str] {
         match self {
-            Self::Measures => &["id", "status", "priority_score", "created_at", "updated_at"],
+            Self::Measures => &["id", "status", "priority_score", "councils_agreed", "created_at", "updated_at"],
             Self::Contacts => &["id", "phone_normalized", "created_at", "updated_at"],
             Self::Partners | Self::Fields | Self::Cooperations => &["id", "created_at", "updated_at"],
         }
@@ -71,7 +71,7 @@ impl ImportResource {
     pub fn embedded(self) -> &'static [&'static str] {
         match self {
             Self::Partners => &["contacts"],
-            Self::Measures => &["responsible_contact"],
+            Self::Measures => &["responsible_contact", "council_decisions"],
             Self::Fields | Self::Cooperations | Self::Contacts => &[],
         }
     }
@@ -190,8 +190,11 @@ impl ImportResource {
             Self::Cooperations => cooperations::get(conn, id).map(|c| (c.created_at, c.updated_at, vec![])),
             Self::Measures => measures::get(conn, id, false).map(|r| {
                 let m = r.measure;
-                let derived =
-                    vec![("status", Value::from(m.status.as_str())), ("priority_score", Value::from(m.priority_score))];
+                let derived = vec![
+                    ("status", Value::from(m.status.as_str())),
+                    ("priority_score", Value::from(m.priority_score)),
+                    ("councils_agreed", Value::from(m.councils_agreed)),
+                ];
                 (m.created_at, m.updated_at, derived)
             }),
             Self::Contacts => contacts::get(conn, id).map(|r| {

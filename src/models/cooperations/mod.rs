@@ -78,6 +78,7 @@ pub struct Cooperation {
     pub updated_at: Timestamp,
     #[diesel(deserialize_as = String)]
     pub external_refs: ExternalRefs,
+    pub requires_council_approval: bool,
 }
 
 /// The writable columns of a cooperation.
@@ -93,6 +94,7 @@ pub struct CooperationData {
     pub funding_programme: Option<String>,
     pub funding_amount_eur: Option<i64>,
     pub external_refs: String,
+    pub requires_council_approval: bool,
 }
 
 /// A stored membership, with the partner's name.
@@ -556,6 +558,11 @@ pub struct CreateCooperation {
     #[serde(default)]
     #[validate(skip)]
     pub external_refs: Vec<ExternalRef>,
+    /// `true`: a measure becomes `approved` only when the council of each of its partners (lead
+    /// and participating) has approved it (see the measure's `council_decisions`); otherwise
+    /// the transition answers 409 naming the councils still missing. Default `false`.
+    #[serde(default)]
+    pub requires_council_approval: bool,
 }
 
 fn exploring() -> CooperationStatus {
@@ -567,7 +574,7 @@ fn dates_in_order(c: &CreateCooperation) -> Result<(), validator::ValidationErro
 }
 
 impl Normalize for CreateCooperation {
-    const NOT_NULL: &'static [&'static str] = &["status"];
+    const NOT_NULL: &'static [&'static str] = &["status", "requires_council_approval"];
 
     fn normalize(&mut self) {
         domain::trim(&mut self.name);
@@ -594,6 +601,7 @@ impl CreateCooperation {
             funding_programme: self.funding_programme,
             funding_amount_eur: self.funding_amount_eur,
             external_refs: external_refs::column(&self.external_refs),
+            requires_council_approval: self.requires_council_approval,
         }
     }
 
@@ -607,6 +615,7 @@ impl CreateCooperation {
             funding_programme: c.funding_programme.clone(),
             funding_amount_eur: c.funding_amount_eur,
             external_refs: c.external_refs.0.clone(),
+            requires_council_approval: c.requires_council_approval,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! keeps its own keys current when it is written (the measure's write, the sync's page), so a
 //! link appears whichever of the two comes first, and neither write touches the other's rows.
 
+pub mod outcomes;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -294,12 +295,7 @@ fn paper_records(conn: &mut AnyConnection, rows: Vec<PaperRow>) -> Result<Vec<Pa
                         .map(|id| OrganizationRef { oparl_id: id.clone(), name: org_names.get(id).cloned() })
                         .collect();
                     let found = c.meeting_id.as_ref().and_then(|m| meetings.get(m));
-                    let agenda_item = found.and_then(|(_, items)| {
-                        items.iter().find(|item| {
-                            (c.agenda_item_id.is_some() && item.oparl_id == c.agenda_item_id)
-                                || (c.oparl_id.is_some() && item.consultation_id == c.oparl_id)
-                        })
-                    });
+                    let agenda_item = found.and_then(|(_, items)| outcomes::agenda_item_of(&c, items));
                     Consultation {
                         organizations,
                         meeting: found.map(|(m, _)| m.clone()),

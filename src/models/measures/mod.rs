@@ -1,5 +1,6 @@
 //! Measures: cooperation ideas and projects, their participants and history.
 
+pub mod decisions;
 mod input;
 mod rules;
 
@@ -62,6 +63,9 @@ pub struct Measure {
     pub updated_at: Timestamp,
     #[diesel(deserialize_as = String)]
     pub external_refs: ExternalRefs,
+    /// Derived: every partner of the measure (lead and participating) has an approving
+    /// council decision ([`decisions`]).
+    pub councils_agreed: bool,
 }
 
 /// A stored measure with its participating partners, read in one query.

@@ -2,6 +2,7 @@
 //! and a status transition are checked, and what a read returns. The HTTP floor, the seed and
 //! later connectors call these; each takes a connection already inside the transaction.
 
+use super::decisions::{self, DecisionRecord};
 use super::{
     CreateMeasure, CreateTransition, HistoryEntry, Measure, MeasureFilter, MeasureRow, MeasureSort, Totals,
     change_partners, find, find_row, history, insert, list, partner_ids, record, set_status, totals, update_row,
@@ -27,6 +28,8 @@ pub struct MeasureRecord {
     pub horizon: Option<Horizon>,
     pub council_refs: Vec<String>,
     pub contact: Option<ContactRecord>,
+    /// Its council decisions, by partner.
+    pub decisions: Vec<DecisionRecord>,
 }
 
 impl MeasureRecord {
@@ -35,7 +38,15 @@ impl MeasureRecord {
         let unreadable = |what: &str| AppError::Internal(format!("measure {} has an unreadable {what}", measure.id));
         let horizon = measure.horizon.as_deref().map(str::parse).transpose().map_err(|_| unreadable("horizon"))?;
         let council_refs = serde_json::from_str(&measure.council_refs).map_err(|_| unreadable("council_refs"))?;
-        Ok(Self { measure, partner_ids, horizon, council_refs, contact: None })
+        Ok(Self { measure, partner_ids, horizon, council_refs, contact: None, decisions: Vec::new() })
+    }
+
+    /// The measure as stored now, with its partners and council decisions.
+    fn reread(conn: &mut AnyConnection, id: i64) -> Result<Self, AppError> {
+        let row = find_row(conn, id)?.ok_or_else(|| not_found("measure", id))?;
+        let mut record = Self::from_row(row)?;
+        record.decisions = decisions::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
+        Ok(record)
     }
 
     fn from_row(row: MeasureRow) -> Result<Self, AppError> {
@@ -54,8 +65,7 @@ impl MeasureRecord {
 
 /// One measure with its partners (and its responsible contact, if asked for), or 404.
 pub fn get(conn: &mut AnyConnection, id: i64, with_contact: bool) -> Result<MeasureRecord, AppError> {
-    let row = find_row(conn, id)?.ok_or_else(|| not_found("measure", id))?;
-    let mut record = MeasureRecord::from_row(row)?;
+    let mut record = MeasureRecord::reread(conn, id)?;
     record.add_contact_if(conn, with_contact)?;
     Ok(record)
 }
@@ -79,10 +89,13 @@ pub fn page<T>(
     }
     let rows = list(conn, filter, sort, after, limit)?;
     let (rows, next) = paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
+    let ids: Vec<i64> = rows.iter().map(|r| r.measure.id).collect();
+    let mut decided = decisions::of_measures(conn, &ids)?;
     let records = rows
         .into_iter()
         .map(|row| {
             let mut record = MeasureRecord::from_row(row)?;
+            record.decisions = decided.remove(&record.measure.id).unwrap_or_default();
             record.add_contact_if(conn, with_contacts)?;
             Ok(answer(record))
         })
@@ -90,15 +103,29 @@ pub fn page<T>(
     Ok((records, next))
 }
 
-/// The portfolio of a cooperation: its totals and its five measures of highest priority.
-pub fn portfolio(conn: &mut AnyConnection, cooperation_id: i64) -> Result<(Totals, Vec<MeasureRecord>), AppError> {
+/// The portfolio of a cooperation: its totals, its five measures of highest priority and, per
+/// partner, its planned measures waiting for that partner's council.
+pub fn portfolio(
+    conn: &mut AnyConnection,
+    cooperation_id: i64,
+) -> Result<(Totals, Vec<MeasureRecord>, Vec<decisions::Waiting>), AppError> {
     cooperations::get(conn, cooperation_id)?;
     let totals = totals(conn, cooperation_id)?;
+    let waiting = decisions::waiting(conn, cooperation_id)?;
     let filter = MeasureFilter { cooperation_id: Some(cooperation_id), min_priority: Some(0), ..Default::default() };
     let mut top = list(conn, &filter, MeasureSort::PriorityDesc, None, 5)?;
     top.truncate(5);
-    let top = top.into_iter().map(MeasureRecord::from_row).collect::<Result<_, _>>()?;
-    Ok((totals, top))
+    let ids: Vec<i64> = top.iter().map(|r| r.measure.id).collect();
+    let mut decided = decisions::of_measures(conn, &ids)?;
+    let top = top
+        .into_iter()
+        .map(|row| {
+            let mut record = MeasureRecord::from_row(row)?;
+            record.decisions = decided.remove(&record.measure.id).unwrap_or_default();
+            Ok(record)
+        })
+        .collect::<Result<_, AppError>>()?;
+    Ok((totals, top, waiting))
 }
 
 /// Creates a measure as `idea` (admins, or editors of a member of its cooperation) and records it.
@@ -111,9 +138,14 @@ pub fn create(
     check_create(conn, caller, &input)?;
     let refs = input.external_refs.clone();
     let (data, partner_ids) = input.into_data(MeasureStatus::Idea, None);
+    let linked = data.council_refs != "[]";
     let measure = insert(conn, &data, &partner_ids, now)?;
     external_refs::store_new(conn, Resource::Measures, measure.id, &refs)?;
     record(conn, measure.id, "created", None, MeasureStatus::Idea.as_str(), None, &caller.actor(), now)?;
+    if linked && decisions::derive(conn, caller, &[measure.id], Some(measure.id), now)?.measures > 0 {
+        changes::changed(conn, caller, Resource::Measures, measure.id, Op::Created, now)?;
+        return MeasureRecord::reread(conn, measure.id);
+    }
     changes::changed(conn, caller, Resource::Measures, measure.id, Op::Created, measure.updated_at)?;
     MeasureRecord::new(measure, partner_ids)
 }
@@ -218,19 +250,25 @@ fn replace(
 ) -> Result<MeasureRecord, AppError> {
     let id = current.id;
     if !check_replace(conn, &current, members, &stored, &input)? {
-        return MeasureRecord::new(current, stored.1);
+        return MeasureRecord::reread(conn, current.id);
     }
     let before = stored.1;
     let resume = stored_status(&current, current.resume_status.as_deref())?;
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let (data, partner_ids) = input.into_data(current.status, resume);
+    let relinked = data.council_refs != current.council_refs;
     let stored = update_row(conn, &current, &data, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
     change_partners(conn, id, &before, &partner_ids)?;
     if let Some(refs) = refs {
         external_refs::store(conn, Resource::Measures, id, &refs)?;
     }
-    changes::changed(conn, caller, Resource::Measures, id, Op::Updated, stored.updated_at)?;
-    MeasureRecord::new(stored, partner_ids)
+    // A new link to a council paper shows what its councils decided at once.
+    if relinked {
+        decisions::derive(conn, caller, &[id], Some(id), now)?;
+    }
+    decisions::refresh(conn, &stored, false, now)?;
+    changes::changed(conn, caller, Resource::Measures, id, Op::Updated, now)?;
+    MeasureRecord::reread(conn, id)
 }
 
 /// Creates the measure holding the external reference `source:ref_id` (`true`), or replaces
@@ -271,10 +309,14 @@ pub fn delete(
     let (current, _) = lock_for_change(conn, caller, id, "delete measures")?;
     if_match.check_version(current.updated_at)?;
     let children = super::detach_children(conn, id, now)?;
+    let decisions_gone = decisions::before_deleting_measure(conn, id)?;
     super::delete_row(conn, id)?;
     external_refs::remove(conn, Resource::Measures, id)?;
     for child in children {
         changes::changed(conn, caller, Resource::Measures, child, Op::Updated, now)?;
+    }
+    for decision in decisions_gone {
+        changes::deleted(conn, caller, Resource::CouncilDecisions, decision, now)?;
     }
     changes::deleted(conn, caller, Resource::Measures, id, now)?;
     Ok(())
@@ -325,6 +367,9 @@ pub fn transition(
             });
         }
     }
+    if to == MeasureStatus::Approved {
+        check_councils(conn, &measure)?;
+    }
     let seen = measure.updated_at;
     measure.resume_status =
         matches!(to, MeasureStatus::OnHold | MeasureStatus::Rejected).then(|| from.as_str().to_owned());
@@ -335,10 +380,45 @@ pub fn transition(
         return Err(changed_meanwhile("measure"));
     }
     record(conn, id, "transition", Some(from.as_str()), to.as_str(), comment.as_deref(), &caller.actor(), now)?;
-    let stored = find(conn, id)?.ok_or_else(|| not_found("measure", id))?;
-    let partner_ids = partner_ids(conn, id)?;
-    changes::changed(conn, caller, Resource::Measures, id, Op::Updated, stored.updated_at)?;
-    MeasureRecord::new(stored, partner_ids)
+    changes::changed(conn, caller, Resource::Measures, id, Op::Updated, now)?;
+    MeasureRecord::reread(conn, id)
+}
+
+/// Where the measure's cooperation requires it, refuses (409) approval before every partner's
+/// council agreed, naming the partners still missing.
+fn check_councils(conn: &mut AnyConnection, measure: &Measure) -> Result<(), AppError> {
+    let cooperation = cooperations::get(conn, measure.cooperation_id)?;
+    if !cooperation.requires_council_approval || measure.councils_agreed {
+        return Ok(());
+    }
+    let Some(missing) = decisions::missing_approvals(conn, measure)? else {
+        return Err(AppError::Conflict(format!(
+            "cooperation {} requires council approval, and measure {} names no partner whose council could give it",
+            cooperation.id, measure.id
+        )));
+    };
+    let mut names = Vec::new();
+    let errors = missing
+        .iter()
+        .map(|(partner, decided)| {
+            let name = partners::find(conn, *partner)?.map_or_else(|| format!("partner {partner}"), |p| p.name);
+            let stands = decided.map_or("no decision recorded", |d| d.as_str());
+            names.push(format!("{name} ({stands})"));
+            Ok(FieldError::new(
+                format!("council_decisions[partner_id={partner}]"),
+                "council_not_agreed",
+                format!("the council of {name} (partner {partner}) has not agreed: {stands}"),
+            ))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Err(AppError::ConflictFields {
+        detail: format!(
+            "cooperation {} requires every partner's council to agree before a measure is `approved`; not yet: {}",
+            cooperation.id,
+            names.join(", ")
+        ),
+        errors,
+    })
 }
 
 /// One entry of a measure's history as answered: the statuses read.

@@ -29,6 +29,7 @@ use crate::auth::Caller;
 use crate::db::{Db, Timestamp};
 use crate::error::AppError;
 use crate::models::council::store::{self, Incoming, StoredBody};
+use crate::models::measures::decisions;
 use crate::models::sync_sources::{self, Busy, Claimed, Outcome, RunCounts, Trigger};
 use crate::outbound;
 use crate::progress::Progress;
@@ -383,6 +384,34 @@ impl Job {
             if let Some(error) = ended.into_iter().find_map(Result::err) {
                 return Err(error);
             }
+        }
+        self.derive_decisions(partner_ids).await
+    }
+
+    /// Derives the council decisions of the measures linked to these partners' papers (or
+    /// holding decisions derived for them) from what the run stored, in one transaction. Run at
+    /// every end, so that a meeting that has taken place since the last run counts now.
+    async fn derive_decisions(&self, partner_ids: Vec<i64>) -> Result<(), String> {
+        if partner_ids.is_empty() {
+            return Ok(());
+        }
+        let caller = self.caller.clone();
+        let done = self
+            .db
+            .write(move |c| {
+                let measures = decisions::derivable(c, &partner_ids)?;
+                decisions::derive(c, &caller, &measures, None, Timestamp::now())
+            })
+            .await
+            .map_err(|e| format!("cannot derive council decisions: {e}"))?;
+        if let Ok(mut counts) = self.counts.lock() {
+            let tally = store::Tally {
+                seen: done.created + done.updated + done.deleted,
+                created: done.created,
+                updated: done.updated,
+                deleted: done.deleted,
+            };
+            counts.tally("council_decision", tally);
         }
         Ok(())
     }
