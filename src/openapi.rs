@@ -39,6 +39,7 @@ keyset-paginated (`limit`, `cursor`, `next_cursor`, `Link: rel=\"next\"`). `PATC
         (name = "webhooks", description = "Signed deliveries of the change feed to integrators' URLs (Standard Webhooks; admins only)."),
         (name = "council", description = "Papers and meetings of the partners' council information systems, as the OParl sync copied them (read only)."),
         (name = "sync", description = "Council information systems (OParl) the service copies from: their health and runs (admins only)."),
+        (name = "vocabularies", description = "German and English labels of every closed set of values (statuses, kinds, roles, decisions)."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     servers((url = "/", description = "This server")),

@@ -92,7 +92,8 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
             conn,
             json!({"name": "IKZ Heideland", "status": "active", "started_on": "2025-03-01",
                    "description": "Drei Kommunen im Landkreis Heideland bündeln Verwaltungsaufgaben.",
-                   "funding_programme": "Förderprogramm Interkommunale Zusammenarbeit (Beispiel)", "funding_amount_eur": 180000}),
+                   "funding_programme": "Förderprogramm Interkommunale Zusammenarbeit (Beispiel)", "funding_amount_eur": 180000,
+                   "requires_council_approval": true}),
             &[
                 (heidenau, "lead"),
                 (birkwitz, "member"),
@@ -328,6 +329,20 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
                 body["responsible_partner_id"] = json!(kreis);
             }
             let measure = measures::create(conn, &seeder, decode::<CreateMeasure>(body)?, now())?.measure;
+            // Heideland requires its councils' consent: the approved ones have all three, two
+            // planned ones wait for Birkwitz (deferred) and Lindtal (nothing yet).
+            let decided: &[(i64, &str)] = match (coop == heideland, status, signed) {
+                (true, MeasureStatus::Approved | MeasureStatus::InProgress | MeasureStatus::Completed, _) => {
+                    &[(heidenau, "approved"), (birkwitz, "approved"), (lindtal, "approved")]
+                }
+                (true, MeasureStatus::Planned, Some(_)) => &[(heidenau, "approved"), (birkwitz, "deferred")],
+                _ => &[],
+            };
+            for (partner_id, decision) in decided {
+                let entry = json!({"partner_id": partner_id, "decision": decision, "decided_on": signed,
+                    "note": "Beispieldaten"});
+                measures::decisions::create(conn, &seeder, measure.id, decode(entry)?, now())?;
+            }
             walk_to(conn, &seeder, measure.id, status)?;
             seeded.measures += 1;
         }
@@ -532,6 +547,11 @@ pub fn volume(conn: &mut AnyConnection, v: Volume, progress: &crate::progress::P
                         progress: 0,
                         council_refs: "[]".into(),
                         external_refs: "[]".into(),
+                        annual_cost_before_eur: None,
+                        annual_cost_after_eur: None,
+                        commitment_years: None,
+                        savings_eur: None,
+                        savings_percent_tenths: None,
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),

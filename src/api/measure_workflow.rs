@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{IdempotencyKey, JsonBody, Query};
 use super::measures::MeasureResponse;
@@ -136,6 +136,39 @@ pub struct SummaryResponse {
     /// Per partner with any: its `planned` measures whose approval waits for its council (no
     /// decision, `pending` or `deferred`), and those its council rejected; by partner id.
     pub waiting_for_councils: Vec<CouncilsWaiting>,
+    /// Sum of the annual savings (`savings_eur`) of the measures not rejected, in whole euros.
+    pub annual_savings_eur_total: i64,
+    /// The measures whose `savings_percent` is at least `savings_min_percent` (every measure
+    /// with a known share without it), highest share first: the evidence state funding asks
+    /// for (e.g. at least 15 % for at least five years).
+    pub savings_measures: Vec<MeasureSavings>,
+}
+
+/// The savings of one measure.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeasureSavings {
+    /// The measure.
+    pub id: i64,
+    /// Its title.
+    pub title: String,
+    /// Annual savings in whole euros.
+    pub savings_eur: Option<i64>,
+    /// Annual savings in percent of the cost before, one decimal.
+    #[schema(example = 15.0)]
+    pub savings_percent: f64,
+    /// For how many years the partners commit to it.
+    pub commitment_years: Option<i32>,
+}
+
+/// Query parameters of the portfolio summary.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Only measures saving at least this share (percent, −1000 to 100, e.g. `15`) in
+    /// `savings_measures`.
+    #[param(minimum = -1000, maximum = 100, example = 15)]
+    pub savings_min_percent: Option<f64>,
 }
 
 /// How many planned measures of a cooperation wait for one partner's council.
@@ -150,16 +183,27 @@ pub struct CouncilsWaiting {
 }
 
 /// The portfolio of a cooperation
-#[utoipa::path(tag = "cooperations", params(("id" = i64, Path, description = "Cooperation id")),
+#[utoipa::path(tag = "cooperations", params(("id" = i64, Path, description = "Cooperation id"), SummaryQuery),
     security((), ("bearer" = [])), responses(
     (status = 200, description = "Counts, totals and the top measures", body = SummaryResponse),
+    (status = 400, description = "Unknown or unusable query parameter", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such cooperation", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}/summary")]
-pub async fn get_summary(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn get_summary(
+    db: web::Data<Db>,
+    caller: Caller,
+    id: web::Path<i64>,
+    query: Query<SummaryQuery>,
+) -> Result<HttpResponse, AppError> {
     caller.may_read_public()?;
     let id = id.into_inner();
-    let (totals, top, waiting) = db.read(move |conn| model::portfolio(conn, id)).await?;
+    let min = match query.0.savings_min_percent {
+        Some(p) if p.is_finite() && (-1000.0..=100.0).contains(&p) => Some((p * 10.0).ceil() as i32),
+        Some(_) => return Err(AppError::bad_parameter("savings_min_percent", "must be a number from -1000 to 100")),
+        None => None,
+    };
+    let (totals, top, waiting) = db.read(move |conn| model::portfolio(conn, id, min)).await?;
     let mut by_status: BTreeMap<String, i64> = ALL_STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     by_status.extend(totals.by_status);
     let summary = SummaryResponse {
@@ -176,6 +220,18 @@ pub async fn get_summary(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) 
                 partner_id: w.partner_id,
                 measures_waiting: w.waiting,
                 measures_rejected: w.rejected,
+            })
+            .collect(),
+        annual_savings_eur_total: totals.annual_savings_eur,
+        savings_measures: totals
+            .saving
+            .into_iter()
+            .map(|s| MeasureSavings {
+                id: s.id,
+                title: s.title,
+                savings_eur: s.savings_eur,
+                savings_percent: f64::from(s.savings_percent_tenths.unwrap_or_default()) / 10.0,
+                commitment_years: s.commitment_years,
             })
             .collect(),
     };

@@ -67,6 +67,22 @@ pub struct MeasureResponse {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[schema(nullable = false)]
     pub responsible_contact: Option<ContactResponse>,
+    /// Annual personnel and material costs of all partners together before the measure (whole euros).
+    #[schema(example = 200000)]
+    pub annual_cost_before_eur: Option<i64>,
+    /// The same after the measure (whole euros).
+    #[schema(example = 170000)]
+    pub annual_cost_after_eur: Option<i64>,
+    /// For how many years the partners commit to it.
+    #[schema(example = 5)]
+    pub commitment_years: Option<i32>,
+    /// Derived: `annual_cost_before_eur − annual_cost_after_eur` (whole euros); `null` unless both are set.
+    #[schema(example = 30000)]
+    pub savings_eur: Option<i64>,
+    /// Derived: `round(100 × savings_eur / annual_cost_before_eur, 1)`; `null` when the cost
+    /// before is 0 or not set.
+    #[schema(example = 15.0)]
+    pub savings_percent: Option<f64>,
     /// Planned start.
     pub planned_start: Option<NaiveDate>,
     /// Planned end (not before the start).
@@ -118,6 +134,11 @@ impl MeasureResponse {
             responsible_partner_id: m.responsible_partner_id,
             responsible_contact_id: m.responsible_contact_id,
             responsible_contact: contact.map(ContactResponse::new),
+            annual_cost_before_eur: m.annual_cost_before_eur,
+            annual_cost_after_eur: m.annual_cost_after_eur,
+            commitment_years: m.commitment_years,
+            savings_eur: m.savings_eur,
+            savings_percent: m.savings_percent_tenths.map(|t| f64::from(t) / 10.0),
             planned_start: m.planned_start,
             planned_end: m.planned_end,
             description_signed_on: m.description_signed_on,

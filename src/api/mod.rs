@@ -20,6 +20,7 @@ pub mod respond;
 pub mod service_tokens;
 pub mod sync_sources;
 pub mod users;
+pub mod vocabularies;
 pub mod webhooks;
 
 /// What the handlers share besides the database handle (`web::Data<Db>`) and the
@@ -67,6 +68,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(scope("/council-papers").configure(council::configure_papers))
             .service(scope("/council-meetings").configure(council::configure_meetings))
             .service(scope("/council-decisions").configure(council_decisions::configure))
-            .service(scope("/sync-sources").configure(sync_sources::configure)),
+            .service(scope("/sync-sources").configure(sync_sources::configure))
+            .service(scope("/vocabularies").configure(vocabularies::configure)),
     );
 }

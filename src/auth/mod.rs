@@ -50,6 +50,7 @@ const LEEWAY_SECONDS: u64 = 30;
     ToSchema,
     strum::EnumString,
     strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]

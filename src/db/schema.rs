@@ -221,6 +221,11 @@ diesel::table! {
         partner_ids -> Nullable<Text>,
         external_refs -> Text,
         councils_agreed -> Bool,
+        annual_cost_before_eur -> Nullable<BigInt>,
+        annual_cost_after_eur -> Nullable<BigInt>,
+        commitment_years -> Nullable<Integer>,
+        savings_eur -> Nullable<BigInt>,
+        savings_percent_tenths -> Nullable<Integer>,
     }
 }
 

@@ -5,7 +5,18 @@ use utoipa::ToSchema;
 
 /// Where a measure stands in its workflow.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -79,7 +90,17 @@ impl MeasureStatus {
 
 /// How soon a measure can be carried out.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -97,6 +118,26 @@ pub enum Horizon {
 pub fn priority_score(benefit: Option<i32>, cost: Option<i32>, effort: Option<i32>) -> Option<i32> {
     let (b, c, e) = (benefit?, cost?, effort?);
     Some((2 * b - c - e + 8) * 100 / 16)
+}
+
+/// The annual savings of a measure: `before − after` in whole euros (`None` unless both are
+/// known), and in tenths of a percent of `before`, `round(1000 × savings / before)` with halves
+/// away from zero (`None` when `before` is 0 or unknown). Exact for every pair of `i64`.
+pub fn savings(before: Option<i64>, after: Option<i64>) -> (Option<i64>, Option<i32>) {
+    let (Some(before), Some(after)) = (before, after) else { return (None, None) };
+    let saved = i128::from(before) - i128::from(after);
+    let euros = i64::try_from(saved).ok();
+    if before == 0 {
+        return (euros, None);
+    }
+    let (numerator, denominator) = (saved * 1000, i128::from(before));
+    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
+    let rounded = if 2 * remainder.abs() >= denominator.abs() {
+        quotient + numerator.signum() * denominator.signum()
+    } else {
+        quotient
+    };
+    (euros, i32::try_from(rounded).ok())
 }
 
 #[cfg(test)]
@@ -129,6 +170,20 @@ mod tests {
             assert!(paused.allowed_next(None).is_empty());
             assert!(paused.allowed_next(Some(Completed)).is_empty());
         }
+    }
+
+    #[test]
+    fn savings_are_before_minus_after_and_a_rounded_share_of_before() {
+        assert_eq!(savings(Some(200_000), Some(170_000)), (Some(30_000), Some(150)));
+        assert_eq!(savings(Some(3), Some(2)), (Some(1), Some(333)));
+        assert_eq!(savings(Some(3), Some(1)), (Some(2), Some(667)));
+        assert_eq!(savings(Some(2000), Some(1999)), (Some(1), Some(1)), "0.05 % rounds up to 0.1 %");
+        assert_eq!(savings(Some(2000), Some(2001)), (Some(-1), Some(-1)), "halves round away from zero");
+        assert_eq!(savings(Some(100), Some(250)), (Some(-150), Some(-1500)), "costs that rise save less than nothing");
+        assert_eq!(savings(Some(0), Some(10)), (Some(-10), None));
+        assert_eq!(savings(None, Some(10)), (None, None));
+        assert_eq!(savings(Some(10), None), (None, None));
+        assert_eq!(savings(Some(i64::MAX), Some(0)), (Some(i64::MAX), Some(1000)));
     }
 
     #[test]

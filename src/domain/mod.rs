@@ -3,6 +3,17 @@
 pub mod council;
 pub mod measures;
 
+/// The language of labels, spreadsheet titles and of what a file says in words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    /// German (the default).
+    #[default]
+    De,
+    /// English.
+    En,
+}
+
 use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;

@@ -1,25 +1,16 @@
 //! Column titles of exported spreadsheets, in German and English: what a person reads above a
 //! column of an `.xlsx` export (a CSV keeps the field names, which its import reads back).
 
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-/// The language of titles and of what a file says in words.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    /// German (the default).
-    #[default]
-    De,
-    /// English.
-    En,
-}
+pub use crate::domain::Lang;
 
 /// (field, German, English) for every field a list exports.
-const TITLES: [(&str, &str, &str); 62] = [
+const TITLES: [(&str, &str, &str); 67] = [
     ("id", "ID", "ID"),
     ("ags", "AGS (Gemeindeschlüssel)", "AGS (municipality key)"),
+    ("annual_cost_after_eur", "Jährliche Kosten nachher (EUR)", "Annual cost after (EUR)"),
+    ("annual_cost_before_eur", "Jährliche Kosten vorher (EUR)", "Annual cost before (EUR)"),
     ("benefit", "Nutzen (1–5)", "Benefit (1–5)"),
+    ("commitment_years", "Bindungsdauer (Jahre)", "Commitment (years)"),
     ("consultation_id", "Beratung (OParl-ID)", "Consultation (OParl id)"),
     ("contacts", "Ansprechpersonen", "Contacts"),
     ("cooperation_id", "Kooperation (ID)", "Cooperation (ID)"),
@@ -71,6 +62,8 @@ const TITLES: [(&str, &str, &str); 62] = [
     ("responsible_contact", "Verantwortliche Person", "Responsible person"),
     ("responsible_contact_id", "Verantwortliche Person (ID)", "Responsible person (ID)"),
     ("responsible_partner_id", "Verantwortlicher Partner (ID)", "Responsible partner (ID)"),
+    ("savings_eur", "Einsparung pro Jahr (EUR)", "Annual savings (EUR)"),
+    ("savings_percent", "Einsparung (%)", "Savings (%)"),
     ("source", "Quelle", "Source"),
     ("started_on", "Begonnen am", "Started on"),
     ("state", "Bundesland", "State"),

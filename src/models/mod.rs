@@ -17,6 +17,7 @@ pub mod service_tokens;
 pub mod sync_sources;
 pub mod usage;
 pub mod users;
+pub mod vocabularies;
 pub mod webhooks;
 
 use crate::db::Timestamp;

@@ -99,6 +99,7 @@ pub fn tighten(doc: &mut Value) {
                 object.insert("example".into(), serde_json::from_str(example).expect("a JSON example"));
             }
         }
+        label_enums(schemas);
         // Each problem response carries its own example instead.
         if let Some(problem) = schemas.get_mut("Problem").and_then(Value::as_object_mut) {
             problem.remove("example");
@@ -189,6 +190,20 @@ pub fn tighten(doc: &mut Value) {
                 }
             }
         }
+    }
+}
+
+/// Each closed set's schema names its values' labels (as `GET /api/v1/vocabularies` serves
+/// them): `x-labels: {"de": {value: label}, "en": {…}}`.
+fn label_enums(schemas: &mut Map<String, Value>) {
+    use crate::domain::Lang;
+    use crate::models::vocabularies::all;
+    for (de, en) in all(Lang::De).into_iter().zip(all(Lang::En)) {
+        let Some(schema) = schemas.get_mut(de.schema).and_then(Value::as_object_mut) else { continue };
+        let labels = |v: &crate::models::vocabularies::Vocabulary| -> Map<String, Value> {
+            v.entries.iter().map(|e| (e.value.to_owned(), json!(e.label))).collect()
+        };
+        schema.insert("x-labels".into(), json!({"de": labels(&de), "en": labels(&en)}));
     }
 }
 

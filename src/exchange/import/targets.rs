@@ -61,7 +61,16 @@ impl ImportResource {
     /// The exported fields a row cannot set: it must leave them empty or as exported.
     pub fn read_only(self) -> &'static [&'static str] {
         match self {
-            Self::Measures => &["id", "status", "priority_score", "councils_agreed", "created_at", "updated_at"],
+            Self::Measures => &[
+                "id",
+                "status",
+                "priority_score",
+                "councils_agreed",
+                "savings_eur",
+                "savings_percent",
+                "created_at",
+                "updated_at",
+            ],
             Self::Contacts => &["id", "phone_normalized", "created_at", "updated_at"],
             Self::Partners | Self::Fields | Self::Cooperations => &["id", "created_at", "updated_at"],
         }
@@ -194,6 +203,8 @@ impl ImportResource {
                     ("status", Value::from(m.status.as_str())),
                     ("priority_score", Value::from(m.priority_score)),
                     ("councils_agreed", Value::from(m.councils_agreed)),
+                    ("savings_eur", Value::from(m.savings_eur)),
+                    ("savings_percent", Value::from(m.savings_percent_tenths.map(|t| f64::from(t) / 10.0))),
                 ];
                 (m.created_at, m.updated_at, derived)
             }),

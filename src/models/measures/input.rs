@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{Measure, MeasureData};
-use crate::domain::measures::{Horizon, MeasureStatus, priority_score};
+use crate::domain::measures::{Horizon, MeasureStatus, priority_score, savings};
 use crate::domain::{self};
 use crate::error::{AppError, FieldError};
 use crate::models::input::Normalize;
@@ -84,6 +84,22 @@ pub struct CreateMeasure {
     #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub description_signed_on: Option<NaiveDate>,
+    /// Annual personnel and material costs of all partners together before the measure, in
+    /// whole euros, 0 or more.
+    #[validate(range(min = 0, message = "must not be negative"))]
+    #[serde(default)]
+    #[schema(minimum = 0, example = 200000)]
+    pub annual_cost_before_eur: Option<i64>,
+    /// The same after the measure (whole euros, 0 or more).
+    #[validate(range(min = 0, message = "must not be negative"))]
+    #[serde(default)]
+    #[schema(minimum = 0, example = 170000)]
+    pub annual_cost_after_eur: Option<i64>,
+    /// For how many years the partners commit to the measure (0–100).
+    #[validate(range(min = 0, max = 100, message = "must be 0 to 100"))]
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100, example = 5)]
+    pub commitment_years: Option<i32>,
     /// Progress in percent, 0–100 (default 0).
     #[validate(range(min = 0, max = 100, message = "must be 0 to 100"))]
     #[serde(default)]
@@ -139,6 +155,7 @@ impl CreateMeasure {
     /// The columns to store, with derived values; `status` and `resume_status` as given.
     pub fn into_data(self, status: MeasureStatus, resume: Option<MeasureStatus>) -> (MeasureData, Vec<i64>) {
         let score = priority_score(self.benefit, self.cost, self.effort);
+        let (savings_eur, savings_percent_tenths) = savings(self.annual_cost_before_eur, self.annual_cost_after_eur);
         let data = MeasureData {
             cooperation_id: self.cooperation_id,
             field_id: self.field_id,
@@ -154,6 +171,11 @@ impl CreateMeasure {
             cost: self.cost,
             effort: self.effort,
             estimated_cost_eur: self.estimated_cost_eur,
+            annual_cost_before_eur: self.annual_cost_before_eur,
+            annual_cost_after_eur: self.annual_cost_after_eur,
+            commitment_years: self.commitment_years,
+            savings_eur,
+            savings_percent_tenths,
             priority_score: score,
             priority_rank: score.unwrap_or(-1),
             lead_partner_id: self.lead_partner_id,
@@ -185,6 +207,9 @@ impl CreateMeasure {
             cost: m.cost,
             effort: m.effort,
             estimated_cost_eur: m.estimated_cost_eur,
+            annual_cost_before_eur: m.annual_cost_before_eur,
+            annual_cost_after_eur: m.annual_cost_after_eur,
+            commitment_years: m.commitment_years,
             lead_partner_id: m.lead_partner_id,
             partner_ids,
             responsible_partner_id: m.responsible_partner_id,

@@ -66,6 +66,13 @@ pub struct Measure {
     /// Derived: every partner of the measure (lead and participating) has an approving
     /// council decision ([`decisions`]).
     pub councils_agreed: bool,
+    pub annual_cost_before_eur: Option<i64>,
+    pub annual_cost_after_eur: Option<i64>,
+    pub commitment_years: Option<i32>,
+    /// Derived: `annual_cost_before_eur − annual_cost_after_eur`.
+    pub savings_eur: Option<i64>,
+    /// Derived: the savings in tenths of a percent of the cost before.
+    pub savings_percent_tenths: Option<i32>,
 }
 
 /// A stored measure with its participating partners, read in one query.
@@ -121,6 +128,11 @@ pub struct MeasureData {
     pub progress: i32,
     pub council_refs: String,
     pub external_refs: String,
+    pub annual_cost_before_eur: Option<i64>,
+    pub annual_cost_after_eur: Option<i64>,
+    pub commitment_years: Option<i32>,
+    pub savings_eur: Option<i64>,
+    pub savings_percent_tenths: Option<i32>,
 }
 
 /// One entry of a measure's history.
@@ -314,6 +326,11 @@ struct UnindexedData<'a> {
     progress: i32,
     council_refs: &'a str,
     external_refs: &'a str,
+    annual_cost_before_eur: Option<i64>,
+    annual_cost_after_eur: Option<i64>,
+    commitment_years: Option<i32>,
+    savings_eur: Option<i64>,
+    savings_percent_tenths: Option<i32>,
 }
 
 impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
@@ -334,6 +351,11 @@ impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
             progress: data.progress,
             council_refs: &data.council_refs,
             external_refs: &data.external_refs,
+            annual_cost_before_eur: data.annual_cost_before_eur,
+            annual_cost_after_eur: data.annual_cost_after_eur,
+            commitment_years: data.commitment_years,
+            savings_eur: data.savings_eur,
+            savings_percent_tenths: data.savings_percent_tenths,
         }
     }
 }
@@ -371,6 +393,11 @@ impl MeasureData {
             progress: _,
             council_refs: _,
             external_refs: _,
+            annual_cost_before_eur: _,
+            annual_cost_after_eur: _,
+            commitment_years: _,
+            savings_eur: _,
+            savings_percent_tenths: _,
         } = self;
         *cooperation_id == stored.cooperation_id
             && *field_id == stored.field_id
@@ -619,10 +646,25 @@ pub struct Totals {
     pub assessed: i64,
     pub signed: i64,
     pub estimated_cost_eur: i64,
+    /// Sum of `savings_eur` of the measures not rejected.
+    pub annual_savings_eur: i64,
+    /// The measures with savings at or above the asked share, highest share first.
+    pub saving: Vec<Saving>,
 }
 
-/// The portfolio figures of one cooperation.
-pub fn totals(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<Totals> {
+/// A measure's savings, for the portfolio.
+#[derive(Debug, Clone, Queryable)]
+pub struct Saving {
+    pub id: i64,
+    pub title: String,
+    pub savings_eur: Option<i64>,
+    pub savings_percent_tenths: Option<i32>,
+    pub commitment_years: Option<i32>,
+}
+
+/// The portfolio figures of one cooperation; `saving` lists the measures saving at least
+/// `min_tenths` tenths of a percent (all with a known share when `None`).
+pub fn totals(conn: &mut AnyConnection, cooperation_id: i64, min_tenths: Option<i32>) -> QueryResult<Totals> {
     let of_coop = measures::cooperation_id.eq(cooperation_id);
     let by_status = measures::table
         .filter(of_coop)
@@ -648,7 +690,29 @@ pub fn totals(conn: &mut AnyConnection, cooperation_id: i64) -> QueryResult<Tota
     // Summed here rather than in SQL: PostgreSQL's SUM(bigint) is NUMERIC, which the shared schema avoids.
     let costs: Vec<Option<i64>> = measures::table.filter(of_coop).select(measures::estimated_cost_eur).load(conn)?;
     let estimated_cost_eur = costs.into_iter().flatten().fold(0i64, i64::saturating_add);
-    Ok(Totals { by_status, by_field, assessed, signed, estimated_cost_eur })
+    let saved: Vec<Option<i64>> = measures::table
+        .filter(of_coop)
+        .filter(measures::status.ne(MeasureStatus::Rejected.as_str()))
+        .select(measures::savings_eur)
+        .load(conn)?;
+    let annual_savings_eur = saved.into_iter().flatten().fold(0i64, i64::saturating_add);
+    let mut saving = measures::table
+        .filter(of_coop)
+        .filter(measures::savings_percent_tenths.is_not_null())
+        .select((
+            measures::id,
+            measures::title,
+            measures::savings_eur,
+            measures::savings_percent_tenths,
+            measures::commitment_years,
+        ))
+        .order((measures::savings_percent_tenths.desc(), measures::id))
+        .into_boxed();
+    if let Some(min) = min_tenths {
+        saving = saving.filter(measures::savings_percent_tenths.ge(min));
+    }
+    let saving = saving.load(conn)?;
+    Ok(Totals { by_status, by_field, assessed, signed, estimated_cost_eur, annual_savings_eur, saving })
 }
 
 /// Ids of measures that still refer to a partner (lead, responsible or participating), optionally

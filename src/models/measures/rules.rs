@@ -103,14 +103,16 @@ pub fn page<T>(
     Ok((records, next))
 }
 
-/// The portfolio of a cooperation: its totals, its five measures of highest priority and, per
+/// The portfolio of a cooperation: its totals (with the measures saving at least
+/// `savings_min_tenths` tenths of a percent), its five measures of highest priority and, per
 /// partner, its planned measures waiting for that partner's council.
 pub fn portfolio(
     conn: &mut AnyConnection,
     cooperation_id: i64,
+    savings_min_tenths: Option<i32>,
 ) -> Result<(Totals, Vec<MeasureRecord>, Vec<decisions::Waiting>), AppError> {
     cooperations::get(conn, cooperation_id)?;
-    let totals = totals(conn, cooperation_id)?;
+    let totals = totals(conn, cooperation_id, savings_min_tenths)?;
     let waiting = decisions::waiting(conn, cooperation_id)?;
     let filter = MeasureFilter { cooperation_id: Some(cooperation_id), min_priority: Some(0), ..Default::default() };
     let mut top = list(conn, &filter, MeasureSort::PriorityDesc, None, 5)?;

@@ -11,6 +11,16 @@
 //! council links recomputes `measures.councils_agreed` (every partner of the measure, lead and
 //! participating, has an approving decision) in the same transaction and bumps the measure's
 //! version, so its ETag and the change feed see that its decisions changed.
+//!
+//! Hand entries are written in `entry`, derivations in `derive`; the input type is in `input`.
+
+mod derive;
+mod entry;
+mod input;
+
+pub use derive::{Derivation, derivable, derive};
+pub use entry::{create, delete, update};
+pub use input::CreateCouncilDecision;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,7 +28,6 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
 
 use super::Measure;
 use crate::auth::Caller;
@@ -27,15 +36,16 @@ use crate::db::keyset::{After, paginate};
 use crate::db::schema::{council_decisions, measures};
 use crate::db::{AnyConnection, Timestamp};
 use crate::domain::council::{CouncilDecision, decision_from_result};
-use crate::error::{AppError, FieldError};
-use crate::models::council::outcomes::{self, Outcome};
-use crate::models::input::Normalize;
-use crate::models::record::{IfMatch, Patch, not_found};
+use crate::error::AppError;
+use crate::models::council::outcomes::Outcome;
+use crate::models::record::not_found;
 
 crate::stored_enum!(CouncilDecision);
 
 /// Where the decision shown comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum DecisionSource {
@@ -190,84 +200,6 @@ impl DecisionRecord {
     }
 }
 
-/// A council decision entered by hand (a PATCH takes any subset of the same fields but
-/// `partner_id`; `null` clears optional ones).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[validate(schema(function = "one_paper", skip_on_field_errors = false))]
-pub struct CreateCouncilDecision {
-    /// The partner whose council decided: the measure's lead or a participating partner.
-    pub partner_id: i64,
-    /// What the council decided.
-    pub decision: CouncilDecision,
-    /// When (the meeting's date).
-    #[validate(custom(function = "crate::domain::validate_year"))]
-    #[serde(default)]
-    #[schema(example = "2026-11-19")]
-    pub decided_on: Option<NaiveDate>,
-    /// The council paper here (`/api/v1/council-papers/{id}`); or give `paper_url`.
-    #[serde(default)]
-    pub paper_id: Option<i64>,
-    /// The paper's address elsewhere (a council without an OParl system); or give `paper_id`.
-    #[validate(url(message = "must be an absolute URL"))]
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
-    #[serde(default)]
-    #[schema(format = Uri, max_length = 2000, example = "https://www.ottendorf.example/rat/2026-11-19.pdf")]
-    pub paper_url: Option<String>,
-    /// A remark, up to 2,000 characters.
-    #[validate(length(max = 2000, message = "must be at most 2000 characters"))]
-    #[serde(default)]
-    #[schema(max_length = 2000, example = "Beschluss Nr. 2026/117, einstimmig")]
-    pub note: Option<String>,
-}
-
-fn one_paper(d: &CreateCouncilDecision) -> Result<(), validator::ValidationError> {
-    if d.paper_id.is_some() && d.paper_url.is_some() {
-        let mut e = validator::ValidationError::new("paper_twice");
-        e.message = Some("give `paper_id` or `paper_url`, not both".into());
-        e.add_param("field".into(), &"paper_url");
-        return Err(e);
-    }
-    Ok(())
-}
-
-impl Normalize for CreateCouncilDecision {
-    const NOT_NULL: &'static [&'static str] = &["partner_id", "decision"];
-
-    fn normalize(&mut self) {
-        crate::domain::trim_opt(&mut self.paper_url);
-        crate::domain::trim_opt(&mut self.note);
-    }
-}
-
-impl CreateCouncilDecision {
-    fn manual_data(&self) -> ManualData {
-        ManualData {
-            manual_decision: Some(self.decision.as_str().to_owned()),
-            manual_decided_on: self.decided_on,
-            manual_paper_id: self.paper_id,
-            manual_paper_url: self.paper_url.clone(),
-            note: self.note.clone(),
-        }
-    }
-
-    /// The hand entry of a row as an input; `None` for a row with only a derived decision.
-    fn from_row(row: &DecisionRow) -> Result<Option<Self>, AppError> {
-        let Some(decision) = row.manual_decision.as_deref() else { return Ok(None) };
-        let decision = decision
-            .parse()
-            .map_err(|_| AppError::Internal(format!("council decision {} has an unreadable decision", row.id)))?;
-        Ok(Some(Self {
-            partner_id: row.partner_id,
-            decision,
-            decided_on: row.manual_decided_on,
-            paper_id: row.manual_paper_id,
-            paper_url: row.manual_paper_url.clone(),
-            note: row.note.clone(),
-        }))
-    }
-}
-
 /// Filters of the decision lists; all combined with AND.
 #[derive(Debug, Default, Clone)]
 pub struct DecisionFilter {
@@ -403,139 +335,6 @@ fn deciding_partners(conn: &mut AnyConnection, measure: &Measure) -> QueryResult
     Ok(ids)
 }
 
-/// Enters a partner's decision by hand (admins, or editors acting for that partner). A partner
-/// whose decision the sync derived gets the hand entry beside it; one with a hand entry already
-/// is a 409 (change it with `PATCH`).
-pub fn create(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    measure_id: i64,
-    input: CreateCouncilDecision,
-    now: Timestamp,
-) -> Result<DecisionRecord, AppError> {
-    caller.require_partner(input.partner_id, "enter council decisions")?;
-    crate::db::lock_row(conn, crate::db::Locked::Measures, measure_id)?;
-    let measure = super::find(conn, measure_id)?.ok_or_else(|| not_found("measure", measure_id))?;
-    check_references(conn, &measure, &input)?;
-    let data = input.manual_data();
-    let (id, op) = match find_of_partner(conn, measure_id, input.partner_id)? {
-        Some(row) if row.manual_decision.is_some() => {
-            return Err(AppError::Conflict(format!(
-                "partner {} already has a council decision on measure {measure_id} (id {}); change it with PATCH",
-                input.partner_id, row.id
-            )));
-        }
-        Some(row) => {
-            diesel::update(council_decisions::table.find(row.id))
-                .set((&data, council_decisions::updated_at.eq(now)))
-                .execute(conn)?;
-            (row.id, Op::Updated)
-        }
-        None => {
-            let values = (
-                council_decisions::measure_id.eq(measure_id),
-                council_decisions::partner_id.eq(input.partner_id),
-                &data,
-                council_decisions::created_at.eq(now),
-                council_decisions::updated_at.eq(now),
-            );
-            let id = crate::per_backend!(&mut *conn, |c| diesel::insert_into(council_decisions::table)
-                .values(values)
-                .returning(council_decisions::id)
-                .get_result(c))?;
-            (id, Op::Created)
-        }
-    };
-    written(conn, caller, &measure, &[(id, Some(op))], true, now)?;
-    get(conn, measure_id, id)
-}
-
-/// Changes a hand entry (JSON Merge Patch; admins, or editors acting for the partner). On a
-/// decision only the sync derived, the patch makes the hand entry (the derived one stays beside it).
-#[allow(clippy::too_many_arguments)]
-pub fn update(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    measure_id: i64,
-    id: i64,
-    patch: Patch,
-    if_match: &IfMatch,
-    now: Timestamp,
-) -> Result<DecisionRecord, AppError> {
-    crate::db::lock_row(conn, crate::db::Locked::Measures, measure_id)?;
-    let measure = super::find(conn, measure_id)?.ok_or_else(|| not_found("measure", measure_id))?;
-    let row = find(conn, measure_id, id)?.ok_or_else(|| decision_not_found(measure_id, id))?;
-    caller.require_partner(row.partner_id, "change council decisions")?;
-    let base = match CreateCouncilDecision::from_row(&row)? {
-        Some(base) => base,
-        None => {
-            let record = DecisionRecord::new(row.clone())?;
-            let derived = record.derived.as_ref();
-            CreateCouncilDecision {
-                partner_id: row.partner_id,
-                decision: record.decision,
-                decided_on: derived.and_then(|d| d.decided_on),
-                paper_id: derived.and_then(|d| d.paper_id),
-                paper_url: None,
-                note: None,
-            }
-        }
-    };
-    let input: CreateCouncilDecision = patch.apply(&base)?;
-    if_match.check_version(row.updated_at)?;
-    if input.partner_id != row.partner_id {
-        return Err(AppError::invalid_field(
-            "partner_id",
-            "immutable",
-            "cannot be changed; delete the decision and enter it for the other partner",
-        ));
-    }
-    if row.manual_decision.is_some() && input == base {
-        return DecisionRecord::new(row);
-    }
-    check_references(conn, &measure, &input)?;
-    diesel::update(council_decisions::table.find(id))
-        .set((&input.manual_data(), council_decisions::updated_at.eq(now)))
-        .execute(conn)?;
-    written(conn, caller, &measure, &[(id, Some(Op::Updated))], true, now)?;
-    get(conn, measure_id, id)
-}
-
-/// Deletes a hand entry (admins, or editors acting for the partner). What the sync derived
-/// stays (and is then shown); a decision with nothing derived is deleted. Deleting a decision
-/// that only the sync derived removes it until the sync derives it again.
-pub fn delete(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    measure_id: i64,
-    id: i64,
-    if_match: &IfMatch,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    crate::db::lock_row(conn, crate::db::Locked::Measures, measure_id)?;
-    let measure = super::find(conn, measure_id)?.ok_or_else(|| not_found("measure", measure_id))?;
-    let row = find(conn, measure_id, id)?.ok_or_else(|| decision_not_found(measure_id, id))?;
-    caller.require_partner(row.partner_id, "delete council decisions")?;
-    if_match.check_version(row.updated_at)?;
-    let op = if row.manual_decision.is_some() && row.derived_decision.is_some() {
-        let cleared = ManualData {
-            manual_decision: None,
-            manual_decided_on: None,
-            manual_paper_id: None,
-            manual_paper_url: None,
-            note: None,
-        };
-        diesel::update(council_decisions::table.find(id))
-            .set((&cleared, council_decisions::updated_at.eq(now)))
-            .execute(conn)?;
-        Some(Op::Updated)
-    } else {
-        diesel::delete(council_decisions::table.find(id)).execute(conn)?;
-        None
-    };
-    written(conn, caller, &measure, &[(id, op)], true, now)
-}
-
 /// The deletions to record for the decisions of a measure about to be deleted (their rows go
 /// with it).
 pub fn before_deleting_measure(conn: &mut AnyConnection, measure_id: i64) -> QueryResult<Vec<i64>> {
@@ -554,28 +353,6 @@ pub fn measures_decided_by(conn: &mut AnyConnection, partner_id: i64) -> QueryRe
         .order(council_decisions::measure_id)
         .limit(20)
         .load(conn)
-}
-
-/// Checks the references of a hand entry: the partner decides on the measure, the paper exists.
-fn check_references(
-    conn: &mut AnyConnection,
-    measure: &Measure,
-    input: &CreateCouncilDecision,
-) -> Result<(), AppError> {
-    let mut errors = Vec::new();
-    if !deciding_partners(conn, measure)?.contains(&input.partner_id) {
-        errors.push(FieldError::new(
-            "partner_id",
-            "not_participating",
-            format!("partner {} neither leads nor takes part in measure {}", input.partner_id, measure.id),
-        ));
-    }
-    if let Some(paper) = input.paper_id
-        && crate::models::council::papers_by_id(conn, &[paper])?.is_empty()
-    {
-        errors.push(FieldError::new("paper_id", "unknown_council_paper", format!("there is no council paper {paper}")));
-    }
-    if errors.is_empty() { Ok(()) } else { Err(AppError::Validation(errors)) }
 }
 
 /// After decisions of `measure` changed (`changes`: id and what happened, `None` deleted):
@@ -644,146 +421,6 @@ pub fn missing_approvals(conn: &mut AnyConnection, measure: &Measure) -> Result<
             .filter(|(_, d)| *d != Some(CouncilDecision::Approved))
             .collect(),
     ))
-}
-
-/// What a derivation did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Derivation {
-    pub created: u64,
-    pub updated: u64,
-    pub deleted: u64,
-    /// Measures whose decisions changed (each refreshed and recorded in the feed).
-    pub measures: u64,
-}
-
-/// Derives the council decisions of `measure_ids` from the council systems (see
-/// [`outcomes`]): per measure and partner the decisive consultation held last. What changed is
-/// stored beside any hand entry, each changed measure under its lock and refreshed; the feed
-/// gets each changed measure but `recorded_by_caller` (a measure whose own write records it).
-/// Linear in the measures, their links and their decisions.
-pub fn derive(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    measure_ids: &[i64],
-    recorded_by_caller: Option<i64>,
-    now: Timestamp,
-) -> Result<Derivation, AppError> {
-    let mut wanted: BTreeMap<i64, BTreeMap<i64, DerivedData>> = BTreeMap::new();
-    let mut latest: HashMap<(i64, i64), Outcome> = HashMap::new();
-    for o in outcomes::outcomes(conn, measure_ids, now)? {
-        let key = (o.measure_id, o.partner_id);
-        let later =
-            |held: &Outcome| (o.held_at, o.meeting_id, o.paper_id) > (held.held_at, held.meeting_id, held.paper_id);
-        if latest.get(&key).is_none_or(later) {
-            latest.insert(key, o);
-        }
-    }
-    for ((measure_id, partner_id), o) in &latest {
-        wanted.entry(*measure_id).or_default().insert(*partner_id, DerivedData::from_outcome(o));
-    }
-    let stored = of_measures(conn, measure_ids)?;
-    let mut tally = Derivation::default();
-    for &measure_id in measure_ids {
-        let want = wanted.remove(&measure_id).unwrap_or_default();
-        let rows: Vec<&DecisionRow> = stored.get(&measure_id).into_iter().flatten().map(|r| &r.row).collect();
-        if !differs(&want, &rows) {
-            continue;
-        }
-        // Read again under the measure's lock: a hand entry may have come meanwhile.
-        crate::db::lock_row(conn, crate::db::Locked::Measures, measure_id)?;
-        let Some(measure) = super::find(conn, measure_id)? else { continue };
-        let fresh: Vec<DecisionRow> = of_measures(conn, &[measure_id])?
-            .remove(&measure_id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.row)
-            .collect();
-        let made = apply(conn, measure_id, &want, fresh, now, &mut tally)?;
-        if !made.is_empty() {
-            written(conn, caller, &measure, &made, recorded_by_caller != Some(measure_id), now)?;
-            tally.measures += 1;
-        }
-    }
-    Ok(tally)
-}
-
-/// Whether the stored rows of a measure hold other derived parts than `want`.
-fn differs(want: &BTreeMap<i64, DerivedData>, rows: &[&DecisionRow]) -> bool {
-    let held: BTreeMap<i64, DerivedData> =
-        rows.iter().filter(|r| r.derived_decision.is_some()).map(|r| (r.partner_id, DerivedData::of(r))).collect();
-    held != *want
-}
-
-/// Makes the derived parts of a measure's rows equal to `want`; returns what it changed.
-fn apply(
-    conn: &mut AnyConnection,
-    measure_id: i64,
-    want: &BTreeMap<i64, DerivedData>,
-    rows: Vec<DecisionRow>,
-    now: Timestamp,
-    tally: &mut Derivation,
-) -> QueryResult<Vec<(i64, Option<Op>)>> {
-    let mut made = Vec::new();
-    let mut rows: HashMap<i64, DecisionRow> = rows.into_iter().map(|r| (r.partner_id, r)).collect();
-    for (&partner_id, data) in want {
-        match rows.remove(&partner_id) {
-            Some(row) if DerivedData::of(&row) == *data => {}
-            Some(row) => {
-                diesel::update(council_decisions::table.find(row.id))
-                    .set((data, council_decisions::updated_at.eq(now)))
-                    .execute(conn)?;
-                tally.updated += 1;
-                made.push((row.id, Some(Op::Updated)));
-            }
-            None => {
-                let values = (
-                    council_decisions::measure_id.eq(measure_id),
-                    council_decisions::partner_id.eq(partner_id),
-                    data,
-                    council_decisions::created_at.eq(now),
-                    council_decisions::updated_at.eq(now),
-                );
-                let id: i64 = crate::per_backend!(&mut *conn, |c| diesel::insert_into(council_decisions::table)
-                    .values(values)
-                    .returning(council_decisions::id)
-                    .get_result(c))?;
-                tally.created += 1;
-                made.push((id, Some(Op::Created)));
-            }
-        }
-    }
-    // What is left and holds a derived part is no longer backed by a consultation.
-    for row in rows.into_values().filter(|r| r.derived_decision.is_some()) {
-        if row.manual_decision.is_some() {
-            diesel::update(council_decisions::table.find(row.id))
-                .set((&DerivedData::NONE, council_decisions::updated_at.eq(now)))
-                .execute(conn)?;
-            tally.updated += 1;
-            made.push((row.id, Some(Op::Updated)));
-        } else {
-            diesel::delete(council_decisions::table.find(row.id)).execute(conn)?;
-            tally.deleted += 1;
-            made.push((row.id, None));
-        }
-    }
-    made.sort_unstable_by_key(|(id, _)| *id);
-    Ok(made)
-}
-
-/// The measures whose decisions the sync of these partners' council systems may change: those
-/// linked to their papers and those holding a decision derived for them.
-pub fn derivable(conn: &mut AnyConnection, partner_ids: &[i64]) -> QueryResult<Vec<i64>> {
-    let mut ids = outcomes::measures_linked_to_partners(conn, partner_ids)?;
-    ids.extend(
-        council_decisions::table
-            .filter(council_decisions::partner_id.eq_any(partner_ids))
-            .filter(council_decisions::derived_decision.is_not_null())
-            .select(council_decisions::measure_id)
-            .load::<i64>(conn)?,
-    );
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
 }
 
 /// Per partner of a cooperation: how many of its `planned` measures wait for that partner's
