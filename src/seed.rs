@@ -314,7 +314,7 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
                 if coop == heideland { (heidenau, vec![birkwitz, lindtal]) } else { (seestadt, vec![moorfeld]) };
             let mut body = json!({"cooperation_id": coop, "field_id": field_id, "title": title, "horizon": horizon,
                 "estimated_cost_eur": cost, "lead_partner_id": lead_partner, "partner_ids": partner_ids,
-                "responsible_contact_id": contact_id, "description_signed_on": signed,
+                "responsible_contact_id": contact_id,
                 "summary": format!("{title}: Ergebnis der Arbeitsgruppe (Beispieldaten).")});
             if let Some((b, c, e)) = scores {
                 body["benefit"] = json!(b);
@@ -342,6 +342,19 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
                 let entry = json!({"partner_id": partner_id, "decision": decision, "decided_on": signed,
                     "note": "Beispieldaten"});
                 measures::decisions::create(conn, &seeder, measure.id, decode(entry)?, now())?;
+            }
+            // Signed project descriptions: every partner of the measure signed on that day.
+            let signatories: &[i64] =
+                if coop == heideland { &[heidenau, birkwitz, lindtal] } else { &[seestadt, moorfeld] };
+            for partner_id in signatories.iter().filter(|_| signed.is_some()) {
+                let by = if *partner_id == heidenau {
+                    json!({"contact_id": mayor})
+                } else {
+                    json!({"signatory_name": "Bürgermeister (Beispiel)", "signatory_function": "Bürgermeister"})
+                };
+                let mut sign = json!({"partner_id": partner_id, "signed_on": signed});
+                sign.as_object_mut().into_iter().for_each(|o| o.extend(by.as_object().cloned().unwrap_or_default()));
+                measures::sign_offs::create(conn, &seeder, measure.id, decode(sign)?, now())?;
             }
             walk_to(conn, &seeder, measure.id, status)?;
             seeded.measures += 1;
@@ -552,6 +565,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume, progress: &crate::progress::P
                         commitment_years: None,
                         savings_eur: None,
                         savings_percent_tenths: None,
+                        signatory_partner_ids: None,
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),

@@ -87,8 +87,14 @@ pub struct MeasureResponse {
     pub planned_start: Option<NaiveDate>,
     /// Planned end (not before the start).
     pub planned_end: Option<NaiveDate>,
-    /// Date the project description was signed.
+    /// Derived: the date the last required partner signed the project description (see
+    /// `sign_offs`); `null` until every one has. Read only: `POST …/sign-offs` per partner.
     pub description_signed_on: Option<NaiveDate>,
+    /// The partners who must sign the project description: the measure's own list, or (while
+    /// it has none) its lead and participating partners.
+    pub required_signatory_partner_ids: Vec<i64>,
+    /// Which partners signed, and when (who signed: `GET /api/v1/measures/{id}/sign-offs`).
+    pub sign_offs: Vec<SignedBy>,
     /// Progress in percent.
     pub progress: i32,
     /// Parent measure, for sub-measures.
@@ -114,8 +120,14 @@ pub struct MeasureResponse {
 impl MeasureResponse {
     /// The answer for a stored measure, its partners and (if read) its responsible contact.
     pub fn new(record: MeasureRecord) -> Self {
-        let MeasureRecord { measure: m, partner_ids, horizon, council_refs, contact, decisions } = record;
+        let MeasureRecord { measure: m, partner_ids, horizon, council_refs, contact, decisions, sign_offs } = record;
+        let required_signatory_partner_ids = crate::models::measures::sign_offs::required(&m, &partner_ids);
         Self {
+            required_signatory_partner_ids,
+            sign_offs: sign_offs
+                .into_iter()
+                .map(|s| SignedBy { partner_id: s.partner_id, signed_on: s.signed_on, migrated: s.migrated })
+                .collect(),
             id: m.id,
             cooperation_id: m.cooperation_id,
             field_id: m.field_id,
@@ -163,6 +175,17 @@ impl Versioned for MeasureResponse {
             None => etag(version),
         }
     }
+}
+
+/// A partner's signature under a measure's project description, as every caller sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignedBy {
+    /// The partner.
+    pub partner_id: i64,
+    /// When it signed.
+    pub signed_on: NaiveDate,
+    /// Made from a `description_signed_on` entered before sign-offs existed.
+    pub migrated: bool,
 }
 
 /// A page of this list, documented under the schema name clients were generated with.

@@ -18,6 +18,7 @@ pub mod pagination;
 pub mod partners;
 pub mod respond;
 pub mod service_tokens;
+pub mod sign_offs;
 pub mod sync_sources;
 pub mod users;
 pub mod vocabularies;
@@ -47,7 +48,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(measures::configure)
                     .configure(measure_workflow::configure)
                     .configure(council::configure_in_measures)
-                    .configure(council_decisions::configure_in_measures),
+                    .configure(council_decisions::configure_in_measures)
+                    .configure(sign_offs::configure_in_measures),
             )
             .service(
                 scope("/cooperations")

@@ -451,6 +451,15 @@ pub fn revert_all_migrations(conn: &mut AnyConnection) -> Result<usize, Migratio
     Ok(reverted)
 }
 
+/// Reverts the newest applied migration (the tests of what a migration does to stored data).
+pub fn revert_last_migration(conn: &mut AnyConnection) -> Result<(), MigrationError> {
+    match conn {
+        AnyConnection::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ())?,
+        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ())?,
+    }
+    Ok(())
+}
+
 /// True when migrations are still pending (readiness check).
 pub fn has_pending_migrations(conn: &mut AnyConnection) -> Result<bool, MigrationError> {
     Ok(match conn {

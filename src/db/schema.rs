@@ -226,6 +226,7 @@ diesel::table! {
         commitment_years -> Nullable<Integer>,
         savings_eur -> Nullable<BigInt>,
         savings_percent_tenths -> Nullable<Integer>,
+        signatory_partner_ids -> Nullable<Text>,
     }
 }
 
@@ -492,3 +493,20 @@ diesel::table! {
 
 diesel::joinable!(council_decisions -> measures (measure_id));
 diesel::joinable!(council_decisions -> partners (partner_id));
+
+diesel::table! {
+    measure_sign_offs (id) {
+        id -> BigInt,
+        measure_id -> BigInt,
+        partner_id -> BigInt,
+        signed_on -> Date,
+        contact_id -> Nullable<BigInt>,
+        signatory_name -> Nullable<Text>,
+        signatory_function -> Nullable<Text>,
+        migrated -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(measure_sign_offs -> measures (measure_id));
+diesel::allow_tables_to_appear_in_same_query!(measure_sign_offs, measures);

@@ -4,7 +4,7 @@
 pub use crate::domain::Lang;
 
 /// (field, German, English) for every field a list exports.
-const TITLES: [(&str, &str, &str); 67] = [
+const TITLES: [(&str, &str, &str); 69] = [
     ("id", "ID", "ID"),
     ("ags", "AGS (Gemeindeschlüssel)", "AGS (municipality key)"),
     ("annual_cost_after_eur", "Jährliche Kosten nachher (EUR)", "Annual cost after (EUR)"),
@@ -58,12 +58,14 @@ const TITLES: [(&str, &str, &str); 67] = [
     ("population", "Einwohner", "Population"),
     ("priority_score", "Priorität (0–100)", "Priority (0–100)"),
     ("progress", "Fortschritt (%)", "Progress (%)"),
+    ("required_signatory_partner_ids", "Unterzeichnende Partner (IDs)", "Required signatories (IDs)"),
     ("requires_council_approval", "Ratszustimmung erforderlich", "Council approval required"),
     ("responsible_contact", "Verantwortliche Person", "Responsible person"),
     ("responsible_contact_id", "Verantwortliche Person (ID)", "Responsible person (ID)"),
     ("responsible_partner_id", "Verantwortlicher Partner (ID)", "Responsible partner (ID)"),
     ("savings_eur", "Einsparung pro Jahr (EUR)", "Annual savings (EUR)"),
     ("savings_percent", "Einsparung (%)", "Savings (%)"),
+    ("sign_offs", "Unterschriften", "Sign-offs"),
     ("source", "Quelle", "Source"),
     ("started_on", "Begonnen am", "Started on"),
     ("state", "Bundesland", "State"),

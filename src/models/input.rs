@@ -14,6 +14,14 @@ pub trait Normalize {
     /// 422, not a silent reset to the default.
     const NOT_NULL: &'static [&'static str] = &[];
 
+    /// Lists that `null` sets back to their default in a merge patch (other lists are emptied
+    /// with `[]`, and `null` for them is a 422).
+    const NULLABLE_LISTS: &'static [&'static str] = &[];
+
+    /// Fields the answer carries but a body may not set, with where they are changed instead:
+    /// sending one is a 422 `read_only` (not `unknown_field`).
+    const READ_ONLY: &'static [(&'static str, &'static str)] = &[];
+
     /// Trims and canonicalises fields in place.
     fn normalize(&mut self);
 
@@ -54,7 +62,7 @@ pub const MAX_UNKNOWN_REPORTED: usize = 50;
 /// Linear in the size of the body: unknown fields are found and removed in one pass against the
 /// struct's field list (not one deserialisation per unknown field), so that the retries below
 /// only ever see the struct's own fields, a number fixed by the type.
-fn deserialize_collecting<T: DeserializeOwned>(value: Value) -> (Option<T>, Vec<FieldError>) {
+fn deserialize_collecting<T: DeserializeOwned + Normalize>(value: Value) -> (Option<T>, Vec<FieldError>) {
     let Value::Object(mut map) = value else {
         return (None, vec![FieldError::new("body", "invalid_type", "must be a JSON object")]);
     };
@@ -82,7 +90,12 @@ fn deserialize_collecting<T: DeserializeOwned>(value: Value) -> (Option<T>, Vec<
                 std::mem::take(&mut map).into_iter().partition(|(key, _)| known.contains(&key.as_str()));
             let count = unknown.len();
             errors.extend(unknown.into_iter().take(MAX_UNKNOWN_REPORTED).map(|(field, _)| {
-                FieldError::new(field, "unknown_field", format!("is not a known field (expected {expected})"))
+                match T::READ_ONLY.iter().find(|(name, _)| *name == field) {
+                    Some((_, instead)) => FieldError::new(field, "read_only", format!("cannot be set here; {instead}")),
+                    None => {
+                        FieldError::new(field, "unknown_field", format!("is not a known field (expected {expected})"))
+                    }
+                }
             }));
             if count > MAX_UNKNOWN_REPORTED {
                 let more = count - MAX_UNKNOWN_REPORTED;
@@ -190,6 +203,10 @@ mod tests {
         flag: Option<bool>,
     }
 
+    impl Normalize for Demo {
+        fn normalize(&mut self) {}
+    }
+
     #[test]
     fn collects_unknown_and_mistyped_fields_in_one_pass() {
         let value = serde_json::json!({"name": "x", "count": "many", "flag": 3, "colour": "red"});
@@ -221,6 +238,9 @@ mod tests {
             first: Counted,
             name: String,
         }
+        impl Normalize for Login {
+            fn normalize(&mut self) {}
+        }
         let mut body = serde_json::Map::new();
         body.insert("first".into(), Value::from(1));
         for i in 0..2_000 {
@@ -241,6 +261,9 @@ mod tests {
         struct WithEnum {
             kind: Kind,
             count: u32,
+        }
+        impl Normalize for WithEnum {
+            fn normalize(&mut self) {}
         }
         #[derive(Debug, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]

@@ -123,7 +123,8 @@ impl Patch {
             .iter()
             .filter(|(_, value)| value.is_null())
             .filter_map(|(key, _)| {
-                if merged.get(key.as_str()).is_some_and(Value::is_array) {
+                let list = merged.get(key.as_str()).is_some_and(Value::is_array);
+                if list && !T::NULLABLE_LISTS.contains(&key.as_str()) {
                     Some(FieldError::new(key.as_str(), "invalid_type", "must be a list; send [] to empty it"))
                 } else if T::NOT_NULL.contains(&key.as_str()) {
                     Some(FieldError::new(key.as_str(), "invalid_type", "cannot be null"))

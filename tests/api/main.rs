@@ -22,6 +22,7 @@ mod robustness;
 mod savings;
 mod security;
 mod seed;
+mod sign_offs;
 mod stored_values;
 mod sync;
 mod versions;

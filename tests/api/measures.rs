@@ -313,7 +313,9 @@ async fn the_summary_shows_the_portfolio() {
     let app = spawn_app().await;
     let s = setup(&app).await;
     let a = measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Streusalz", "benefit": 5, "cost": 1, "effort": 1,
-        "estimated_cost_eur": 25000, "description_signed_on": "2026-02-01"})).await;
+        "estimated_cost_eur": 25000, "lead_partner_id": s.lead})).await;
+    let sign = json!({"partner_id": s.lead, "signed_on": "2026-02-01", "signatory_name": "Dr. Anna Beispiel"});
+    assert_eq!(app.post_json(&format!("/api/v1/measures/{}/sign-offs", a["id"]), &sign).await.status(), 201);
     measure(&app, json!({"cooperation_id": s.coop, "field_id": s.bauhof, "title": "Winterdienst", "benefit": 3, "cost": 3, "effort": 3, "estimated_cost_eur": 5000})).await;
     measure(&app, json!({"cooperation_id": s.coop, "field_id": s.it, "title": "E-Akte"})).await;
     transition(&app, &a["id"], "assessed").await;
@@ -546,7 +548,7 @@ async fn a_patch_stores_every_column_and_a_stale_one_changes_nothing() {
         "description": "# Ziel\nGünstiger einkaufen.", "horizon": "medium", "benefit": 5, "cost": 1, "effort": 1,
         "estimated_cost_eur": 125000, "lead_partner_id": s.lead, "partner_ids": [s.member, s.lead],
         "responsible_partner_id": s.outsider, "planned_start": "2027-01-01", "planned_end": "2027-06-30",
-        "description_signed_on": "2026-12-01", "progress": 40, "parent_id": parent["id"],
+        "required_signatory_partner_ids": [s.lead], "progress": 40, "parent_id": parent["id"],
         "council_refs": ["https://ris.example.de/vorlage/17"]
     });
     let patched =
@@ -616,7 +618,7 @@ async fn a_patch_of_one_column_is_stored_and_the_lists_follow_it_whichever_colum
         json!({"description": "Lose für drei Bauhöfe"}),
         json!({"estimated_cost_eur": 9000}),
         json!({"planned_start": "2027-01-15"}),
-        json!({"description_signed_on": "2026-11-30"}),
+        json!({"annual_cost_before_eur": 120000}),
         json!({"council_refs": ["https://ris.example.de/vorlage/3"]}),
         json!({"title": "STREUSALZ"}),
         json!({"field_id": s.it}),

@@ -68,6 +68,7 @@ impl ImportResource {
                 "councils_agreed",
                 "savings_eur",
                 "savings_percent",
+                "description_signed_on",
                 "created_at",
                 "updated_at",
             ],
@@ -80,7 +81,7 @@ impl ImportResource {
     pub fn embedded(self) -> &'static [&'static str] {
         match self {
             Self::Partners => &["contacts"],
-            Self::Measures => &["responsible_contact", "council_decisions"],
+            Self::Measures => &["responsible_contact", "council_decisions", "sign_offs"],
             Self::Fields | Self::Cooperations | Self::Contacts => &[],
         }
     }
@@ -205,6 +206,7 @@ impl ImportResource {
                     ("councils_agreed", Value::from(m.councils_agreed)),
                     ("savings_eur", Value::from(m.savings_eur)),
                     ("savings_percent", Value::from(m.savings_percent_tenths.map(|t| f64::from(t) / 10.0))),
+                    ("description_signed_on", serde_json::to_value(m.description_signed_on).unwrap_or_default()),
                 ];
                 (m.created_at, m.updated_at, derived)
             }),

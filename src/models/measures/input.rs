@@ -80,10 +80,12 @@ pub struct CreateMeasure {
     #[validate(custom(function = "crate::domain::validate_year"))]
     #[serde(default)]
     pub planned_end: Option<NaiveDate>,
-    /// Date the project description was signed.
-    #[validate(custom(function = "crate::domain::validate_year"))]
+    /// The partners who must sign the project description; `null` (the default): the lead and
+    /// the participating partners (a list equal to those is the default too, and follows them).
+    /// Each must be a member of the cooperation.
     #[serde(default)]
-    pub description_signed_on: Option<NaiveDate>,
+    #[schema(max_items = 100)]
+    pub required_signatory_partner_ids: Option<Vec<i64>>,
     /// Annual personnel and material costs of all partners together before the measure, in
     /// whole euros, 0 or more.
     #[validate(range(min = 0, message = "must not be negative"))]
@@ -124,6 +126,14 @@ fn dates_in_order(m: &CreateMeasure) -> Result<(), validator::ValidationError> {
 
 impl Normalize for CreateMeasure {
     const NOT_NULL: &'static [&'static str] = &["progress"];
+    const NULLABLE_LISTS: &'static [&'static str] = &["required_signatory_partner_ids"];
+    const READ_ONLY: &'static [(&'static str, &'static str)] = &[
+        ("status", "use POST /api/v1/measures/{id}/transitions"),
+        (
+            "description_signed_on",
+            "it is derived from the sign-offs: POST /api/v1/measures/{id}/sign-offs for each required partner",
+        ),
+    ];
 
     fn normalize(&mut self) {
         domain::trim(&mut self.title);
@@ -132,6 +142,18 @@ impl Normalize for CreateMeasure {
         self.partner_ids.sort_unstable();
         self.partner_ids.dedup();
         self.council_refs.iter_mut().for_each(domain::trim);
+        if let Some(ids) = &mut self.required_signatory_partner_ids {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        // A list equal to the default is the default: it then follows the partners (and an
+        // exported measure imported back is unchanged).
+        let mut default: Vec<i64> = self.partner_ids.iter().copied().chain(self.lead_partner_id).collect();
+        default.sort_unstable();
+        default.dedup();
+        if self.required_signatory_partner_ids.as_ref() == Some(&default) {
+            self.required_signatory_partner_ids = None;
+        }
         external_refs::normalize(&mut self.external_refs);
     }
 
@@ -143,6 +165,9 @@ impl Normalize for CreateMeasure {
             .filter(|(_, url)| domain::validate_web_url(url).is_err())
             .map(|(i, _)| FieldError::new(format!("council_refs[{i}]"), "url", "must be an absolute http or https URL"))
             .collect();
+        if self.required_signatory_partner_ids.as_ref().is_some_and(|ids| ids.len() > 100) {
+            errors.push(FieldError::new("required_signatory_partner_ids", "length", "must hold at most 100 partners"));
+        }
         if self.council_refs.len() > 50 {
             errors.push(FieldError::new("council_refs", "length", "must hold at most 50 URLs"));
         }
@@ -184,7 +209,12 @@ impl CreateMeasure {
             planned_start: self.planned_start,
             planned_end: self.planned_end,
             planned_end_rank: self.planned_end.unwrap_or_else(unplanned),
-            description_signed_on: self.description_signed_on,
+            // Derived from the sign-offs by the write (`sign_offs::refresh`).
+            description_signed_on: None,
+            signatory_partner_ids: self
+                .required_signatory_partner_ids
+                .as_ref()
+                .map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())),
             progress: if status == MeasureStatus::Completed { 100 } else { self.progress },
             council_refs: serde_json::to_string(&self.council_refs).unwrap_or_else(|_| "[]".into()),
             external_refs: external_refs::column(&self.external_refs),
@@ -216,7 +246,12 @@ impl CreateMeasure {
             responsible_contact_id: m.responsible_contact_id,
             planned_start: m.planned_start,
             planned_end: m.planned_end,
-            description_signed_on: m.description_signed_on,
+            required_signatory_partner_ids: m
+                .signatory_partner_ids
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| unreadable("signatory_partner_ids"))?,
             progress: m.progress,
             parent_id: m.parent_id,
             council_refs: serde_json::from_str(&m.council_refs).map_err(|_| unreadable("council_refs"))?,

@@ -3,6 +3,7 @@
 pub mod decisions;
 mod input;
 mod rules;
+pub mod sign_offs;
 
 pub use input::{CreateMeasure, CreateTransition};
 pub use rules::{
@@ -73,6 +74,8 @@ pub struct Measure {
     pub savings_eur: Option<i64>,
     /// Derived: the savings in tenths of a percent of the cost before.
     pub savings_percent_tenths: Option<i32>,
+    /// The partners who must sign (JSON list); `None`: the lead and participating partners.
+    pub signatory_partner_ids: Option<String>,
 }
 
 /// A stored measure with its participating partners, read in one query.
@@ -133,6 +136,7 @@ pub struct MeasureData {
     pub commitment_years: Option<i32>,
     pub savings_eur: Option<i64>,
     pub savings_percent_tenths: Option<i32>,
+    pub signatory_partner_ids: Option<String>,
 }
 
 /// One entry of a measure's history.
@@ -331,6 +335,7 @@ struct UnindexedData<'a> {
     commitment_years: Option<i32>,
     savings_eur: Option<i64>,
     savings_percent_tenths: Option<i32>,
+    signatory_partner_ids: Option<&'a str>,
 }
 
 impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
@@ -356,6 +361,7 @@ impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
             commitment_years: data.commitment_years,
             savings_eur: data.savings_eur,
             savings_percent_tenths: data.savings_percent_tenths,
+            signatory_partner_ids: data.signatory_partner_ids.as_deref(),
         }
     }
 }
@@ -398,6 +404,7 @@ impl MeasureData {
             commitment_years: _,
             savings_eur: _,
             savings_percent_tenths: _,
+            signatory_partner_ids: _,
         } = self;
         *cooperation_id == stored.cooperation_id
             && *field_id == stored.field_id

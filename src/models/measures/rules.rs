@@ -3,6 +3,7 @@
 //! later connectors call these; each takes a connection already inside the transaction.
 
 use super::decisions::{self, DecisionRecord};
+use super::sign_offs::{self, SignOff};
 use super::{
     CreateMeasure, CreateTransition, HistoryEntry, Measure, MeasureFilter, MeasureRow, MeasureSort, Totals,
     change_partners, find, find_row, history, insert, list, partner_ids, record, set_status, totals, update_row,
@@ -30,6 +31,8 @@ pub struct MeasureRecord {
     pub contact: Option<ContactRecord>,
     /// Its council decisions, by partner.
     pub decisions: Vec<DecisionRecord>,
+    /// The signatures under its project description, by partner.
+    pub sign_offs: Vec<SignOff>,
 }
 
 impl MeasureRecord {
@@ -38,7 +41,15 @@ impl MeasureRecord {
         let unreadable = |what: &str| AppError::Internal(format!("measure {} has an unreadable {what}", measure.id));
         let horizon = measure.horizon.as_deref().map(str::parse).transpose().map_err(|_| unreadable("horizon"))?;
         let council_refs = serde_json::from_str(&measure.council_refs).map_err(|_| unreadable("council_refs"))?;
-        Ok(Self { measure, partner_ids, horizon, council_refs, contact: None, decisions: Vec::new() })
+        Ok(Self {
+            measure,
+            partner_ids,
+            horizon,
+            council_refs,
+            contact: None,
+            decisions: Vec::new(),
+            sign_offs: Vec::new(),
+        })
     }
 
     /// The measure as stored now, with its partners and council decisions.
@@ -46,6 +57,7 @@ impl MeasureRecord {
         let row = find_row(conn, id)?.ok_or_else(|| not_found("measure", id))?;
         let mut record = Self::from_row(row)?;
         record.decisions = decisions::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
+        record.sign_offs = sign_offs::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
         Ok(record)
     }
 
@@ -91,11 +103,13 @@ pub fn page<T>(
     let (rows, next) = paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
     let ids: Vec<i64> = rows.iter().map(|r| r.measure.id).collect();
     let mut decided = decisions::of_measures(conn, &ids)?;
+    let mut signed = sign_offs::of_measures(conn, &ids)?;
     let records = rows
         .into_iter()
         .map(|row| {
             let mut record = MeasureRecord::from_row(row)?;
             record.decisions = decided.remove(&record.measure.id).unwrap_or_default();
+            record.sign_offs = signed.remove(&record.measure.id).unwrap_or_default();
             record.add_contact_if(conn, with_contacts)?;
             Ok(answer(record))
         })
@@ -119,11 +133,13 @@ pub fn portfolio(
     top.truncate(5);
     let ids: Vec<i64> = top.iter().map(|r| r.measure.id).collect();
     let mut decided = decisions::of_measures(conn, &ids)?;
+    let mut signed = sign_offs::of_measures(conn, &ids)?;
     let top = top
         .into_iter()
         .map(|row| {
             let mut record = MeasureRecord::from_row(row)?;
             record.decisions = decided.remove(&record.measure.id).unwrap_or_default();
+            record.sign_offs = signed.remove(&record.measure.id).unwrap_or_default();
             Ok(record)
         })
         .collect::<Result<_, AppError>>()?;
@@ -208,6 +224,16 @@ fn patched(
             format!("cannot be set to {status} here; use POST /api/v1/measures/{id}/transitions"),
         ));
     }
+    let signed = serde_json::to_value(current.description_signed_on).unwrap_or_default();
+    if let Some(date) = patch.take("description_signed_on").filter(|d| *d != signed) {
+        return Err(AppError::invalid_field(
+            "description_signed_on",
+            "read_only",
+            format!(
+                "cannot be set to {date}: it is derived from the sign-offs; use POST /api/v1/measures/{id}/sign-offs"
+            ),
+        ));
+    }
     let before = partner_ids(conn, id)?;
     let base = CreateMeasure::from_stored(current, before.clone())?;
     let input: CreateMeasure = patch.apply(&base)?;
@@ -257,10 +283,13 @@ fn replace(
     let before = stored.1;
     let resume = stored_status(&current, current.resume_status.as_deref())?;
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
-    let (data, partner_ids) = input.into_data(current.status, resume);
+    let (mut data, partner_ids) = input.into_data(current.status, resume);
+    data.description_signed_on = current.description_signed_on;
     let relinked = data.council_refs != current.council_refs;
     let stored = update_row(conn, &current, &data, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
     change_partners(conn, id, &before, &partner_ids)?;
+    // Other partners, or another list of signatories, may complete or open the signatures.
+    sign_offs::refresh(conn, &stored, &partner_ids, now)?;
     if let Some(refs) = refs {
         external_refs::store(conn, Resource::Measures, id, &refs)?;
     }
@@ -522,6 +551,11 @@ fn check_references(
     }
     if let Some(c) = input.responsible_contact_id.filter(|c| contacts::find(conn, *c).ok().flatten().is_none()) {
         errors.push(unknown("responsible_contact_id", "contact", c));
+    }
+    for (i, p) in
+        input.required_signatory_partner_ids.iter().flatten().enumerate().filter(|(_, p)| !members.contains(p))
+    {
+        errors.push(not_member(format!("required_signatory_partner_ids[{i}]"), *p));
     }
     if let Some(parent) = input.parent_id
         && let Some(problem) = parent_problem(conn, parent, input.cooperation_id, id)?
