@@ -566,6 +566,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume, progress: &crate::progress::P
                         savings_eur: None,
                         savings_percent_tenths: None,
                         signatory_partner_ids: None,
+                        progress_manual: true,
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),

@@ -136,6 +136,9 @@ pub struct SummaryResponse {
     /// Per partner with any: its `planned` measures whose approval waits for its council (no
     /// decision, `pending` or `deferred`), and those its council rejected; by partner id.
     pub waiting_for_councils: Vec<CouncilsWaiting>,
+    /// Per field key: the mean progress (percent, rounded down) of the measures not rejected
+    /// and not sub-measures of another (whose progress their parents count).
+    pub progress_by_field: BTreeMap<String, i64>,
     /// Sum of the annual savings (`savings_eur`) of the measures not rejected, in whole euros.
     pub annual_savings_eur_total: i64,
     /// The measures whose `savings_percent` is at least `savings_min_percent` (every measure
@@ -223,6 +226,7 @@ pub async fn get_summary(
             })
             .collect(),
         annual_savings_eur_total: totals.annual_savings_eur,
+        progress_by_field: totals.progress_by_field.into_iter().collect(),
         savings_measures: totals
             .saving
             .into_iter()

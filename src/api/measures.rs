@@ -95,8 +95,11 @@ pub struct MeasureResponse {
     pub required_signatory_partner_ids: Vec<i64>,
     /// Which partners signed, and when (who signed: `GET /api/v1/measures/{id}/sign-offs`).
     pub sign_offs: Vec<SignedBy>,
-    /// Progress in percent.
+    /// Progress in percent: set by hand, or (`progress_derived`) derived from the sub-measures.
     pub progress: i32,
+    /// `true` when `progress` is derived from the sub-measures (it was not set by hand, or
+    /// `progress: null` returned it to the derived value).
+    pub progress_derived: bool,
     /// Parent measure, for sub-measures.
     pub parent_id: Option<i64>,
     /// URLs of council papers (e.g. OParl papers). A paper the OParl sync copied is linked by
@@ -155,6 +158,7 @@ impl MeasureResponse {
             planned_end: m.planned_end,
             description_signed_on: m.description_signed_on,
             progress: m.progress,
+            progress_derived: !m.progress_manual,
             parent_id: m.parent_id,
             council_refs,
             council_decisions: decisions.into_iter().map(CouncilDecisionResponse::from).collect(),

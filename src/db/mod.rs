@@ -451,13 +451,25 @@ pub fn revert_all_migrations(conn: &mut AnyConnection) -> Result<usize, Migratio
     Ok(reverted)
 }
 
-/// Reverts the newest applied migration (the tests of what a migration does to stored data).
-pub fn revert_last_migration(conn: &mut AnyConnection) -> Result<(), MigrationError> {
-    match conn {
-        AnyConnection::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ())?,
-        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ())?,
+/// Reverts the newest applied migrations down to and including `version` (e.g.
+/// `2026-12-07-000003`); returns how many. For the tests of what a migration does to stored data.
+pub fn revert_down_to(conn: &mut AnyConnection, version: &str) -> Result<usize, MigrationError> {
+    let wanted = version.replace('-', "");
+    let mut reverted = 0;
+    loop {
+        let applied = match conn {
+            AnyConnection::Pg(c) => c.applied_migrations()?,
+            AnyConnection::Sqlite(c) => c.applied_migrations()?,
+        };
+        if !applied.iter().any(|v| v.to_string().replace('-', "") == wanted) {
+            return Ok(reverted);
+        }
+        match conn {
+            AnyConnection::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ())?,
+            AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ())?,
+        }
+        reverted += 1;
     }
-    Ok(())
 }
 
 /// True when migrations are still pending (readiness check).

@@ -227,6 +227,7 @@ diesel::table! {
         savings_eur -> Nullable<BigInt>,
         savings_percent_tenths -> Nullable<Integer>,
         signatory_partner_ids -> Nullable<Text>,
+        progress_manual -> Bool,
     }
 }
 

@@ -120,6 +120,41 @@ pub fn priority_score(benefit: Option<i32>, cost: Option<i32>, effort: Option<i3
     Some((2 * b - c - e + 8) * 100 / 16)
 }
 
+/// One sub-measure as the progress of the measure above it counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub status: MeasureStatus,
+    pub progress: i32,
+    pub estimated_cost_eur: Option<i64>,
+}
+
+/// The progress a measure derives from its sub-measures: rejected ones left out, completed ones
+/// count 100, weighted by `estimated_cost_eur` when every counted one has it (and they sum to
+/// more than 0), else equally; rounded down. `None` when no sub-measure counts.
+pub fn derived_progress(parts: &[Part]) -> Option<i32> {
+    let counted: Vec<(i128, Option<i64>)> = parts
+        .iter()
+        .filter(|p| p.status != MeasureStatus::Rejected)
+        .map(|p| {
+            (
+                if p.status == MeasureStatus::Completed { 100 } else { i128::from(p.progress.clamp(0, 100)) },
+                p.estimated_cost_eur,
+            )
+        })
+        .collect();
+    if counted.is_empty() {
+        return None;
+    }
+    let costs: Option<Vec<i128>> = counted.iter().map(|(_, c)| c.map(|c| i128::from(c.max(0)))).collect();
+    let weights = match costs {
+        Some(costs) if costs.iter().sum::<i128>() > 0 => costs,
+        _ => vec![1; counted.len()],
+    };
+    let total: i128 = weights.iter().sum();
+    let done: i128 = counted.iter().zip(&weights).map(|((p, _), w)| p * w).sum();
+    i32::try_from(done / total).ok()
+}
+
 /// The annual savings of a measure: `before − after` in whole euros (`None` unless both are
 /// known), and in tenths of a percent of `before`, `round(1000 × savings / before)` with halves
 /// away from zero (`None` when `before` is 0 or unknown). Exact for every pair of `i64`.
@@ -170,6 +205,24 @@ mod tests {
             assert!(paused.allowed_next(None).is_empty());
             assert!(paused.allowed_next(Some(Completed)).is_empty());
         }
+    }
+
+    #[test]
+    fn progress_adds_up_from_the_sub_measures() {
+        let part = |status, progress, cost| Part { status, progress, estimated_cost_eur: cost };
+        // Equally, when a cost is missing: (100 + 50 + 0) / 3, rounded down.
+        let parts = [part(Completed, 30, Some(10)), part(InProgress, 50, None), part(Idea, 0, Some(10))];
+        assert_eq!(derived_progress(&parts), Some(50));
+        // By cost, when every counted one has it: (100·1000 + 10·3000) / 4000 = 32.5 → 32.
+        let parts = [part(Completed, 100, Some(1000)), part(InProgress, 10, Some(3000)), part(Rejected, 0, None)];
+        assert_eq!(derived_progress(&parts), Some(32), "the rejected one is left out, its missing cost too");
+        assert_eq!(
+            derived_progress(&[part(InProgress, 40, Some(0)), part(Idea, 0, Some(0))]),
+            Some(20),
+            "costs of 0 weigh equally"
+        );
+        assert_eq!(derived_progress(&[part(Rejected, 80, Some(5))]), None);
+        assert_eq!(derived_progress(&[]), None);
     }
 
     #[test]

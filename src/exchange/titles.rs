@@ -4,7 +4,7 @@
 pub use crate::domain::Lang;
 
 /// (field, German, English) for every field a list exports.
-const TITLES: [(&str, &str, &str); 69] = [
+const TITLES: [(&str, &str, &str); 70] = [
     ("id", "ID", "ID"),
     ("ags", "AGS (Gemeindeschlüssel)", "AGS (municipality key)"),
     ("annual_cost_after_eur", "Jährliche Kosten nachher (EUR)", "Annual cost after (EUR)"),
@@ -58,6 +58,7 @@ const TITLES: [(&str, &str, &str); 69] = [
     ("population", "Einwohner", "Population"),
     ("priority_score", "Priorität (0–100)", "Priority (0–100)"),
     ("progress", "Fortschritt (%)", "Progress (%)"),
+    ("progress_derived", "Fortschritt abgeleitet", "Progress derived"),
     ("required_signatory_partner_ids", "Unterzeichnende Partner (IDs)", "Required signatories (IDs)"),
     ("requires_council_approval", "Ratszustimmung erforderlich", "Council approval required"),
     ("responsible_contact", "Verantwortliche Person", "Responsible person"),

@@ -18,6 +18,7 @@ mod oparl_server;
 mod openapi;
 mod partners;
 mod partners_errors;
+mod progress;
 mod robustness;
 mod savings;
 mod security;

@@ -377,7 +377,9 @@ fn store(
             let if_match = compare(row.fixed, &stored)?;
             let before = stored.get("updated_at").cloned();
             let now_value = serde_json::to_value(now).ok();
-            let patch = Patch(row.writable);
+            let mut writable = row.writable;
+            keep_derived_progress(conn, resource, id, &mut writable)?;
+            let patch = Patch(writable);
             // A record an earlier row wrote has this import's time as its version already, so
             // whether this row changes it is asked before the write (rare: only such rows).
             let asked = match before == now_value {
@@ -412,7 +414,9 @@ fn check_row(
         }
         Target::Stored(id, stored) => {
             let if_match = compare(row.fixed, &stored)?;
-            let changed = resource.check_update(conn, caller, id, Patch(row.writable), &if_match)?;
+            let mut writable = row.writable;
+            keep_derived_progress(conn, resource, id, &mut writable)?;
+            let changed = resource.check_update(conn, caller, id, Patch(writable), &if_match)?;
             (cells::Claimant::Record(id), (if changed { Action::Updated } else { Action::Unchanged }, Some(id)))
         }
         // A record an earlier row creates: the write checks the change.
@@ -426,6 +430,27 @@ fn check_row(
         return Err(AppError::Conflict(format!("`{value}` is also claimed by {other} of this file")));
     }
     Ok(outcome)
+}
+
+/// A measure's derived progress sent back as exported stays derived; another value in the row
+/// sets it by hand, as a `PATCH` would.
+fn keep_derived_progress(
+    conn: &mut AnyConnection,
+    resource: ImportResource,
+    id: i64,
+    writable: &mut Map<String, Value>,
+) -> Result<(), AppError> {
+    if resource != ImportResource::Measures {
+        return Ok(());
+    }
+    let Some(sent) = writable.get("progress") else { return Ok(()) };
+    if let Some(m) = crate::models::measures::find(conn, id)?
+        && !m.progress_manual
+        && sent.as_i64() == Some(i64::from(m.progress))
+    {
+        writable.remove("progress");
+    }
+    Ok(())
 }
 
 /// The values of a row that no two records may share: its external references (`ref:source:id`),

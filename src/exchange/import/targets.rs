@@ -69,6 +69,7 @@ impl ImportResource {
                 "savings_eur",
                 "savings_percent",
                 "description_signed_on",
+                "progress_derived",
                 "created_at",
                 "updated_at",
             ],
@@ -207,6 +208,7 @@ impl ImportResource {
                     ("savings_eur", Value::from(m.savings_eur)),
                     ("savings_percent", Value::from(m.savings_percent_tenths.map(|t| f64::from(t) / 10.0))),
                     ("description_signed_on", serde_json::to_value(m.description_signed_on).unwrap_or_default()),
+                    ("progress_derived", Value::from(!m.progress_manual)),
                 ];
                 (m.created_at, m.updated_at, derived)
             }),

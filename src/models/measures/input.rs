@@ -102,11 +102,14 @@ pub struct CreateMeasure {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 100, example = 5)]
     pub commitment_years: Option<i32>,
-    /// Progress in percent, 0–100 (default 0).
+    /// Progress in percent, 0–100, set by hand; `null` (the default): derived from the
+    /// sub-measures (rejected ones left out, completed ones count 100, weighted by
+    /// `estimated_cost_eur` when every counted one has it, else equally, rounded down; 0 without
+    /// sub-measures).
     #[validate(range(min = 0, max = 100, message = "must be 0 to 100"))]
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 100, default = 0)]
-    pub progress: i32,
+    #[schema(minimum = 0, maximum = 100)]
+    pub progress: Option<i32>,
     /// Parent measure in the same cooperation.
     #[serde(default)]
     pub parent_id: Option<i64>,
@@ -125,7 +128,6 @@ fn dates_in_order(m: &CreateMeasure) -> Result<(), validator::ValidationError> {
 }
 
 impl Normalize for CreateMeasure {
-    const NOT_NULL: &'static [&'static str] = &["progress"];
     const NULLABLE_LISTS: &'static [&'static str] = &["required_signatory_partner_ids"];
     const READ_ONLY: &'static [(&'static str, &'static str)] = &[
         ("status", "use POST /api/v1/measures/{id}/transitions"),
@@ -215,7 +217,9 @@ impl CreateMeasure {
                 .required_signatory_partner_ids
                 .as_ref()
                 .map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())),
-            progress: if status == MeasureStatus::Completed { 100 } else { self.progress },
+            // A derived progress is computed by the write (`progress::settle`).
+            progress: if status == MeasureStatus::Completed { 100 } else { self.progress.unwrap_or(0) },
+            progress_manual: self.progress.is_some(),
             council_refs: serde_json::to_string(&self.council_refs).unwrap_or_else(|_| "[]".into()),
             external_refs: external_refs::column(&self.external_refs),
         };
@@ -252,7 +256,7 @@ impl CreateMeasure {
                 .map(serde_json::from_str)
                 .transpose()
                 .map_err(|_| unreadable("signatory_partner_ids"))?,
-            progress: m.progress,
+            progress: m.progress_manual.then_some(m.progress),
             parent_id: m.parent_id,
             council_refs: serde_json::from_str(&m.council_refs).map_err(|_| unreadable("council_refs"))?,
             external_refs: m.external_refs.0.clone(),

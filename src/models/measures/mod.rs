@@ -2,6 +2,7 @@
 
 pub mod decisions;
 mod input;
+pub mod progress;
 mod rules;
 pub mod sign_offs;
 
@@ -76,6 +77,8 @@ pub struct Measure {
     pub savings_percent_tenths: Option<i32>,
     /// The partners who must sign (JSON list); `None`: the lead and participating partners.
     pub signatory_partner_ids: Option<String>,
+    /// `progress` was set by hand; otherwise it is derived from the sub-measures ([`progress`]).
+    pub progress_manual: bool,
 }
 
 /// A stored measure with its participating partners, read in one query.
@@ -137,6 +140,7 @@ pub struct MeasureData {
     pub savings_eur: Option<i64>,
     pub savings_percent_tenths: Option<i32>,
     pub signatory_partner_ids: Option<String>,
+    pub progress_manual: bool,
 }
 
 /// One entry of a measure's history.
@@ -336,6 +340,7 @@ struct UnindexedData<'a> {
     savings_eur: Option<i64>,
     savings_percent_tenths: Option<i32>,
     signatory_partner_ids: Option<&'a str>,
+    progress_manual: bool,
 }
 
 impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
@@ -362,6 +367,7 @@ impl<'a> From<&'a MeasureData> for UnindexedData<'a> {
             savings_eur: data.savings_eur,
             savings_percent_tenths: data.savings_percent_tenths,
             signatory_partner_ids: data.signatory_partner_ids.as_deref(),
+            progress_manual: data.progress_manual,
         }
     }
 }
@@ -405,6 +411,7 @@ impl MeasureData {
             savings_eur: _,
             savings_percent_tenths: _,
             signatory_partner_ids: _,
+            progress_manual: _,
         } = self;
         *cooperation_id == stored.cooperation_id
             && *field_id == stored.field_id
@@ -657,6 +664,8 @@ pub struct Totals {
     pub annual_savings_eur: i64,
     /// The measures with savings at or above the asked share, highest share first.
     pub saving: Vec<Saving>,
+    /// Per field key: the mean progress of the measures not rejected and not below another.
+    pub progress_by_field: Vec<(String, i64)>,
 }
 
 /// A measure's savings, for the portfolio.
@@ -719,7 +728,29 @@ pub fn totals(conn: &mut AnyConnection, cooperation_id: i64, min_tenths: Option<
         saving = saving.filter(measures::savings_percent_tenths.ge(min));
     }
     let saving = saving.load(conn)?;
-    Ok(Totals { by_status, by_field, assessed, signed, estimated_cost_eur, annual_savings_eur, saving })
+    let progress: Vec<(String, i32)> = measures::table
+        .inner_join(fields::table)
+        .filter(of_coop)
+        .filter(measures::status.ne(MeasureStatus::Rejected.as_str()))
+        .filter(measures::parent_id.is_null())
+        .select((fields::key, measures::progress))
+        .load(conn)?;
+    let mut sums: std::collections::BTreeMap<String, (i64, i64)> = std::collections::BTreeMap::new();
+    for (key, value) in progress {
+        let entry = sums.entry(key).or_default();
+        *entry = (entry.0 + i64::from(value), entry.1 + 1);
+    }
+    let progress_by_field = sums.into_iter().map(|(key, (sum, n))| (key, sum / n.max(1))).collect();
+    Ok(Totals {
+        by_status,
+        by_field,
+        assessed,
+        signed,
+        estimated_cost_eur,
+        annual_savings_eur,
+        saving,
+        progress_by_field,
+    })
 }
 
 /// Ids of measures that still refer to a partner (lead, responsible or participating), optionally

@@ -3,6 +3,7 @@
 //! later connectors call these; each takes a connection already inside the transaction.
 
 use super::decisions::{self, DecisionRecord};
+use super::progress;
 use super::sign_offs::{self, SignOff};
 use super::{
     CreateMeasure, CreateTransition, HistoryEntry, Measure, MeasureFilter, MeasureRow, MeasureSort, Totals,
@@ -160,6 +161,7 @@ pub fn create(
     let measure = insert(conn, &data, &partner_ids, now)?;
     external_refs::store_new(conn, Resource::Measures, measure.id, &refs)?;
     record(conn, measure.id, "created", None, MeasureStatus::Idea.as_str(), None, &caller.actor(), now)?;
+    progress::settle(conn, caller, Some(measure.id), Some(measure.id), now)?;
     if linked && decisions::derive(conn, caller, &[measure.id], Some(measure.id), now)?.measures > 0 {
         changes::changed(conn, caller, Resource::Measures, measure.id, Op::Created, now)?;
         return MeasureRecord::reread(conn, measure.id);
@@ -285,11 +287,18 @@ fn replace(
     let refs = (input.external_refs != current.external_refs.0).then(|| input.external_refs.clone());
     let (mut data, partner_ids) = input.into_data(current.status, resume);
     data.description_signed_on = current.description_signed_on;
+    if !data.progress_manual && current.status != MeasureStatus::Completed {
+        data.progress = current.progress;
+    }
     let relinked = data.council_refs != current.council_refs;
     let stored = update_row(conn, &current, &data, now)?.ok_or_else(|| changed_meanwhile("measure"))?;
     change_partners(conn, id, &before, &partner_ids)?;
     // Other partners, or another list of signatories, may complete or open the signatures.
     sign_offs::refresh(conn, &stored, &partner_ids, now)?;
+    progress::settle(conn, caller, Some(id), Some(id), now)?;
+    if current.parent_id != stored.parent_id {
+        progress::settle(conn, caller, current.parent_id, None, now)?;
+    }
     if let Some(refs) = refs {
         external_refs::store(conn, Resource::Measures, id, &refs)?;
     }
@@ -342,6 +351,7 @@ pub fn delete(
     let children = super::detach_children(conn, id, now)?;
     let decisions_gone = decisions::before_deleting_measure(conn, id)?;
     super::delete_row(conn, id)?;
+    progress::settle(conn, caller, current.parent_id, None, now)?;
     external_refs::remove(conn, Resource::Measures, id)?;
     for child in children {
         changes::changed(conn, caller, Resource::Measures, child, Op::Updated, now)?;
@@ -411,6 +421,7 @@ pub fn transition(
         return Err(changed_meanwhile("measure"));
     }
     record(conn, id, "transition", Some(from.as_str()), to.as_str(), comment.as_deref(), &caller.actor(), now)?;
+    progress::settle(conn, caller, Some(id), Some(id), now)?;
     changes::changed(conn, caller, Resource::Measures, id, Op::Updated, now)?;
     MeasureRecord::reread(conn, id)
 }
