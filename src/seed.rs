@@ -567,6 +567,7 @@ pub fn volume(conn: &mut AnyConnection, v: Volume, progress: &crate::progress::P
                         savings_percent_tenths: None,
                         signatory_partner_ids: None,
                         progress_manual: true,
+                        working_group_id: None,
                     },
                     measures_t::created_at.eq(stamp),
                     measures_t::updated_at.eq(stamp),

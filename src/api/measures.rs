@@ -102,6 +102,8 @@ pub struct MeasureResponse {
     pub progress_derived: bool,
     /// Parent measure, for sub-measures.
     pub parent_id: Option<i64>,
+    /// The working group that examined it (`/api/v1/cooperations/{cooperation_id}/working-groups/{id}`).
+    pub working_group_id: Option<i64>,
     /// URLs of council papers (e.g. OParl papers). A paper the OParl sync copied is linked by
     /// its `oparl_id` or `web_url`; its consultations then yield the partners' decisions.
     pub council_refs: Vec<String>,
@@ -160,6 +162,7 @@ impl MeasureResponse {
             progress: m.progress,
             progress_derived: !m.progress_manual,
             parent_id: m.parent_id,
+            working_group_id: m.working_group_id,
             council_refs,
             council_decisions: decisions.into_iter().map(CouncilDecisionResponse::from).collect(),
             councils_agreed: m.councils_agreed,
@@ -251,6 +254,8 @@ pub struct MeasureListQuery {
     /// of the previous sync). Deletions are not listed: the change feed tells of them.
     #[param(value_type = Option<String>, format = DateTime)]
     pub updated_since: Option<Timestamp>,
+    /// Only measures this working group examined.
+    pub working_group_id: Option<i64>,
     /// Only measures with an external reference from this system.
     pub ref_source: Option<String>,
     /// With `ref_source`: only the measure with this id there.
@@ -299,6 +304,7 @@ pub async fn measures(
         min_priority: query.min_priority,
         updated_since: query.updated_since,
         external_ref: RefFilter::from_query(query.ref_source, query.ref_id)?,
+        working_group_id: query.working_group_id,
     };
     let req = match answer {
         export::Answer::Page(req) => req,

@@ -23,6 +23,7 @@ pub mod sync_sources;
 pub mod users;
 pub mod vocabularies;
 pub mod webhooks;
+pub mod working_groups;
 
 /// What the handlers share besides the database handle (`web::Data<Db>`) and the
 /// authenticator (`web::Data<Authenticator>`): what start-up computed once.
@@ -56,7 +57,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(cooperations::configure)
                     .configure(members::configure)
                     .configure(measures::configure_in_cooperations)
-                    .configure(measure_workflow::configure_in_cooperations),
+                    .configure(measure_workflow::configure_in_cooperations)
+                    .configure(working_groups::configure_in_cooperations),
             )
             .service(scope("/partners").configure(partners::configure))
             .service(scope("/contacts").configure(contacts::configure))

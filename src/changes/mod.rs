@@ -44,10 +44,11 @@ pub enum Resource {
     CouncilPapers,
     CouncilMeetings,
     CouncilDecisions,
+    WorkingGroups,
 }
 
 /// Every resource, in the order they are listed.
-pub const ALL_RESOURCES: [Resource; 11] = [
+pub const ALL_RESOURCES: [Resource; 12] = [
     Resource::Partners,
     Resource::Fields,
     Resource::Cooperations,
@@ -59,6 +60,7 @@ pub const ALL_RESOURCES: [Resource; 11] = [
     Resource::CouncilPapers,
     Resource::CouncilMeetings,
     Resource::CouncilDecisions,
+    Resource::WorkingGroups,
 ];
 
 impl Resource {
@@ -77,7 +79,8 @@ impl Resource {
             | Self::Measures
             | Self::CouncilPapers
             | Self::CouncilMeetings
-            | Self::CouncilDecisions => caller.may_read_public().is_ok(),
+            | Self::CouncilDecisions
+            | Self::WorkingGroups => caller.may_read_public().is_ok(),
             Self::Contacts => caller.role.is_some_and(|r| r >= Role::Viewer),
             Self::Users | Self::ServiceTokens | Self::Webhooks => caller.is_admin(),
         }

@@ -528,6 +528,7 @@ pub enum Locked {
     Measures,
     Users,
     Webhooks,
+    WorkingGroups,
 }
 
 /// Locks one row for the rest of the write transaction, so that concurrent changes of the same
@@ -543,6 +544,7 @@ pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::Que
         Locked::Measures => "measures",
         Locked::Users => "users",
         Locked::Webhooks => "webhooks",
+        Locked::WorkingGroups => "working_groups",
     };
     diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
         .bind::<diesel::sql_types::BigInt, _>(id)

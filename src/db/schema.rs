@@ -228,6 +228,7 @@ diesel::table! {
         savings_percent_tenths -> Nullable<Integer>,
         signatory_partner_ids -> Nullable<Text>,
         progress_manual -> Bool,
+        working_group_id -> Nullable<BigInt>,
     }
 }
 
@@ -511,3 +512,38 @@ diesel::table! {
 
 diesel::joinable!(measure_sign_offs -> measures (measure_id));
 diesel::allow_tables_to_appear_in_same_query!(measure_sign_offs, measures);
+
+diesel::table! {
+    working_groups (id) {
+        id -> BigInt,
+        cooperation_id -> BigInt,
+        name -> Text,
+        name_folded -> Text,
+        moderator_partner_id -> Nullable<BigInt>,
+        status -> Text,
+        member_count -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    working_group_fields (working_group_id, field_id) {
+        working_group_id -> BigInt,
+        field_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    working_group_members (working_group_id, contact_id) {
+        working_group_id -> BigInt,
+        contact_id -> BigInt,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(working_group_fields -> working_groups (working_group_id));
+diesel::joinable!(working_group_members -> working_groups (working_group_id));
+diesel::allow_tables_to_appear_in_same_query!(working_groups, working_group_fields, working_group_members, measures);
+diesel::allow_tables_to_appear_in_same_query!(working_group_members, contacts);

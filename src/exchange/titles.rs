@@ -4,7 +4,7 @@
 pub use crate::domain::Lang;
 
 /// (field, German, English) for every field a list exports.
-const TITLES: [(&str, &str, &str); 70] = [
+const TITLES: [(&str, &str, &str); 74] = [
     ("id", "ID", "ID"),
     ("ags", "AGS (Gemeindeschlüssel)", "AGS (municipality key)"),
     ("annual_cost_after_eur", "Jährliche Kosten nachher (EUR)", "Annual cost after (EUR)"),
@@ -41,6 +41,9 @@ const TITLES: [(&str, &str, &str); 70] = [
     ("kind", "Art", "Kind"),
     ("lead_partner_id", "Federführender Partner (ID)", "Lead partner (ID)"),
     ("measure_id", "Maßnahme (ID)", "Measure (ID)"),
+    ("measure_ids", "Maßnahmen (IDs)", "Measures (IDs)"),
+    ("member_count", "Mitglieder", "Members"),
+    ("moderator_partner_id", "Moderation (Partner-ID)", "Moderator (partner ID)"),
     ("name", "Name", "Name"),
     ("name_de", "Name (deutsch)", "Name (German)"),
     ("name_en", "Name (englisch)", "Name (English)"),
@@ -75,6 +78,7 @@ const TITLES: [(&str, &str, &str); 70] = [
     ("title", "Titel", "Title"),
     ("updated_at", "Geändert am (UTC)", "Updated at (UTC)"),
     ("website", "Website", "Website"),
+    ("working_group_id", "Arbeitsgruppe (ID)", "Working group (ID)"),
 ];
 
 /// The title of the column `field` in `lang`; `None` for a field without one.

@@ -19,6 +19,7 @@ pub enum Current {
     CouncilPaper(Box<super::council::PaperRecord>),
     CouncilMeeting(Box<super::council::MeetingRecord>),
     CouncilDecision(Box<super::measures::decisions::DecisionRecord>),
+    WorkingGroup(Box<super::working_groups::WorkingGroupRecord>),
 }
 
 /// The record a change is about, as it is now (as `GET` on it reads it); `None` once deleted.
@@ -40,6 +41,7 @@ pub fn current(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<
         Resource::CouncilDecisions => {
             super::measures::decisions::get_any(conn, id).map(|r| Current::CouncilDecision(Box::new(r)))
         }
+        Resource::WorkingGroups => super::working_groups::get_any(conn, id).map(|r| Current::WorkingGroup(Box::new(r))),
     };
     match found {
         Ok(record) => Ok(Some(record)),

@@ -19,6 +19,7 @@ pub mod usage;
 pub mod users;
 pub mod vocabularies;
 pub mod webhooks;
+pub mod working_groups;
 
 use crate::db::Timestamp;
 

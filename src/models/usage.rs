@@ -35,7 +35,7 @@ pub fn before_erasing_contact(
     for measure in measures::forget_contact(conn, contact_id, &caller.actor(), now)? {
         changes::changed(conn, caller, Resource::Measures, measure, Op::Updated, now)?;
     }
-    Ok(())
+    super::working_groups::members::forget_contact(conn, caller, contact_id, now)
 }
 
 /// Refuses to delete a cooperation that still has measures.

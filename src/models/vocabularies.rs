@@ -14,6 +14,8 @@ use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::models::cooperations::{CooperationStatus, MemberRole};
 use crate::models::measures::decisions::DecisionSource;
 use crate::models::partners::PartnerKind;
+use crate::models::working_groups::WorkingGroupStatus;
+use crate::models::working_groups::members::WorkingGroupRole;
 
 /// A closed set of values with a German and an English label for each.
 pub trait Labelled: VariantArray + Copy + Into<&'static str> + 'static {
@@ -63,6 +65,8 @@ pub fn all(lang: Lang) -> Vec<Vocabulary> {
         of::<Role>(lang),
         of::<CouncilDecision>(lang),
         of::<DecisionSource>(lang),
+        of::<WorkingGroupStatus>(lang),
+        of::<WorkingGroupRole>(lang),
     ]
 }
 
@@ -169,6 +173,28 @@ impl Labelled for DecisionSource {
         match self {
             Self::Manual => ("Eingetragen", "Entered"),
             Self::Oparl => ("Aus dem Ratsinformationssystem", "From the council information system"),
+        }
+    }
+}
+
+impl Labelled for WorkingGroupStatus {
+    const NAME: &'static str = "working_group_status";
+    const SCHEMA: &'static str = "WorkingGroupStatus";
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Active => ("Aktiv", "Active"),
+            Self::Closed => ("Abgeschlossen", "Closed"),
+        }
+    }
+}
+
+impl Labelled for WorkingGroupRole {
+    const NAME: &'static str = "working_group_role";
+    const SCHEMA: &'static str = "WorkingGroupRole";
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Chair => ("Leitung", "Chair"),
+            Self::Member => ("Mitglied", "Member"),
         }
     }
 }

@@ -29,3 +29,4 @@ mod sync;
 mod versions;
 mod vocabularies;
 mod webhooks;
+mod working_groups;

@@ -212,6 +212,15 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
     let decision: Value =
         app.post_json(&format!("/api/v1/measures/{mid}/council-decisions"), &entry).await.json().await.unwrap();
     let did = decision["id"].clone();
+    let group = json!({"name": "Bauhof", "field_ids": [field], "moderator_partner_id": partner});
+    let group: Value =
+        app.post_json(&format!("/api/v1/cooperations/{cid}/working-groups"), &group).await.json().await.unwrap();
+    let gid = group["id"].clone();
+    let chair = json!({"contact_id": contact["id"], "role": "chair"});
+    assert_eq!(
+        app.post_json(&format!("/api/v1/cooperations/{cid}/working-groups/{gid}/members"), &chair).await.status(),
+        201
+    );
 
     // (path, operation method, answer status) for every kind of answer.
     let reads = [
@@ -238,6 +247,11 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         format!("/api/v1/cooperations/{cid}/members"),
         format!("/api/v1/cooperations/{cid}/measures"),
         format!("/api/v1/cooperations/{cid}/summary"),
+        format!("/api/v1/cooperations/{cid}/working-groups"),
+        format!("/api/v1/cooperations/{cid}/working-groups/{gid}"),
+        format!("/api/v1/cooperations/{cid}/working-groups/{gid}/members"),
+        format!("/api/v1/measures/{mid}/sign-offs"),
+        "/api/v1/vocabularies".into(),
         "/api/v1/measures?include=contacts".into(),
         format!("/api/v1/measures/{mid}"),
         format!("/api/v1/measures/{mid}/history"),
@@ -283,7 +297,7 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         mismatches(&doc, schema, &body, &format!("GET {template} {status}"), &mut problems);
         checked += 1;
     }
-    assert_eq!(checked, 41);
+    assert_eq!(checked, 46);
     assert!(problems.is_empty(), "answers and document disagree:\n{}", problems.join("\n"));
 }
 

@@ -113,6 +113,9 @@ pub struct CreateMeasure {
     /// Parent measure in the same cooperation.
     #[serde(default)]
     pub parent_id: Option<i64>,
+    /// The working group of the cooperation that examined it.
+    #[serde(default)]
+    pub working_group_id: Option<i64>,
     /// URLs (http/https) of council papers, at most 50.
     #[serde(default)]
     #[schema(max_items = 50)]
@@ -220,6 +223,7 @@ impl CreateMeasure {
             // A derived progress is computed by the write (`progress::settle`).
             progress: if status == MeasureStatus::Completed { 100 } else { self.progress.unwrap_or(0) },
             progress_manual: self.progress.is_some(),
+            working_group_id: self.working_group_id,
             council_refs: serde_json::to_string(&self.council_refs).unwrap_or_else(|_| "[]".into()),
             external_refs: external_refs::column(&self.external_refs),
         };
@@ -258,6 +262,7 @@ impl CreateMeasure {
                 .map_err(|_| unreadable("signatory_partner_ids"))?,
             progress: m.progress_manual.then_some(m.progress),
             parent_id: m.parent_id,
+            working_group_id: m.working_group_id,
             council_refs: serde_json::from_str(&m.council_refs).map_err(|_| unreadable("council_refs"))?,
             external_refs: m.external_refs.0.clone(),
         })

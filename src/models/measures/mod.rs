@@ -79,6 +79,8 @@ pub struct Measure {
     pub signatory_partner_ids: Option<String>,
     /// `progress` was set by hand; otherwise it is derived from the sub-measures ([`progress`]).
     pub progress_manual: bool,
+    /// The working group that examined it.
+    pub working_group_id: Option<i64>,
 }
 
 /// A stored measure with its participating partners, read in one query.
@@ -141,6 +143,7 @@ pub struct MeasureData {
     pub savings_percent_tenths: Option<i32>,
     pub signatory_partner_ids: Option<String>,
     pub progress_manual: bool,
+    pub working_group_id: Option<i64>,
 }
 
 /// One entry of a measure's history.
@@ -175,6 +178,8 @@ pub struct MeasureFilter {
     pub updated_since: Option<Timestamp>,
     /// Only measures holding this external reference.
     pub external_ref: Option<RefFilter>,
+    /// Only measures this working group examined.
+    pub working_group_id: Option<i64>,
 }
 
 /// Orders of the measure list.
@@ -412,6 +417,7 @@ impl MeasureData {
             savings_percent_tenths: _,
             signatory_partner_ids: _,
             progress_manual: _,
+            working_group_id,
         } = self;
         *cooperation_id == stored.cooperation_id
             && *field_id == stored.field_id
@@ -424,6 +430,7 @@ impl MeasureData {
             && *responsible_partner_id == stored.responsible_partner_id
             && *responsible_contact_id == stored.responsible_contact_id
             && *planned_end_rank == stored.planned_end_rank
+            && *working_group_id == stored.working_group_id
     }
 }
 
@@ -598,6 +605,9 @@ macro_rules! list_query {
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(measures::updated_at.ge(since));
+        }
+        if let Some(group) = filter.working_group_id {
+            query = query.filter(measures::working_group_id.eq(group));
         }
         if let Some(holding) = &filter.external_ref {
             query = crate::holding_ref!(query, measures::id, crate::changes::Resource::Measures, holding);

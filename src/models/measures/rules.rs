@@ -568,6 +568,15 @@ fn check_references(
     {
         errors.push(not_member(format!("required_signatory_partner_ids[{i}]"), *p));
     }
+    if let Some(group) = input.working_group_id
+        && !crate::models::working_groups::belongs_to(conn, group, input.cooperation_id)?
+    {
+        errors.push(FieldError::new(
+            "working_group_id",
+            "unknown_working_group",
+            format!("cooperation {} has no working group {group}", input.cooperation_id),
+        ));
+    }
     if let Some(parent) = input.parent_id
         && let Some(problem) = parent_problem(conn, parent, input.cooperation_id, id)?
     {
