@@ -190,6 +190,7 @@ fn answer(record: Current) -> Result<Value, AppError> {
             serde_json::to_value(super::council_decisions::CouncilDecisionResponse::from(*r))
         }
         Current::WorkingGroup(r) => serde_json::to_value(super::working_groups::WorkingGroupResponse::from(*r)),
+        Current::Event(r) => serde_json::to_value(super::events::EventResponse::from(*r)),
     };
     value.map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod cooperations;
 pub mod council;
 pub mod council_decisions;
+pub mod events;
 pub mod export;
 pub mod extract;
 pub mod fields;
@@ -58,7 +59,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(members::configure)
                     .configure(measures::configure_in_cooperations)
                     .configure(measure_workflow::configure_in_cooperations)
-                    .configure(working_groups::configure_in_cooperations),
+                    .configure(working_groups::configure_in_cooperations)
+                    .configure(events::configure_in_cooperations),
             )
             .service(scope("/partners").configure(partners::configure))
             .service(scope("/contacts").configure(contacts::configure))

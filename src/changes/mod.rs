@@ -45,10 +45,11 @@ pub enum Resource {
     CouncilMeetings,
     CouncilDecisions,
     WorkingGroups,
+    Events,
 }
 
 /// Every resource, in the order they are listed.
-pub const ALL_RESOURCES: [Resource; 12] = [
+pub const ALL_RESOURCES: [Resource; 13] = [
     Resource::Partners,
     Resource::Fields,
     Resource::Cooperations,
@@ -61,6 +62,7 @@ pub const ALL_RESOURCES: [Resource; 12] = [
     Resource::CouncilMeetings,
     Resource::CouncilDecisions,
     Resource::WorkingGroups,
+    Resource::Events,
 ];
 
 impl Resource {
@@ -80,7 +82,8 @@ impl Resource {
             | Self::CouncilPapers
             | Self::CouncilMeetings
             | Self::CouncilDecisions
-            | Self::WorkingGroups => caller.may_read_public().is_ok(),
+            | Self::WorkingGroups
+            | Self::Events => caller.may_read_public().is_ok(),
             Self::Contacts => caller.role.is_some_and(|r| r >= Role::Viewer),
             Self::Users | Self::ServiceTokens | Self::Webhooks => caller.is_admin(),
         }

@@ -529,6 +529,7 @@ pub enum Locked {
     Users,
     Webhooks,
     WorkingGroups,
+    Events,
 }
 
 /// Locks one row for the rest of the write transaction, so that concurrent changes of the same
@@ -545,6 +546,7 @@ pub fn lock_row(conn: &mut AnyConnection, table: Locked, id: i64) -> diesel::Que
         Locked::Users => "users",
         Locked::Webhooks => "webhooks",
         Locked::WorkingGroups => "working_groups",
+        Locked::Events => "events",
     };
     diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
         .bind::<diesel::sql_types::BigInt, _>(id)

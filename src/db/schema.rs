@@ -547,3 +547,38 @@ diesel::joinable!(working_group_fields -> working_groups (working_group_id));
 diesel::joinable!(working_group_members -> working_groups (working_group_id));
 diesel::allow_tables_to_appear_in_same_query!(working_groups, working_group_fields, working_group_members, measures);
 diesel::allow_tables_to_appear_in_same_query!(working_group_members, contacts);
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        cooperation_id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        place -> Nullable<Text>,
+        participant_count -> Nullable<Integer>,
+        theme_groups -> Text,
+        outcomes -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_organisers (event_id, partner_id) {
+        event_id -> BigInt,
+        partner_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_measures (event_id, measure_id) {
+        event_id -> BigInt,
+        measure_id -> BigInt,
+    }
+}
+
+diesel::joinable!(event_organisers -> events (event_id));
+diesel::joinable!(event_measures -> events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(events, event_organisers, event_measures);

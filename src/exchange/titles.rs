@@ -4,7 +4,7 @@
 pub use crate::domain::Lang;
 
 /// (field, German, English) for every field a list exports.
-const TITLES: [(&str, &str, &str); 74] = [
+const TITLES: [(&str, &str, &str); 81] = [
     ("id", "ID", "ID"),
     ("ags", "AGS (Gemeindeschlüssel)", "AGS (municipality key)"),
     ("annual_cost_after_eur", "Jährliche Kosten nachher (EUR)", "Annual cost after (EUR)"),
@@ -29,6 +29,7 @@ const TITLES: [(&str, &str, &str); 74] = [
     ("effort", "Aufwand (1–5)", "Effort (1–5)"),
     ("email", "E-Mail", "E-mail"),
     ("ended_on", "Beendet am", "Ended on"),
+    ("ends_on", "Ende", "Ends on"),
     ("estimated_cost_eur", "Geschätzte Kosten (EUR)", "Estimated cost (EUR)"),
     ("external_refs", "Externe Kennungen", "External references"),
     ("field_id", "Handlungsfeld (ID)", "Field of action (ID)"),
@@ -49,13 +50,17 @@ const TITLES: [(&str, &str, &str); 74] = [
     ("name_en", "Name (englisch)", "Name (English)"),
     ("note", "Bemerkung", "Note"),
     ("notes", "Notizen", "Notes"),
+    ("organiser_partner_ids", "Ausrichtende Partner (IDs)", "Organising partners (IDs)"),
+    ("outcomes", "Ergebnisse", "Outcomes"),
     ("paper_id", "Ratsvorlage (ID)", "Council paper (ID)"),
     ("paper_url", "Ratsvorlage (Adresse)", "Council paper (URL)"),
     ("parent_id", "Übergeordnete Maßnahme (ID)", "Parent measure (ID)"),
+    ("participant_count", "Teilnehmende", "Participants"),
     ("partner_id", "Partner (ID)", "Partner (ID)"),
     ("partner_ids", "Beteiligte Partner (IDs)", "Participating partners (IDs)"),
     ("phone", "Telefon", "Phone"),
     ("phone_normalized", "Telefon (international)", "Phone (international)"),
+    ("place", "Ort", "Place"),
     ("planned_end", "Geplantes Ende", "Planned end"),
     ("planned_start", "Geplanter Beginn", "Planned start"),
     ("population", "Einwohner", "Population"),
@@ -72,9 +77,11 @@ const TITLES: [(&str, &str, &str); 74] = [
     ("sign_offs", "Unterschriften", "Sign-offs"),
     ("source", "Quelle", "Source"),
     ("started_on", "Begonnen am", "Started on"),
+    ("starts_on", "Beginn", "Starts on"),
     ("state", "Bundesland", "State"),
     ("status", "Status", "Status"),
     ("summary", "Kurzbeschreibung", "Summary"),
+    ("theme_groups", "Themengruppen", "Theme groups"),
     ("title", "Titel", "Title"),
     ("updated_at", "Geändert am (UTC)", "Updated at (UTC)"),
     ("website", "Website", "Website"),

@@ -20,6 +20,7 @@ pub enum Current {
     CouncilMeeting(Box<super::council::MeetingRecord>),
     CouncilDecision(Box<super::measures::decisions::DecisionRecord>),
     WorkingGroup(Box<super::working_groups::WorkingGroupRecord>),
+    Event(Box<super::events::EventRecord>),
 }
 
 /// The record a change is about, as it is now (as `GET` on it reads it); `None` once deleted.
@@ -42,6 +43,7 @@ pub fn current(conn: &mut AnyConnection, resource: Resource, id: i64) -> Result<
             super::measures::decisions::get_any(conn, id).map(|r| Current::CouncilDecision(Box::new(r)))
         }
         Resource::WorkingGroups => super::working_groups::get_any(conn, id).map(|r| Current::WorkingGroup(Box::new(r))),
+        Resource::Events => super::events::get_any(conn, id).map(|r| Current::Event(Box::new(r))),
     };
     match found {
         Ok(record) => Ok(Some(record)),

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod contacts;
 pub mod cooperations;
 pub mod council;
+pub mod events;
 pub mod external_refs;
 pub mod feed;
 pub mod fields;

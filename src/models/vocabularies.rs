@@ -12,6 +12,7 @@ use crate::domain::Lang;
 use crate::domain::council::CouncilDecision;
 use crate::domain::measures::{Horizon, MeasureStatus};
 use crate::models::cooperations::{CooperationStatus, MemberRole};
+use crate::models::events::EventKind;
 use crate::models::measures::decisions::DecisionSource;
 use crate::models::partners::PartnerKind;
 use crate::models::working_groups::WorkingGroupStatus;
@@ -67,6 +68,7 @@ pub fn all(lang: Lang) -> Vec<Vocabulary> {
         of::<DecisionSource>(lang),
         of::<WorkingGroupStatus>(lang),
         of::<WorkingGroupRole>(lang),
+        of::<EventKind>(lang),
     ]
 }
 
@@ -195,6 +197,20 @@ impl Labelled for WorkingGroupRole {
         match self {
             Self::Chair => ("Leitung", "Chair"),
             Self::Member => ("Mitglied", "Member"),
+        }
+    }
+}
+
+impl Labelled for EventKind {
+    const NAME: &'static str = "event_kind";
+    const SCHEMA: &'static str = "EventKind";
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Workshop => ("Workshop", "Workshop"),
+            Self::StaffDay => ("Mitarbeitertag", "Staff day"),
+            Self::Assembly => ("Verbandsversammlung", "Joint assembly"),
+            Self::SteeringMeeting => ("Lenkungsgruppe", "Steering meeting"),
+            Self::Other => ("Sonstiges", "Other"),
         }
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::error::AppError;
 
 /// The records that carry a version (`ETag`), by their item path.
-const VERSIONED: [&str; 10] = [
+const VERSIONED: [&str; 11] = [
     "/api/v1/partners/{id}",
     "/api/v1/fields/{id}",
     "/api/v1/cooperations/{id}",
@@ -28,6 +28,7 @@ const VERSIONED: [&str; 10] = [
     "/api/v1/council-decisions/{id}",
     "/api/v1/measures/{id}/council-decisions/{decision_id}",
     "/api/v1/cooperations/{id}/working-groups/{working_group_id}",
+    "/api/v1/cooperations/{id}/events/{event_id}",
 ];
 
 /// Other operations whose answer is one versioned record (with its `ETag`).
@@ -36,7 +37,7 @@ const ANSWERS_A_RECORD: [(&str, &str); 2] =
 
 /// The operations that take an `Idempotency-Key` (those that create or move something; not
 /// login, service tokens or webhooks, whose answers carry secrets).
-const IDEMPOTENT: [(&str, &str); 10] = [
+const IDEMPOTENT: [(&str, &str); 11] = [
     ("/api/v1/partners", "post"),
     ("/api/v1/fields", "post"),
     ("/api/v1/cooperations", "post"),
@@ -47,6 +48,7 @@ const IDEMPOTENT: [(&str, &str); 10] = [
     ("/api/v1/import", "post"),
     ("/api/v1/measures/{id}/council-decisions", "post"),
     ("/api/v1/cooperations/{id}/working-groups", "post"),
+    ("/api/v1/cooperations/{id}/events", "post"),
 ];
 
 /// Properties an answer may leave out, each only in the situation its description names.
@@ -74,7 +76,7 @@ const ENUMS: [(&str, &str, &[&str]); 5] = [
 ];
 
 /// The example body of each PATCH: one field changed, as a client would send it.
-const PATCH_EXAMPLES: [(&str, &str); 10] = [
+const PATCH_EXAMPLES: [(&str, &str); 11] = [
     ("UpdatePartner", r#"{"population": 4500}"#),
     ("FieldPatch", r#"{"name_en": "Municipal building yard"}"#),
     ("CooperationPatch", r#"{"funding_programme": "Förderrichtlinie IKZ 2026"}"#),
@@ -85,6 +87,7 @@ const PATCH_EXAMPLES: [(&str, &str); 10] = [
     ("SyncSourcePatch", r#"{"interval_minutes": 1440}"#),
     ("CouncilDecisionPatch", r#"{"decision": "approved"}"#),
     ("WorkingGroupPatch", r#"{"status": "closed"}"#),
+    ("EventPatch", r#"{"participant_count": 62}"#),
 ];
 
 /// Applies every rule of this module to the serialised document.

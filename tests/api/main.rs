@@ -7,6 +7,7 @@ mod changes;
 mod contacts;
 mod cooperations;
 mod council_decisions;
+mod events;
 mod exchange;
 mod fields;
 mod health;

@@ -216,6 +216,10 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
     let group: Value =
         app.post_json(&format!("/api/v1/cooperations/{cid}/working-groups"), &group).await.json().await.unwrap();
     let gid = group["id"].clone();
+    let event = json!({"kind": "workshop", "title": "Auftakt", "starts_on": "2026-03-01", "organiser_partner_ids": [partner],
+        "theme_groups": [{"name": "Bauhof", "field_id": field}], "measure_ids": [mid]});
+    let event: Value = app.post_json(&format!("/api/v1/cooperations/{cid}/events"), &event).await.json().await.unwrap();
+    let eid = event["id"].clone();
     let chair = json!({"contact_id": contact["id"], "role": "chair"});
     assert_eq!(
         app.post_json(&format!("/api/v1/cooperations/{cid}/working-groups/{gid}/members"), &chair).await.status(),
@@ -248,6 +252,8 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         format!("/api/v1/cooperations/{cid}/measures"),
         format!("/api/v1/cooperations/{cid}/summary"),
         format!("/api/v1/cooperations/{cid}/working-groups"),
+        format!("/api/v1/cooperations/{cid}/events"),
+        format!("/api/v1/cooperations/{cid}/events/{eid}"),
         format!("/api/v1/cooperations/{cid}/working-groups/{gid}"),
         format!("/api/v1/cooperations/{cid}/working-groups/{gid}/members"),
         format!("/api/v1/measures/{mid}/sign-offs"),
@@ -297,7 +303,7 @@ async fn real_answers_of_every_resource_carry_exactly_what_the_document_promises
         mismatches(&doc, schema, &body, &format!("GET {template} {status}"), &mut problems);
         checked += 1;
     }
-    assert_eq!(checked, 46);
+    assert_eq!(checked, 48);
     assert!(problems.is_empty(), "answers and document disagree:\n{}", problems.join("\n"));
 }
 

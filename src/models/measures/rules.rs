@@ -350,6 +350,7 @@ pub fn delete(
     if_match.check_version(current.updated_at)?;
     let children = super::detach_children(conn, id, now)?;
     let decisions_gone = decisions::before_deleting_measure(conn, id)?;
+    crate::models::events::forget_measure(conn, caller, id, now)?;
     super::delete_row(conn, id)?;
     progress::settle(conn, caller, current.parent_id, None, now)?;
     external_refs::remove(conn, Resource::Measures, id)?;

@@ -1,0 +1,3 @@
+DROP TABLE event_measures;
+DROP TABLE event_organisers;
+DROP TABLE events;
