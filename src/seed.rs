@@ -16,7 +16,7 @@ use crate::models::input::decode;
 use crate::models::measures::{CreateMeasure, CreateTransition};
 use crate::models::partners::CreatePartner;
 use crate::models::record::{IfMatch, Patch};
-use crate::models::{contacts, cooperations, fields, measures, now, partners};
+use crate::models::{contacts, cooperations, fields, measures, now, partners, working_groups};
 
 /// What the seed created.
 #[derive(Debug, Default)]
@@ -164,6 +164,24 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
             MeasureStatus,
             Option<&'a str>,
         );
+        // Heideland's five working groups, moderated by the consultancy (an advisor member).
+        let groups: [(&str, &[i64], Option<i64>); 5] = [
+            ("Leitung und Strategie", &[leadership], Some(mayor)),
+            ("Innere Verwaltung", &[field(conn, "internal-administration")?, procurement], Some(lead)),
+            ("IT & E-Government", &[it, field(conn, "digitalisation-ai")?], Some(it_officer)),
+            ("Bauhof", &[bauhof], Some(bauhof_head)),
+            ("Feuerwehr", &[fire], Some(fire_chief)),
+        ];
+        let mut group_of_field: Vec<(i64, i64)> = Vec::new();
+        for (name, field_ids, chair) in groups {
+            let body = json!({"name": name, "field_ids": field_ids, "moderator_partner_id": berater});
+            let group = working_groups::create(conn, &seeder, heideland, decode(body)?, now())?.group.id;
+            if let Some(contact_id) = chair {
+                let member = json!({"contact_id": contact_id, "role": "chair"});
+                working_groups::members::add(conn, &seeder, (heideland, group), decode(member)?, now())?;
+            }
+            group_of_field.extend(field_ids.iter().map(|f| (*f, group)));
+        }
         let specs: Vec<Spec> = vec![
             (
                 heideland,
@@ -328,6 +346,15 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
             if field_id == fire && coop == heideland {
                 body["responsible_partner_id"] = json!(kreis);
             }
+            if coop == heideland {
+                body["working_group_id"] = json!(group_of_field.iter().find(|(f, _)| *f == field_id).map(|(_, g)| g));
+            }
+            // Savings as state funding asks for them: costs of all partners before and after.
+            if let Some(cost) = cost.filter(|c| *c >= 50_000) {
+                body["annual_cost_before_eur"] = json!(cost * 2);
+                body["annual_cost_after_eur"] = json!(cost * 2 - cost * 2 * (10 + (cost % 7)) / 100);
+                body["commitment_years"] = json!(5);
+            }
             let measure = measures::create(conn, &seeder, decode::<CreateMeasure>(body)?, now())?.measure;
             // Heideland requires its councils' consent: the approved ones have all three, two
             // planned ones wait for Birkwitz (deferred) and Lindtal (nothing yet).
@@ -358,6 +385,33 @@ pub fn demo(conn: &mut AnyConnection) -> Result<Seeded, AppError> {
             }
             walk_to(conn, &seeder, measure.id, status)?;
             seeded.measures += 1;
+        }
+        // The first joint staff day and the joint assembly that heard the working groups' results.
+        let presented: Vec<i64> = measures::page(
+            conn,
+            Some(heideland),
+            &measures::MeasureFilter { cooperation_id: Some(heideland), ..Default::default() },
+            measures::MeasureSort::PriorityDesc,
+            None,
+            5,
+            false,
+            |r| r.measure.id,
+        )?
+        .0;
+        let events = [
+            json!({"kind": "staff_day", "title": "1. Gemeinsamer Mitarbeitertag", "starts_on": "2025-09-24",
+                   "place": "Bürgerhaus Heidenau", "organiser_partner_ids": [heidenau, birkwitz], "participant_count": 60,
+                   "theme_groups": [{"name": "Digitale Akte", "field_id": it}, {"name": "Bauhof", "field_id": bauhof},
+                       {"name": "Feuerwehr", "field_id": fire}, {"name": "Beschaffung", "field_id": procurement},
+                       {"name": "Öffentlichkeitsarbeit", "field_id": pr}, {"name": "Bürgerservice"}, {"name": "Personal"}],
+                   "outcomes": "Regelmäßiger Austausch der Fachbereiche vereinbart (Beispieldaten)."}),
+            json!({"kind": "assembly", "title": "Verbandsversammlung: Ergebnisse der Arbeitsgruppen", "starts_on": "2026-03-12",
+                   "place": "Rathaus Heidenau", "organiser_partner_ids": [heidenau], "participant_count": 45,
+                   "outcomes": "Die Arbeitsgruppen stellten 17 Projektsteckbriefe vor (Beispieldaten).",
+                   "measure_ids": presented}),
+        ];
+        for event in events {
+            crate::models::events::create(conn, &seeder, heideland, decode(event)?, now())?;
         }
         seeded.cooperations = 2;
         Ok(seeded)
