@@ -229,6 +229,8 @@ diesel::table! {
         signatory_partner_ids -> Nullable<Text>,
         progress_manual -> Bool,
         working_group_id -> Nullable<BigInt>,
+        decision_count -> Integer,
+        sign_off_count -> Integer,
     }
 }
 

@@ -81,6 +81,10 @@ pub struct Measure {
     pub progress_manual: bool,
     /// The working group that examined it.
     pub working_group_id: Option<i64>,
+    /// How many council decisions it has (stored with them: a read skips the lookup at 0).
+    pub decision_count: i32,
+    /// How many sign-offs it has (likewise).
+    pub sign_off_count: i32,
 }
 
 /// A stored measure with its participating partners, read in one query.

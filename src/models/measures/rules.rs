@@ -3,6 +3,8 @@
 //! later connectors call these; each takes a connection already inside the transaction.
 
 use super::decisions::{self, DecisionRecord};
+use std::collections::HashMap;
+
 use super::progress;
 use super::sign_offs::{self, SignOff};
 use super::{
@@ -57,8 +59,12 @@ impl MeasureRecord {
     fn reread(conn: &mut AnyConnection, id: i64) -> Result<Self, AppError> {
         let row = find_row(conn, id)?.ok_or_else(|| not_found("measure", id))?;
         let mut record = Self::from_row(row)?;
-        record.decisions = decisions::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
-        record.sign_offs = sign_offs::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
+        if record.measure.decision_count > 0 {
+            record.decisions = decisions::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
+        }
+        if record.measure.sign_off_count > 0 {
+            record.sign_offs = sign_offs::of_measures(conn, &[id])?.remove(&id).unwrap_or_default();
+        }
         Ok(record)
     }
 
@@ -83,6 +89,24 @@ pub fn get(conn: &mut AnyConnection, id: i64, with_contact: bool) -> Result<Meas
     Ok(record)
 }
 
+/// The council decisions and sign-offs of these measures, looked up only for those that have any.
+#[allow(clippy::type_complexity)]
+fn attachments<'a>(
+    conn: &mut AnyConnection,
+    measures: impl Iterator<Item = &'a Measure>,
+) -> Result<(HashMap<i64, Vec<DecisionRecord>>, HashMap<i64, Vec<SignOff>>), AppError> {
+    let (mut with_decisions, mut with_sign_offs) = (Vec::new(), Vec::new());
+    for m in measures {
+        if m.decision_count > 0 {
+            with_decisions.push(m.id);
+        }
+        if m.sign_off_count > 0 {
+            with_sign_offs.push(m.id);
+        }
+    }
+    Ok((decisions::of_measures(conn, &with_decisions)?, sign_offs::of_measures(conn, &with_sign_offs)?))
+}
+
 /// One page of measures, each turned into what the caller answers with (`answer`, so that the
 /// rows are not collected twice), with the cursor of the next page; `within` (a cooperation)
 /// must exist.
@@ -102,9 +126,7 @@ pub fn page<T>(
     }
     let rows = list(conn, filter, sort, after, limit)?;
     let (rows, next) = paginate(rows, limit, sort.as_str(), |row| sort.after(&row.measure));
-    let ids: Vec<i64> = rows.iter().map(|r| r.measure.id).collect();
-    let mut decided = decisions::of_measures(conn, &ids)?;
-    let mut signed = sign_offs::of_measures(conn, &ids)?;
+    let (mut decided, mut signed) = attachments(conn, rows.iter().map(|r| &r.measure))?;
     let records = rows
         .into_iter()
         .map(|row| {
@@ -132,9 +154,7 @@ pub fn portfolio(
     let filter = MeasureFilter { cooperation_id: Some(cooperation_id), min_priority: Some(0), ..Default::default() };
     let mut top = list(conn, &filter, MeasureSort::PriorityDesc, None, 5)?;
     top.truncate(5);
-    let ids: Vec<i64> = top.iter().map(|r| r.measure.id).collect();
-    let mut decided = decisions::of_measures(conn, &ids)?;
-    let mut signed = sign_offs::of_measures(conn, &ids)?;
+    let (mut decided, mut signed) = attachments(conn, top.iter().map(|r| &r.measure))?;
     let top = top
         .into_iter()
         .map(|row| {

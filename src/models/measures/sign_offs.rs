@@ -222,9 +222,13 @@ fn touched(
     partners: &[i64],
     now: Timestamp,
 ) -> Result<(), AppError> {
-    if refresh(conn, measure, partners, now)?.is_none() {
-        diesel::update(measures::table.find(measure.id)).set(measures::updated_at.eq(now)).execute(conn)?;
-    }
+    let count: i64 =
+        measure_sign_offs::table.filter(measure_sign_offs::measure_id.eq(measure.id)).count().get_result(conn)?;
+    let counted = Measure { sign_off_count: i32::try_from(count).unwrap_or(i32::MAX), ..measure.clone() };
+    refresh(conn, &counted, partners, now)?;
+    diesel::update(measures::table.find(measure.id))
+        .set((measures::sign_off_count.eq(counted.sign_off_count), measures::updated_at.eq(now)))
+        .execute(conn)?;
     changes::changed(conn, caller, Resource::Measures, measure.id, Op::Updated, now)?;
     Ok(())
 }
@@ -249,7 +253,10 @@ pub(super) fn refresh(
     partners: &[i64],
     now: Timestamp,
 ) -> Result<Option<Option<NaiveDate>>, AppError> {
-    let signs = of_measures(conn, &[measure.id])?.remove(&measure.id).unwrap_or_default();
+    let signs = match measure.sign_off_count {
+        0 => Vec::new(),
+        _ => of_measures(conn, &[measure.id])?.remove(&measure.id).unwrap_or_default(),
+    };
     let date = signed_on(measure, partners, &signs);
     if date == measure.description_signed_on {
         return Ok(None);

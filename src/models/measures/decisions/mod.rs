@@ -387,15 +387,23 @@ pub(super) fn refresh(
     decisions_changed: bool,
     now: Timestamp,
 ) -> Result<Option<Measure>, AppError> {
-    let agreed = missing_approvals(conn, measure)?.is_none_or(|missing| missing.is_empty());
-    let agreed = agreed && !deciding_partners(conn, measure)?.is_empty();
+    // Without decisions nobody agreed: no lookups (most measures, on every write).
+    let agreed = if measure.decision_count == 0 && !decisions_changed {
+        false
+    } else {
+        missing_approvals(conn, measure)?.is_none_or(|missing| missing.is_empty())
+            && !deciding_partners(conn, measure)?.is_empty()
+    };
     if !decisions_changed && agreed == measure.councils_agreed {
         return Ok(None);
     }
+    let count: i64 =
+        council_decisions::table.filter(council_decisions::measure_id.eq(measure.id)).count().get_result(conn)?;
+    let count = i32::try_from(count).unwrap_or(i32::MAX);
     diesel::update(measures::table.find(measure.id))
-        .set((measures::councils_agreed.eq(agreed), measures::updated_at.eq(now)))
+        .set((measures::councils_agreed.eq(agreed), measures::decision_count.eq(count), measures::updated_at.eq(now)))
         .execute(conn)?;
-    Ok(Some(Measure { councils_agreed: agreed, updated_at: now, ..measure.clone() }))
+    Ok(Some(Measure { councils_agreed: agreed, decision_count: count, updated_at: now, ..measure.clone() }))
 }
 
 /// A partner whose council has not approved, with what it decided (`None`: nothing recorded).
