@@ -391,8 +391,8 @@ pub(super) fn refresh(
     let agreed = if measure.decision_count == 0 && !decisions_changed {
         false
     } else {
-        missing_approvals(conn, measure)?.is_none_or(|missing| missing.is_empty())
-            && !deciding_partners(conn, measure)?.is_empty()
+        // `None`: no partners, so no council could agree.
+        matches!(missing_approvals(conn, measure)?, Some(missing) if missing.is_empty())
     };
     if !decisions_changed && agreed == measure.councils_agreed {
         return Ok(None);
